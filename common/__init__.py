@@ -1,0 +1,1 @@
+"""Settings shared by the bot and the model service."""

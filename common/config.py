@@ -1,0 +1,243 @@
+"""The one configuration file both processes read: load, interpolate, validate.
+
+Each process validates the whole file (so a typo anywhere is caught at start-up) and then
+reads only its own section. Errors name the file, the dotted key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
+_ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who edits the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DiscordConfig(_Section):
+    token: str | None = Field(None, description="Bot token from the Developer Portal.")
+    guild_ids: list[int] = Field(default_factory=list, description="Guilds to sync commands to at once.")
+    shard_count: int | None = Field(None, ge=1, description="Total shards across all bot processes.")
+    shard_ids: list[int] | None = Field(None, description="Shards this process runs.")
+
+
+class RedisConfig(_Section):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field("soup", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class ModelConfig(_Section):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: str | None = None
+    name: str = "turtle-host"
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(300, ge=1, le=8192)
+    first_token_timeout: float = Field(30.0, gt=0)
+    request_timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+
+
+class GameConfig(_Section):
+    default_language: Literal["en", "zh"] = "en"
+    puzzle_files: list[str] = Field(default_factory=list)
+    include_builtin: bool = True
+    recent_puzzles: int = Field(10, ge=0, description="A channel never gets one of its last N puzzles.")
+    history_tokens: int = Field(1400, ge=200, description="Prompt budget for prior turns.")
+    max_question_length: int = Field(500, ge=10, le=1800)
+    transcript_cap: int = Field(200, ge=10)
+    expire_after_days: float = Field(7, gt=0)
+    chatter_prefix: str = "//"
+
+
+class StreamConfig(_Section):
+    edit_interval: float = Field(1.0, ge=0.2, le=30)
+
+
+class OpenAIBackendConfig(_Section):
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    connect_timeout: float = Field(5.0, gt=0)
+    max_retries: int = Field(0, ge=0, le=10)
+
+
+class ChatGLMBackendConfig(_Section):
+    model_path: str = "THUDM/chatglm-6b-int4"
+    quantize: Literal[4, 8] | None = 4
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    trust_remote_code: bool = True
+    max_new_tokens: int = Field(512, ge=1)
+    max_context_tokens: int = Field(2048, ge=64)
+
+
+class ModelServiceConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: str | None = None
+    backend: Literal["openai", "chatglm"] = "openai"
+    served_model_name: str = "turtle-host"
+    first_token_timeout: float = Field(30.0, gt=0)
+    request_timeout: float = Field(300.0, gt=0)
+    max_queue: int = Field(8, ge=1)
+    openai: OpenAIBackendConfig = Field(default_factory=OpenAIBackendConfig)
+    chatglm: ChatGLMBackendConfig = Field(default_factory=ChatGLMBackendConfig)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Section):
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    game: GameConfig = Field(default_factory=GameConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    model_service: ModelServiceConfig = Field(default_factory=ModelServiceConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    source: str = Field("<defaults>", exclude=True, description="Where this config came from.")
+    unset_env: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def require(self, *paths: str) -> None:
+        """Fail with a helpful message unless every dotted key path has a value."""
+        for path in paths:
+            value: Any = self
+            for part in path.split("."):
+                value = getattr(value, part)
+            if value in (None, ""):
+                hint = ""
+                if path in self.unset_env:
+                    hint = f"; it is read from the environment variable {self.unset_env[path]}, which is not set"
+                raise ConfigError(f"{self.source}: {path}: a value is required{hint}")
+
+
+def interpolate(value: Any, environ: Mapping[str, str], path: str = "", unset: dict[str, str] | None = None) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree.
+
+    A string that is exactly one unset ${VAR} becomes None, so "required" checks can say
+    which variable to set; an unset variable inside a longer string is an error.
+    """
+    unset = {} if unset is None else unset
+    if isinstance(value, dict):
+        return {key: interpolate(item, environ, _join(path, key), unset) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, environ, f"{path}[{index}]", unset) for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    whole = _ENV_PATTERN.fullmatch(value)
+    if whole and whole.group(1) and whole.group(2) is None and whole.group(1) not in environ:
+        unset[path] = whole.group(1)
+        return None
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set (write ${{{name}:-default}} for a fallback)")
+
+    return _ENV_PATTERN.sub(substitute, value)
+
+
+def load_config(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, interpolate and validate a config file; None gives the defaults."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found (copy config.example.yaml to start one)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{source}: cannot read: {error}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}, column {where.column + 1}:" if where else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{source}:{line} invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, not {_kind(raw)}")
+    unset: dict[str, str] = {}
+    try:
+        data = interpolate(raw, environ, unset=unset)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    return validate(data, source, unset)
+
+
+def validate(data: dict[str, Any], source: str, unset: dict[str, str] | None = None) -> Config:
+    """Validate an already-parsed mapping, wording every problem for the file's author."""
+    for reserved in ("source", "unset_env"):
+        if reserved in data:
+            raise ConfigError(f"{source}: {reserved}: unknown key (expected one of: {', '.join(_SECTIONS)})")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_errors(source, error.errors())) from None
+    config.source = source
+    config.unset_env = dict(unset or {})
+    return config
+
+
+def format_errors(source: str, errors: Iterable[Any]) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for error in errors:
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {key}: {_explain(error)}")
+    return "\n".join(lines)
+
+
+def _explain(error: Any) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"unknown key (expected one of: {', '.join(allowed)})"
+    if kind in ("model_type", "dict_type"):
+        return f"expected a mapping of keys, got {_kind(given)}"
+    return f"{error['msg'].lower()} (got {given!r})"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
+def _kind(value: Any) -> str:
+    return {str: "a string", list: "a list", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+_SECTIONS = _allowed_keys(())

@@ -1,0 +1,42 @@
+"""Shared fixtures: a real redis-server and a fake OpenAI-compatible upstream, both on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+    """The test Redis, flushed before each test."""
+    client = aioredis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    yield redis_server.url
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_upstream(upstream_server: FakeUpstream) -> FakeUpstream:
+    """The fake OpenAI-compatible upstream, with scripts and records cleared."""
+    upstream_server.reset()
+    return upstream_server

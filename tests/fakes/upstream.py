@@ -1,0 +1,200 @@
+"""A scriptable OpenAI-compatible chat server on 127.0.0.1, for tests and benchmarks.
+
+It runs on its own thread and event loop, so it is real HTTP from the caller's point of view
+and unaffected by SimCord's virtual clock. Tests queue `Reply` scripts (text, delays, faults);
+every request body is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    """What the fake upstream does with one request."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Yes", "."])
+    first_delay: float = 0.0  # before the first content chunk (time to first token)
+    chunk_delay: float = 0.0  # between content chunks
+    status: int = 200  # non-200: answer an OpenAI error body instead
+    retry_after: str | None = None
+    hang: bool = False  # accept the request and never answer
+    cut_after: int | None = None  # abort the connection after this many content chunks
+    gate: threading.Event | None = None  # after the first chunk, wait for this before the rest
+
+    @classmethod
+    def text(cls, text: str, size: int = 4, **kwargs: Any) -> Reply:
+        return cls(chunks=[text[i : i + size] for i in range(0, len(text), size)] or [""], **kwargs)
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+class FakeUpstream:
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.scripts: deque[Reply] = deque()
+        self.responder: Responder | None = None
+        self.default = Reply()
+        self.disconnects = 0
+        self.completed = 0
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def queue(self, *replies: Reply) -> None:
+        self.scripts.extend(replies)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.headers.clear()
+        self.scripts.clear()
+        self.responder = None
+        self.default = Reply()
+        self.disconnects = 0
+        self.completed = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> FakeUpstream:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(port, ready), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake upstream did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(10)
+
+    def _serve(self, port: int, ready: threading.Event) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        ready.set()
+        loop.run_until_complete(self._wait_stop())
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    async def _wait_stop(self) -> None:
+        await asyncio.to_thread(self._stopping.wait)
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        return self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "bad key", "invalid_api_key")
+        return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        if self.scripts:
+            return self.scripts.popleft()
+        if self.responder is not None:
+            return self.responder(body)
+        return self.default
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        reply = self._next_reply(body)
+        if reply.hang:
+            await asyncio.sleep(3600)
+        if reply.status != 200:
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
+            return _error(reply.status, f"upstream says {reply.status}", "upstream_fault", headers)
+        if not body.get("stream"):
+            await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.chunks) - 1, 0))
+            self.completed += 1
+            return web.json_response(_completion(body, "".join(reply.chunks)))
+        return await self._stream(request, body, reply)
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        ident = f"chatcmpl-fake{len(self.requests)}"
+        try:
+            await _send(response, _chunk(ident, body, {"role": "assistant", "content": ""}))
+            await asyncio.sleep(reply.first_delay)
+            for index, piece in enumerate(reply.chunks):
+                if reply.cut_after is not None and index >= reply.cut_after:
+                    assert request.transport is not None
+                    request.transport.abort()
+                    return response
+                if index:
+                    await asyncio.sleep(reply.chunk_delay)
+                await _send(response, _chunk(ident, body, {"content": piece}))
+                if index == 0 and reply.gate is not None:
+                    await asyncio.to_thread(reply.gate.wait, 30)
+            await _send(response, _chunk(ident, body, {}, finish="stop"))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+            self.completed += 1
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        return response
+
+
+async def _send(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+    if response.task is not None and response.task.done():
+        raise ConnectionResetError
+    await response.write(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode())
+
+
+def _chunk(ident: str, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake-model"),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake-model"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
+    }
+
+
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": "server_error", "code": code}}
+    return web.json_response(body, status=status, headers=headers)
