@@ -8,6 +8,7 @@ every request body is recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -55,6 +56,7 @@ class FakeUpstream:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._halt: asyncio.Event | None = None  # set on stop, so hung handlers let cleanup finish
 
     @property
     def base_url(self) -> str:
@@ -104,7 +106,9 @@ class FakeUpstream:
         loop.close()
 
     async def _wait_stop(self) -> None:
+        self._halt = asyncio.Event()
         await asyncio.to_thread(self._stopping.wait)
+        self._halt.set()
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -131,7 +135,7 @@ class FakeUpstream:
         self.headers.append(dict(request.headers))
         reply = self._next_reply(body)
         if reply.hang:
-            await asyncio.sleep(3600)
+            await self._hang()
         if reply.status != 200:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
             return _error(reply.status, f"upstream says {reply.status}", "upstream_fault", headers)
@@ -140,6 +144,14 @@ class FakeUpstream:
             self.completed += 1
             return web.json_response(_completion(body, "".join(reply.chunks)))
         return await self._stream(request, body, reply)
+
+    async def _hang(self) -> None:
+        """Never answer (for an hour), but give up when the server stops."""
+        if self._halt is None:
+            await asyncio.sleep(3600)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._halt.wait(), 3600)
 
     async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

@@ -1,0 +1,211 @@
+"""The FastAPI application: `create_app(config)` builds it, routes stay thin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from common.config import ModelServiceConfig
+from model_service.auth import bearer_key_checker
+from model_service.backends import Backend, Delta, GenerationRequest, make_backend
+from model_service.errors import InvalidRequest, NotReady, ServiceError, error_response, install_handlers
+from model_service.metrics import CONTENT_TYPE, Metrics, RequestCounter
+from model_service.schemas import (
+    ChatCompletionRequest,
+    Usage,
+    chunk_payload,
+    completion_id,
+    completion_payload,
+    models_payload,
+    now,
+)
+from model_service.streaming import (
+    DONE,
+    ClientDisconnected,
+    EventStreamResponse,
+    close_quietly,
+    encode_event,
+    error_event,
+    until_disconnect,
+    with_deadlines,
+)
+
+log = logging.getLogger(__name__)
+
+CLIENT_CLOSED = 499  # nginx's "client closed request"; nobody reads it, the metrics do
+
+
+@dataclass
+class ServiceState:
+    config: ModelServiceConfig
+    backend: Backend
+    metrics: Metrics
+    started: int
+
+
+def create_app(config: ModelServiceConfig, backend: Backend | None = None) -> FastAPI:
+    """Build the service. `backend` overrides the one the config names (tests, embedding)."""
+    state = ServiceState(config, backend or make_backend(config), Metrics(), now())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await state.backend.start()  # idempotent: __main__ may have started it already
+        try:
+            yield
+        finally:
+            await state.backend.close()
+
+    app = FastAPI(title="turtle-soup model service", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.service = state
+    install_handlers(app)
+    app.add_middleware(RequestCounter, metrics=state.metrics)
+    app.include_router(_probe_routes(state))
+    app.include_router(_v1_routes(state), dependencies=[Depends(bearer_key_checker(config.api_key))])
+    return app
+
+
+def _probe_routes(state: ServiceState) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if not await state.backend.ready():
+            return error_response(NotReady(f"The {state.backend.name} backend is not ready."))
+        return JSONResponse({"status": "ready", "backend": state.backend.name})
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+    return router
+
+
+def _v1_routes(state: ServiceState) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/models")
+    async def models() -> dict[str, object]:
+        return models_payload(state.config.served_model_name, state.started)
+
+    @router.post("/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        return await ChatCompletion(state, body).answer(request)
+
+    return router
+
+
+def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
+    if body.n not in (None, 1):
+        raise InvalidRequest("Only n=1 is supported.", param="n", code="unsupported_parameter")
+    messages = []
+    for message in body.messages:
+        role = "system" if message.role == "developer" else message.role
+        messages.append({"role": role, "content": message.text()})
+    return GenerationRequest(
+        messages=messages,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.token_limit(),
+        stop=body.stop_list(),
+    )
+
+
+class ChatCompletion:
+    """One chat completion request: start the backend stream, then answer whole or as SSE."""
+
+    def __init__(self, state: ServiceState, body: ChatCompletionRequest) -> None:
+        self.state = state
+        self.body = body
+        self.ident = completion_id()
+        self.created = now()
+        self.model = state.config.served_model_name
+        self.usage = Usage()
+
+    async def answer(self, request: Request) -> Response:
+        generation = to_generation_request(self.body)
+        metrics = self.state.metrics
+        config = self.state.config
+        metrics.in_flight.inc()
+        deltas = with_deadlines(
+            self.state.backend.stream(generation),
+            config.first_token_timeout,
+            config.request_timeout,
+            metrics.first_token_timer(),
+        )
+        handed_over = False
+        try:
+            if not self.body.stream:
+                return await until_disconnect(request, self._collect(deltas))
+            # Wait for the first piece before answering 200, so that failures before any text
+            # (429, 502, 504) still get their proper HTTP status.
+            first = await until_disconnect(request, anext(deltas, None))
+            handed_over = True
+            return EventStreamResponse(self._events(first, deltas))
+        except ClientDisconnected:
+            return Response(status_code=CLIENT_CLOSED)
+        finally:
+            if not handed_over:
+                await close_quietly(deltas)
+                metrics.in_flight.dec()
+
+    def _count(self, delta: Delta) -> None:
+        tokens = delta.tokens if delta.tokens is not None else (1 if delta.text else 0)
+        self.usage.completion_tokens += tokens
+        self.state.metrics.tokens_out.inc(tokens)
+        if delta.prompt_tokens is not None:
+            self.usage.prompt_tokens = delta.prompt_tokens
+        self.usage.total_tokens = self.usage.prompt_tokens + self.usage.completion_tokens
+
+    async def _collect(self, deltas: AsyncIterator[Delta]) -> JSONResponse:
+        pieces: list[str] = []
+        finish = "stop"
+        async for delta in deltas:
+            self._count(delta)
+            pieces.append(delta.text)
+            finish = delta.finish_reason or finish
+        payload = completion_payload(self.ident, self.model, "".join(pieces), finish, self.usage)
+        return JSONResponse(payload)
+
+    def _chunk(self, delta: dict[str, object], finish: str | None = None) -> bytes:
+        return encode_event(chunk_payload(self.ident, self.created, self.model, delta, finish))
+
+    async def _events(self, first: Delta | None, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+        """OpenAI's wire format: role, content deltas, finish_reason, [usage], [DONE]; errors as an event."""
+        finish = "stop"
+        try:
+            yield self._chunk({"role": "assistant", "content": ""})
+            delta = first
+            while delta is not None:
+                self._count(delta)
+                if delta.text:
+                    yield self._chunk({"content": delta.text})
+                finish = delta.finish_reason or finish
+                delta = await anext(deltas, None)
+            yield self._chunk({}, finish)
+            if self.body.stream_options is not None and self.body.stream_options.include_usage:
+                usage_chunk = chunk_payload(self.ident, self.created, self.model, {}, usage=self.usage)
+                usage_chunk["choices"] = []
+                yield encode_event(usage_chunk)
+        except ServiceError as error:
+            # Too late for an HTTP status: tell the client in-band instead of cutting the stream.
+            log.warning("stream %s failed after it began: %s", self.ident, error.message)
+            self.state.metrics.stream_errors.labels(code=error.code).inc()
+            yield error_event(error)
+        except Exception:
+            log.exception("stream %s failed after it began", self.ident)
+            error = ServiceError("Internal error in the model service.")
+            self.state.metrics.stream_errors.labels(code=error.code).inc()
+            yield error_event(error)
+        finally:
+            await close_quietly(deltas)
+            self.state.metrics.in_flight.dec()
+        yield DONE

@@ -1,0 +1,144 @@
+"""Relay to an upstream OpenAI-compatible API (OpenAI, vLLM, Ollama, GLM's API) with the official client."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import openai
+
+from common.config import ModelServiceConfig
+from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
+from model_service.errors import DEFAULT_RETRY_AFTER, GatewayTimeout, RateLimited, ServiceError, UpstreamError
+
+log = logging.getLogger(__name__)
+
+READY_CACHE_SECONDS = 5.0  # /readyz probes often; don't hit the upstream every time
+MAX_UPSTREAM_MESSAGE = 300
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, config: ModelServiceConfig) -> None:
+        self._config = config.openai
+        self._first_token_timeout = config.first_token_timeout
+        self._secrets = [key for key in (config.openai.api_key, config.api_key) if key]
+        self._client: openai.AsyncOpenAI | None = None
+        self._ready_at = 0.0
+        self._ready = False
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            raise BackendStartError("the openai backend is not started")
+        return self._client
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        if not self._config.api_key:
+            raise BackendStartError("model_service.openai.api_key is not set")
+        # The read timeout bounds the wait for each chunk, the first one included.
+        timeout = openai.Timeout(self._first_token_timeout, connect=self._config.connect_timeout)
+        self._client = openai.AsyncOpenAI(
+            api_key=self._config.api_key,
+            base_url=self._config.base_url,
+            timeout=timeout,
+            max_retries=self._config.max_retries,
+        )
+        log.info("relaying to %s (model %s)", self._config.base_url, self._config.model)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def ready(self) -> bool:
+        if self._client is None:
+            return False
+        if time.monotonic() - self._ready_at < READY_CACHE_SECONDS:
+            return self._ready
+        try:
+            probe = self._client.with_options(timeout=self._config.connect_timeout, max_retries=0)
+            await probe.models.list()
+            self._ready = True
+        except openai.APIError as exc:
+            log.warning("upstream not ready: %s", self._describe(exc).message)
+            self._ready = False
+        self._ready_at = time.monotonic()
+        return self._ready
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        try:
+            upstream = await self.client.chat.completions.create(**self._arguments(request))
+        except openai.APIError as exc:
+            raise self._describe(exc) from None
+        try:
+            async for chunk in upstream:
+                delta = _delta_of(chunk)
+                if delta is not None:
+                    yield delta
+        except openai.APIError as exc:
+            raise self._describe(exc) from None
+        finally:
+            # Closing the response drops the connection: that is how the upstream learns we
+            # stopped listening. Shielded, because we are often here because of a cancellation.
+            with anyio.CancelScope(shield=True):
+                await upstream.close()
+
+    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"model": self._config.model, "messages": request.messages, "stream": True}
+        if request.temperature is not None:
+            arguments["temperature"] = request.temperature
+        if request.top_p is not None:
+            arguments["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            arguments["max_tokens"] = request.max_tokens
+        if request.stop:
+            arguments["stop"] = request.stop
+        return arguments
+
+    def _describe(self, exc: openai.APIError) -> ServiceError:
+        """Map an openai exception to what our client should see, without leaking any key."""
+        where = self._config.base_url
+        if isinstance(exc, openai.APITimeoutError):
+            return GatewayTimeout(f"The upstream at {where} did not answer in time.", code="upstream_timeout")
+        if isinstance(exc, openai.APIConnectionError):
+            return UpstreamError(f"Cannot reach the upstream at {where}: {exc.message}", code="upstream_unreachable")
+        if isinstance(exc, openai.RateLimitError):
+            retry_after = exc.response.headers.get("retry-after") or DEFAULT_RETRY_AFTER
+            return RateLimited(f"The upstream at {where} is rate limiting; retry later.", retry_after=retry_after)
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            # Upstream 401 bodies can quote part of the key; say what happened, never what it said.
+            return UpstreamError(
+                f"The upstream at {where} refused the API key (check model_service.openai.api_key).",
+                code="upstream_auth_failed",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return UpstreamError(
+                f"The upstream at {where} answered HTTP {exc.status_code}: {self._scrub(exc.message)}",
+                code=f"upstream_http_{exc.status_code}",
+            )
+        return UpstreamError(f"The upstream at {where} failed: {self._scrub(exc.message)}", code="upstream_error")
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text[:MAX_UPSTREAM_MESSAGE]
+
+
+def _delta_of(chunk: Any) -> Delta | None:
+    """Our Delta for one upstream chunk; None for chunks with neither text nor an ending (role-only)."""
+    usage = getattr(chunk, "usage", None)
+    prompt_tokens = getattr(usage, "prompt_tokens", None) if usage is not None else None
+    if not chunk.choices:
+        return Delta(prompt_tokens=prompt_tokens, tokens=0) if prompt_tokens is not None else None
+    choice = chunk.choices[0]
+    text = (choice.delta.content or "") if choice.delta is not None else ""
+    if not text and choice.finish_reason is None:
+        return None
+    return Delta(text=text, finish_reason=choice.finish_reason, prompt_tokens=prompt_tokens)

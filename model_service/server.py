@@ -1,0 +1,88 @@
+"""Running the app under uvicorn: in the foreground (the CLI) or on a background thread (tests, benches)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 30.0
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
+
+
+class RedactingFilter(logging.Filter):
+    """Blank out bearer tokens and known secrets in every log line, whatever logged it."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = _BEARER.sub(r"\1[redacted]", message)
+        for secret in self.secrets:
+            clean = clean.replace(secret, "[redacted]")
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def uvicorn_config(app: FastAPI, host: str, port: int, **overrides: object) -> uvicorn.Config:
+    """uvicorn settings we rely on: our logging setup (no header dumps), lifespan on, no signals on threads."""
+    settings: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_config": None,  # keep the root logger's handlers and their redacting filter
+        "lifespan": "on",
+        "access_log": True,  # uvicorn's access line is method, path and status: no headers
+        "timeout_graceful_shutdown": 5,
+        "backlog": 2048,
+    }
+    settings.update(overrides)
+    return uvicorn.Config(app, **settings)  # type: ignore[arg-type]
+
+
+class ServerThread:
+    """Serve an app on 127.0.0.1 from a daemon thread: `with ServerThread(app) as server: server.url`."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, **overrides: object) -> None:
+        overrides.setdefault("access_log", False)
+        self.server = uvicorn.Server(uvicorn_config(app, host, port, **overrides))
+        self.thread = threading.Thread(target=self.server.run, name="model-service", daemon=True)
+        self.host = host
+
+    @property
+    def port(self) -> int:
+        servers = getattr(self.server, "servers", [])
+        return int(servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the model service did not start (see the log above)")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(START_TIMEOUT_SECONDS)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

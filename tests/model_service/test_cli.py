@@ -1,0 +1,88 @@
+"""`python -m model_service`: config errors exit 2 with the loader's message; a good config serves."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from model_service.server import RedactingFilter
+from tests.fakes.upstream import FakeUpstream
+from tests.model_service.test_openai_backend import closed_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **(env or {})}
+    environ.pop("OPENAI_API_KEY", None)
+    command = [sys.executable, "-m", "model_service", *args]
+    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=30)
+
+
+def test_bad_config_exits_2_with_the_message(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_service:\n  port: not-a-port\n")
+    result = run_cli("--config", str(path))
+    assert result.returncode == 2
+    assert "model_service.port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2
+    assert "file not found" in result.stderr
+
+
+def test_openai_backend_needs_the_upstream_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_service:\n  backend: openai\n  openai:\n    api_key: ${OPENAI_API_KEY}\n")
+    result = run_cli("--config", str(path))
+    assert result.returncode == 2
+    assert "model_service.openai.api_key" in result.stderr
+    assert "OPENAI_API_KEY" in result.stderr
+
+
+def test_serves_with_a_good_config(tmp_path: Path, upstream_server: FakeUpstream) -> None:
+    port = closed_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"model_service:\n  port: {port}\n  api_key: k\n  openai:\n"
+        f"    base_url: {upstream_server.base_url}\n    api_key: upstream-secret-value\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "model_service", "--config", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        assert health.json() == {"status": "ok"}
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": "Bearer k"})
+        assert models.json()["data"][0]["id"] == "turtle-host"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert "GET /v1/models" in output  # the access log: method, path, status and no headers
+    assert "upstream-secret-value" not in output
+
+
+def test_redacting_filter_hides_bearer_tokens_and_secrets() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "headers %s key %s", ("Bearer abc.def", "s3cret"), None)
+    assert RedactingFilter(["s3cret"]).filter(record)
+    assert record.getMessage() == "headers Bearer [redacted] key [redacted]"
