@@ -1,0 +1,17 @@
+# Two commands: `make run` starts the whole stack, `make test` runs the whole test suite.
+CONFIG ?= config.yaml
+PYTHON ?= python3
+
+.PHONY: run test lint bench
+
+run:
+	@CONFIG="$(CONFIG)" PYTHON="$(PYTHON)" ./scripts/run.sh
+
+test:
+	@PYTHON="$(PYTHON)" ./scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench:
+	.venv/bin/python bench/run_all.py

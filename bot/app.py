@@ -1,0 +1,87 @@
+"""The bot process: one Redis pool and one model client, shared by every channel."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import discord
+import redis.asyncio as aioredis
+from discord.ext import commands
+
+from bot.game.host import ModelHost
+from bot.game.puzzles import PuzzleBank, load_bank
+from bot.game.session import GameService
+from bot.game.store import GameStore
+from bot.i18n import Translator
+from common.config import Config, load_config
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.game",)
+SECONDS_PER_DAY = 86400
+
+
+def intents() -> discord.Intents:
+    chosen = discord.Intents.default()
+    chosen.message_content = True  # questions as plain messages; /ask works without it
+    return chosen
+
+
+class TurtleSoupBot(commands.AutoShardedBot):
+    def __init__(self, config: Config, bank: PuzzleBank) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            shard_count=config.discord.shard_count,
+            shard_ids=config.discord.shard_ids,
+        )
+        self.config = config
+        self.bank = bank
+        self.redis = aioredis.from_url(
+            config.redis.url,
+            decode_responses=True,
+            socket_connect_timeout=3,
+            socket_timeout=10,
+            health_check_interval=30,
+        )
+        self.host = ModelHost(config.model)
+        game = config.game
+        store = GameStore(
+            self.redis,
+            config.redis.key_prefix,
+            int(game.expire_after_days * SECONDS_PER_DAY),
+            game.transcript_cap,
+            game.recent_puzzles,
+        )
+        self.games = GameService(store, bank, self.host, game)
+
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(Translator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.config.discord.guild_ids:
+            for guild_id in self.config.discord.guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            await self.host.close()
+            await self.redis.aclose()
+
+
+def create_bot(config: Config | str | Path) -> TurtleSoupBot:
+    """Build the bot from a config (or its path); puzzle packs are validated here, before login."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    base = Path(config.source).parent if config.source != "<defaults>" else Path.cwd()
+    bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
+    return TurtleSoupBot(config, bank)

@@ -1,0 +1,229 @@
+"""The game's Discord face: slash commands and questions as plain messages. Rules live in bot.game."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+import redis.exceptions
+from discord import app_commands
+from discord.app_commands import locale_str as _
+from discord.ext import commands
+
+from bot.game.session import (
+    ChannelBusy,
+    GameAlreadyRunning,
+    GameError,
+    HostReply,
+    NoActiveGame,
+    Outcome,
+    Player,
+    QuestionRejected,
+)
+from bot.game.store import Game
+from bot.streaming import stream_to
+from bot.surfaces import NO_MENTIONS, InteractionSurface, MessageReplySurface
+from bot.texts import format_reply, text
+
+if TYPE_CHECKING:
+    from bot.app import TurtleSoupBot
+
+log = logging.getLogger(__name__)
+
+Language = Literal["en", "zh"]
+STORY_COLOUR = discord.Colour.teal()
+REVEAL_COLOUR = discord.Colour.gold()
+
+
+def player_of(user: discord.abc.User) -> Player:
+    return Player(user.id, user.display_name)
+
+
+def ui_language(interaction: discord.Interaction) -> str:
+    return "zh" if str(interaction.locale).startswith("zh") else "en"
+
+
+def story_embed(game: Game) -> discord.Embed:
+    embed = discord.Embed(title=f"🐢 {game.title}", description=game.story, colour=STORY_COLOUR)
+    embed.set_footer(text=text(game.language, "story_footer"))
+    return embed
+
+
+def reveal_embed(game: Game) -> discord.Embed:
+    return discord.Embed(
+        title=text(game.language, "reveal_title", title=game.title), description=game.answer, colour=REVEAL_COLOUR
+    )
+
+
+def solved_embed(game: Game, solver: str) -> discord.Embed:
+    description = text(game.language, "solved", solver=solver, questions=game.questions, answer=game.answer)
+    return discord.Embed(
+        title=text(game.language, "solved_title", title=game.title), description=description, colour=REVEAL_COLOUR
+    )
+
+
+class GameCog(commands.Cog):
+    def __init__(self, bot: TurtleSoupBot) -> None:
+        self.bot = bot
+        self.games = bot.games
+        self.interval = bot.config.stream.edit_interval
+        self.chatter_prefix = bot.config.game.chatter_prefix
+
+    # -- commands --------------------------------------------------------------------
+
+    @app_commands.command(name="play", description=_("Start a lateral-thinking puzzle in this channel"))
+    @app_commands.describe(language=_("Puzzle language: en or zh"))
+    @app_commands.guild_only()
+    async def play(self, interaction: discord.Interaction, language: Language | None = None) -> None:
+        await self.answering(interaction, self._play(interaction, language))
+
+    @app_commands.command(name="newgame", description=_("Reveal the answer and start a new puzzle"))
+    @app_commands.describe(language=_("Puzzle language: en or zh"))
+    @app_commands.guild_only()
+    async def newgame(self, interaction: discord.Interaction, language: Language | None = None) -> None:
+        await self.answering(interaction, self._newgame(interaction, language))
+
+    @app_commands.command(name="stop", description=_("Reveal the answer and end the game"))
+    @app_commands.guild_only()
+    async def stop(self, interaction: discord.Interaction) -> None:
+        await self.answering(interaction, self._stop(interaction))
+
+    @app_commands.command(name="ask", description=_("Ask the host a yes/no question"))
+    @app_commands.describe(question=_("Your yes/no question or your guess"))
+    @app_commands.guild_only()
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        await self.answering(interaction, self._ask(interaction, question))
+
+    async def _play(self, interaction: discord.Interaction, language: str | None) -> None:
+        game = await self.games.start(interaction.channel_id or 0, player_of(interaction.user), language)
+        await interaction.response.send_message(embed=story_embed(game))
+
+    async def _newgame(self, interaction: discord.Interaction, language: str | None) -> None:
+        revealed, game = await self.games.new_game(interaction.channel_id or 0, player_of(interaction.user), language)
+        if revealed is None and game.started_by != interaction.user.id:
+            lost = text(ui_language(interaction), "lost_race")
+            await interaction.response.send_message(lost, embed=story_embed(game), ephemeral=True)
+            return
+        embeds = [reveal_embed(revealed), story_embed(game)] if revealed else [story_embed(game)]
+        await interaction.response.send_message(embeds=embeds)
+
+    async def _stop(self, interaction: discord.Interaction) -> None:
+        game = await self.games.stop(interaction.channel_id or 0, player_of(interaction.user))
+        who = interaction.user.display_name
+        await interaction.response.send_message(
+            text(game.language, "stopped", who=who), embed=reveal_embed(game), allowed_mentions=NO_MENTIONS
+        )
+
+    async def _ask(self, interaction: discord.Interaction, question: str) -> None:
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        updates = self.games.ask(interaction.channel_id or 0, player_of(interaction.user), question)
+        first = await anext(updates)  # the game's refusals come before anything is shown
+        language = first.game.language if first.game else ui_language(interaction)
+        asked = discord.utils.escape_markdown(question.strip())
+        heading = text(language, "asked", who=interaction.user.display_name, question=asked)
+
+        def render(reply: HostReply) -> str:
+            return f"{heading}\n{format_reply(reply, language)}"
+
+        surface = InteractionSurface(interaction, channel)
+        final = await stream_to(surface, _prepend(first, updates), render, self.interval, _is_done)
+        await self._announce(channel, final, interaction.user)
+
+    # -- questions as plain messages -------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._is_question(message):
+            return
+        updates = self.games.ask(message.channel.id, player_of(message.author), message.content)
+        try:
+            first = await anext(updates)
+        except NoActiveGame:
+            return
+        except (QuestionRejected, ChannelBusy) as error:
+            await self._refuse(message, error)
+            return
+        language = first.game.language if first.game else "en"
+        final = await stream_to(
+            MessageReplySurface(message),
+            _prepend(first, updates),
+            lambda reply: format_reply(reply, language),
+            self.interval,
+            _is_done,
+        )
+        await self._announce(message.channel, final, message.author)
+
+    def _is_question(self, message: discord.Message) -> bool:
+        if message.author.bot or message.webhook_id is not None or message.guild is None:
+            return False
+        content = message.content.strip()
+        return bool(content) and not (self.chatter_prefix and content.startswith(self.chatter_prefix))
+
+    async def _refuse(self, message: discord.Message, error: GameError) -> None:
+        game = await self.games.current(message.channel.id)
+        if game is None or not game.active:
+            return  # not a game channel: ordinary chat, say nothing
+        if isinstance(error, ChannelBusy):
+            notice = text(game.language, "busy")
+        else:
+            notice = text(game.language, "too_long", limit=self.games.config.max_question_length)
+        await message.reply(notice, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    async def _announce(
+        self, channel: discord.abc.Messageable, final: HostReply | None, solver: discord.abc.User
+    ) -> None:
+        if final is not None and final.outcome is Outcome.SOLVED and final.game is not None:
+            await channel.send(embed=solved_embed(final.game, solver.display_name), allowed_mentions=NO_MENTIONS)
+
+    # -- errors ----------------------------------------------------------------------
+
+    async def answering(self, interaction: discord.Interaction, work: Coroutine[Any, Any, None]) -> None:
+        """Run a command; the game's refusals and a Redis outage become an ephemeral reply.
+
+        (Handled here rather than in cog_app_command_error, which discord.py follows with the
+        tree's error logging: these are answers, not errors.)"""
+        try:
+            await work
+        except (GameError, redis.exceptions.RedisError) as error:
+            await self._refuse_interaction(interaction, error)
+
+    async def _refuse_interaction(self, interaction: discord.Interaction, cause: Exception) -> None:
+        language = ui_language(interaction)
+        if isinstance(cause, GameAlreadyRunning):
+            game = cause.game
+            message = text(game.language, "already_running", title=game.title, story=game.story)
+        elif isinstance(cause, NoActiveGame):
+            message = text(language, "no_game")
+        elif isinstance(cause, QuestionRejected):
+            key = "empty" if "empty" in str(cause) else "too_long"
+            message = text(language, key, limit=self.games.config.max_question_length)
+        elif isinstance(cause, ChannelBusy):
+            message = text(language, "busy")
+        elif isinstance(cause, redis.exceptions.RedisError):
+            log.warning("redis unavailable during /%s: %s", interaction.command and interaction.command.name, cause)
+            message = text(language, "redis_down")
+        else:
+            message = text(language, "error")  # any other GameError
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def _is_done(reply: HostReply) -> bool:
+    return reply.done
+
+
+async def _prepend(first: HostReply, rest: AsyncGenerator[HostReply, None]) -> AsyncIterator[HostReply]:
+    async with aclosing(rest):
+        yield first
+        async for reply in rest:
+            yield reply
+
+
+async def setup(bot: TurtleSoupBot) -> None:
+    await bot.add_cog(GameCog(bot))

@@ -1,0 +1,111 @@
+"""The host's voice: streams a reply from any OpenAI-compatible chat endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+
+from common.config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+
+
+class HostUnavailable(Exception):
+    """The model endpoint failed before or without giving a reply."""
+
+
+class HostInterrupted(Exception):
+    """The reply stopped part-way (the endpoint died or ended the stream with an error)."""
+
+
+class ModelHost:
+    """One shared client for the bot's lifetime; `close()` releases its connections."""
+
+    def __init__(self, config: ModelConfig, client: openai.AsyncOpenAI | None = None) -> None:
+        self.config = config
+        self.client = client or openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=config.api_key or "none",
+            max_retries=0,  # retries are ours: only before any text arrived, with backoff
+            timeout=httpx.Timeout(
+                config.request_timeout, connect=min(5.0, config.first_token_timeout), read=config.first_token_timeout
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable;
+        failures after it raise HostInterrupted (a retry would answer the question twice)."""
+        attempt = 0
+        while True:
+            started = False
+            # The read timeout bounds the wait for each chunk; this deadline bounds the whole reply.
+            # (asyncio.timeout must not span a yield: it would cancel the consumer, not us.)
+            deadline = asyncio.get_running_loop().time() + self.config.request_timeout
+            try:
+                async for delta in self._attempt(messages):
+                    started = True
+                    yield delta
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise TimeoutError
+                return
+            except (openai.APIError, httpx.HTTPError, TimeoutError, ValueError) as error:
+                if started:
+                    raise HostInterrupted(_describe(error)) from error
+                if attempt >= self.config.max_retries or not _retryable(error):
+                    raise HostUnavailable(_describe(error)) from error
+                delay = _backoff(attempt, error)
+                attempt += 1
+                log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        response = await self.client.chat.completions.create(
+            model=self.config.name,
+            messages=messages,  # type: ignore[arg-type]
+            stream=True,
+            temperature=self.config.temperature,
+            max_tokens=self.config.max_tokens,
+        )
+        try:
+            async for chunk in response:
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta.content
+                if delta:
+                    yield delta
+        finally:
+            await response.close()
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code == 429 or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError | httpx.TransportError | TimeoutError)
+
+
+def _backoff(attempt: int, error: Exception) -> float:
+    delay = min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY)
+    if isinstance(error, openai.APIStatusError):
+        retry_after = error.response.headers.get("retry-after")
+        with contextlib.suppress(ValueError):
+            delay = max(delay, min(float(retry_after), RETRY_MAX_DELAY)) if retry_after else delay
+    return delay
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}"
+    if isinstance(error, TimeoutError | openai.APITimeoutError):
+        return "timed out"
+    return type(error).__name__

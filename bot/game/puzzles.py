@@ -1,0 +1,179 @@
+"""Puzzle packs: the YAML format, its validation, and the bank games draw from."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "zh")
+REQUIRED_FIELDS = ("id", "language", "title", "story", "answer")
+OPTIONAL_FIELDS = ("hints",)
+BUILTIN_PACKS = ("en.yaml", "zh.yaml")
+
+
+class PuzzleError(ValueError):
+    """A puzzle pack problem, naming the file, the puzzle and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Puzzle:
+    id: str
+    language: str
+    title: str
+    story: str
+    answer: str
+    hints: tuple[str, ...] = ()
+    source: str = ""
+
+
+def parse_pack(text: str, source: str) -> list[Puzzle]:
+    """Parse and validate one pack; every problem is reported at once."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark else ""
+        raise PuzzleError(f"{source}:{where} invalid YAML: {getattr(error, 'problem', None) or error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("puzzles"), list):
+        raise PuzzleError(f"{source}: expected a mapping with a `puzzles:` list at the top")
+    unknown = sorted(set(data) - {"puzzles"})
+    problems = [f"{source}: unknown top-level key {key!r} (expected only `puzzles`)" for key in unknown]
+    puzzles: list[Puzzle] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(data["puzzles"], start=1):
+        puzzle, entry_problems = _parse_entry(entry, index, source)
+        problems.extend(entry_problems)
+        if puzzle is None:
+            continue
+        if puzzle.id in seen:
+            problems.append(f"{source}: puzzle {puzzle.id!r}: id: duplicate id within this file")
+        seen.add(puzzle.id)
+        puzzles.append(puzzle)
+    if not data["puzzles"]:
+        problems.append(f"{source}: `puzzles` is empty")
+    if problems:
+        raise PuzzleError("\n".join(problems))
+    return puzzles
+
+
+def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, list[str]]:
+    if not isinstance(entry, dict):
+        return None, [f"{source}: puzzle #{index}: expected a mapping of fields, got {type(entry).__name__}"]
+    name = f"puzzle {entry['id']!r}" if isinstance(entry.get("id"), str) and entry["id"].strip() else f"puzzle #{index}"
+    where = f"{source}: {name}"
+    problems = [
+        f"{where}: {key}: unknown field (expected {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})"
+        for key in entry
+        if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS
+    ]
+    for field in REQUIRED_FIELDS:
+        value = entry.get(field)
+        if field not in entry:
+            problems.append(f"{where}: {field}: missing field")
+        elif not isinstance(value, str):
+            problems.append(f"{where}: {field}: expected text, got {type(value).__name__}")
+        elif not value.strip():
+            problems.append(f"{where}: {field}: empty text")
+    if isinstance(entry.get("language"), str) and entry["language"].strip() and entry["language"] not in LANGUAGES:
+        problems.append(f"{where}: language: unknown language {entry['language']!r} (expected en or zh)")
+    hints = entry.get("hints", [])
+    if not isinstance(hints, list) or not all(isinstance(hint, str) and hint.strip() for hint in hints):
+        problems.append(f"{where}: hints: expected a list of non-empty texts")
+    if problems:
+        return None, problems
+    puzzle = Puzzle(
+        id=entry["id"].strip(),
+        language=entry["language"],
+        title=entry["title"].strip(),
+        story=entry["story"].strip(),
+        answer=entry["answer"].strip(),
+        hints=tuple(hint.strip() for hint in hints),
+        source=source,
+    )
+    return puzzle, []
+
+
+def load_pack(path: Path) -> list[Puzzle]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PuzzleError(f"{path}: cannot read puzzle pack: {error}") from None
+    return parse_pack(text, str(path))
+
+
+def builtin_puzzles() -> list[Puzzle]:
+    folder = resources.files("bot") / "puzzles"
+    puzzles: list[Puzzle] = []
+    for name in BUILTIN_PACKS:
+        puzzles.extend(parse_pack(folder.joinpath(name).read_text(encoding="utf-8"), f"built-in {name}"))
+    return puzzles
+
+
+class PuzzleBank:
+    """Every loaded puzzle, by id and by language."""
+
+    def __init__(self, puzzles: Iterable[Puzzle]) -> None:
+        self.by_id: dict[str, Puzzle] = {}
+        for puzzle in puzzles:
+            self.by_id[puzzle.id] = puzzle
+        self.by_language: dict[str, list[Puzzle]] = {language: [] for language in LANGUAGES}
+        for puzzle in self.by_id.values():
+            self.by_language[puzzle.language].append(puzzle)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, puzzle_id: str) -> Puzzle | None:
+        return self.by_id.get(puzzle_id)
+
+    def pick(self, language: str, recent: Sequence[str] = (), rng: random.Random | None = None) -> Puzzle:
+        """A random puzzle in `language` that is not among `recent`, when any such exists."""
+        candidates = self.by_language.get(language) or []
+        if not candidates:
+            raise PuzzleError(f"no puzzles in language {language!r} are loaded")
+        fresh = [puzzle for puzzle in candidates if puzzle.id not in set(recent)]
+        if not fresh:
+            # Every puzzle was played lately: avoid at least the most recent ones.
+            keep = set(recent[: max(len(candidates) - 1, 0)])
+            fresh = [puzzle for puzzle in candidates if puzzle.id not in keep] or candidates
+        return (rng or random).choice(fresh)
+
+
+def load_bank(puzzle_files: Sequence[str], include_builtin: bool = True, base: Path | None = None) -> PuzzleBank:
+    """Built-in packs, then the configured ones; a configured puzzle replaces a built-in one with its id."""
+    puzzles = builtin_puzzles() if include_builtin else []
+    builtin_ids = {puzzle.id for puzzle in puzzles}
+    owners: dict[str, str] = {}
+    problems: list[str] = []
+    for name in puzzle_files:
+        path = Path(name)
+        if base is not None and not path.is_absolute():
+            path = base / path
+        try:
+            pack = load_pack(path)
+        except PuzzleError as error:
+            problems.append(str(error))
+            continue
+        for puzzle in pack:
+            if puzzle.id in owners:
+                problems.append(f"{path}: puzzle {puzzle.id!r}: id: duplicate id (also in {owners[puzzle.id]})")
+                continue
+            owners[puzzle.id] = str(path)
+            if puzzle.id in builtin_ids:
+                log.info("puzzle %s from %s replaces the built-in one", puzzle.id, path)
+            puzzles.append(puzzle)
+    if problems:
+        raise PuzzleError("\n".join(problems))
+    bank = PuzzleBank(puzzles)
+    if not len(bank):
+        raise PuzzleError("no puzzles loaded: set game.include_builtin: true or list packs in game.puzzle_files")
+    return bank

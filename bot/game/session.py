@@ -1,0 +1,254 @@
+"""The game engine: starting, asking, solving and ending games. No Discord here.
+
+The Discord cog and terminal play both drive this class; they differ only in how they show
+a `HostReply` as it streams.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+
+from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
+from bot.game.leak import LeakGuard
+from bot.game.locks import ChannelLocks, QueueFull
+from bot.game.prompts import Turn, build_messages
+from bot.game.puzzles import Puzzle, PuzzleBank
+from bot.game.store import Exchange, Game, GameStore
+from bot.game.verdict import Verdict, label, parse_verdict
+from common.config import GameConfig
+
+log = logging.getLogger(__name__)
+
+GUARD_CACHE_SIZE = 4096
+
+
+class GameError(Exception):
+    """A refusal the player should see, e.g. as an ephemeral reply."""
+
+
+class GameAlreadyRunning(GameError):
+    def __init__(self, game: Game) -> None:
+        super().__init__("a game is already running in this channel")
+        self.game = game
+
+
+class NoActiveGame(GameError):
+    def __init__(self) -> None:
+        super().__init__("no game is running in this channel")
+
+
+class QuestionRejected(GameError):
+    pass
+
+
+class ChannelBusy(GameError):
+    pass
+
+
+class Outcome(enum.StrEnum):
+    STREAMING = "streaming"
+    QUEUED = "queued"
+    ANSWERED = "answered"  # stored in the transcript
+    SOLVED = "solved"  # stored, and the game is now solved
+    UNCLEAR = "unclear"  # shown, but no verdict: nothing changes
+    UNAVAILABLE = "unavailable"  # the model could not be reached; nothing changes
+    INTERRUPTED = "interrupted"  # the reply broke off; nothing changes
+    GAME_OVER = "game_over"  # the game ended while the question waited or streamed
+
+
+@dataclass(frozen=True, slots=True)
+class Player:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostReply:
+    """The reply as it stands: `text` is always safe to show."""
+
+    text: str
+    verdict: Verdict
+    outcome: Outcome
+    game: Game | None = None
+    leaked: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.outcome not in (Outcome.STREAMING, Outcome.QUEUED)
+
+
+class GameService:
+    def __init__(
+        self,
+        store: GameStore,
+        bank: PuzzleBank,
+        host: ModelHost,
+        config: GameConfig,
+        rng: random.Random | None = None,
+        max_queued: int = 20,
+    ) -> None:
+        self.store = store
+        self.bank = bank
+        self.host = host
+        self.config = config
+        self.rng = rng or random.Random()
+        self.locks = ChannelLocks(max_waiting=max_queued)
+        self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
+
+    # -- starting and ending ---------------------------------------------------------
+
+    async def start(self, channel_id: int, player: Player, language: str | None = None) -> Game:
+        """Start a game; racing calls create exactly one and the rest raise GameAlreadyRunning."""
+        current, recent = await self.store.load_with_recent(channel_id)
+        if current is not None and current.active:
+            raise GameAlreadyRunning(current)
+        puzzle = self.bank.pick(
+            language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng
+        )
+        result = await self.store.start(channel_id, self._fields(puzzle, player))
+        if not result.created:
+            raise GameAlreadyRunning(result.game)
+        return result.game
+
+    async def new_game(self, channel_id: int, player: Player, language: str | None = None) -> tuple[Game | None, Game]:
+        """End the current game (returned, to reveal it) and start another at once.
+
+        Racing calls replace the game only once: the losers get the winner's new game and None.
+        """
+        current, recent = await self.store.load_with_recent(channel_id)
+        language = language or (current.language if current else self.config.default_language)
+        puzzle = self.bank.pick(language, recent[: self.config.recent_puzzles], self.rng)
+        result = await self.store.start(
+            channel_id, self._fields(puzzle, player), replacing=current.game_id if current else ""
+        )
+        if not result.created:
+            return None, result.game
+        revealed = replace(current, status="stopped") if current and current.active else None
+        return revealed, result.game
+
+    async def stop(self, channel_id: int, player: Player) -> Game:
+        changed, game = await self.store.stop(channel_id, player.id)
+        if not changed or game is None:
+            raise NoActiveGame()
+        return game
+
+    async def current(self, channel_id: int) -> Game | None:
+        return await self.store.load(channel_id, with_transcript=False)
+
+    def _fields(self, puzzle: Puzzle, player: Player) -> dict[str, str]:
+        return {
+            "puzzle_id": puzzle.id,
+            "language": puzzle.language,
+            "title": puzzle.title,
+            "story": puzzle.story,
+            "answer": puzzle.answer,
+            "started_by": str(player.id),
+        }
+
+    # -- asking ------------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        cleaned = question.strip()
+        if not cleaned:
+            raise QuestionRejected("empty question")
+        if len(cleaned) > self.config.max_question_length:
+            raise QuestionRejected(f"question longer than {self.config.max_question_length} characters")
+        return cleaned
+
+    async def ask(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
+        """Stream the host's reply to one question, in the channel's arrival order.
+
+        Raises NoActiveGame (before yielding) when the channel has no game, so a caller can
+        treat ordinary chat in game-less channels as not-a-question without replying at all.
+        """
+        question = self.check_question(question)
+        try:
+            holding = self.locks.hold(channel_id)
+            waited = await holding.__aenter__()
+        except QueueFull as error:
+            raise ChannelBusy(str(error)) from None
+        try:
+            if waited is not None:
+                # Someone else's question is being answered: show a placeholder now, answer in turn.
+                yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED)
+                await waited()
+            game = await self.store.load(channel_id)
+            if game is None or not game.active:
+                if waited is None:
+                    raise NoActiveGame()
+                yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, game)
+                return
+            async with aclosing(self._answer(game, player, question)) as replies:
+                async for reply in replies:
+                    yield reply
+        finally:
+            await holding.__aexit__(None, None, None)
+
+    async def _answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
+        guard = self._guard(game)
+        known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
+        history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
+        puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer)
+        messages = build_messages(puzzle, history, question, self.config.history_tokens)
+        raw = ""
+        shown = ""
+        leaked = False
+        yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)  # the placeholder, before the model speaks
+        try:
+            async with aclosing(self.host.stream(messages)) as deltas:
+                async for delta in deltas:
+                    raw += delta
+                    verdict = parse_verdict(raw)
+                    if verdict is not Verdict.CORRECT and guard.leaks(raw, known):
+                        # Never show a leaking reply; its verdict still counts. Closing the
+                        # stream also cancels the rest of the generation upstream.
+                        leaked, shown = True, label(verdict, game.language)
+                        break
+                    shown = raw
+                    yield HostReply(shown, verdict, Outcome.STREAMING, game)
+        except HostUnavailable as error:
+            log.warning("host unavailable in channel %s: %s", game.channel_id, error)
+            yield HostReply("", Verdict.UNCLEAR, Outcome.UNAVAILABLE, game)
+            return
+        except HostInterrupted as error:
+            log.warning("host reply interrupted in channel %s: %s", game.channel_id, error)
+            yield HostReply(shown, parse_verdict(raw), Outcome.INTERRUPTED, game)
+            return
+        verdict = parse_verdict(raw)
+        if verdict is Verdict.UNCLEAR:
+            yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
+            return
+        yield await self._record(game, player, question, shown.strip(), verdict, leaked)
+
+    async def _record(
+        self, game: Game, player: Player, question: str, text: str, verdict: Verdict, leaked: bool
+    ) -> HostReply:
+        exchange = Exchange(question, text, verdict.value, player.id, player.name, time.time())
+        solved = verdict is Verdict.CORRECT
+        stored = await self.store.append(game, exchange, solved_by=player.id if solved else None)
+        if not stored:
+            return HostReply(text, verdict, Outcome.GAME_OVER, game, leaked)
+        game.transcript.append(exchange)
+        game.questions += 1
+        if solved:
+            game.status, game.solver, game.ended_at = "solved", player.id, exchange.at
+            return HostReply(text, verdict, Outcome.SOLVED, game, leaked)
+        return HostReply(text, verdict, Outcome.ANSWERED, game, leaked)
+
+    def _guard(self, game: Game) -> LeakGuard:
+        """Leak guards are built once per game, not per question."""
+        guard = self._guards.get(game.game_id)
+        if guard is None:
+            guard = self._guards[game.game_id] = LeakGuard(game.story, game.answer, game.language)
+            if len(self._guards) > GUARD_CACHE_SIZE:
+                self._guards.popitem(last=False)
+        else:
+            self._guards.move_to_end(game.game_id)
+        return guard

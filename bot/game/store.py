@@ -1,0 +1,239 @@
+"""Game state in Redis: one game per channel, changed only by atomic scripts.
+
+Every key of a channel shares one hash tag, `{ch<id>}`, so the scripts run unchanged on
+Redis Cluster. Every key gets a TTL, renewed on each write, so abandoned games expire.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+ACTIVE, SOLVED, STOPPED = "active", "solved", "stopped"
+
+# Start a game unless one is active ("play"), or replace the game the caller saw ("new").
+_START = """
+local current = redis.call('HGET', KEYS[1], 'game_id') or ''
+local status = redis.call('HGET', KEYS[1], 'status') or ''
+if ARGV[1] == 'play' and status == 'active' then return {0, current} end
+if ARGV[1] == 'new' and current ~= ARGV[2] then return {0, current} end
+redis.call('DEL', KEYS[1], KEYS[2])
+local fields = cjson.decode(ARGV[3])
+for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
+redis.call('LREM', KEYS[3], 0, fields['puzzle_id'])
+redis.call('LPUSH', KEYS[3], fields['puzzle_id'])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return {1, fields['game_id']}
+"""
+
+# Store one whole exchange, only into the game it was asked in, and only while that game is active.
+_APPEND = """
+if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+redis.call('HINCRBY', KEYS[1], 'questions', 1)
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'status', 'solved', 'solver', ARGV[5], 'ended_at', ARGV[6])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+
+# End the active game as stopped; answer the game as it now is.
+_STOP = """
+if redis.call('HGET', KEYS[1], 'status') == 'active' then
+  redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[1])
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stopped_by', ARGV[2]) end
+  return {1, redis.call('HGETALL', KEYS[1])}
+end
+return {0, redis.call('HGETALL', KEYS[1])}
+"""
+
+
+@dataclass(slots=True)
+class Exchange:
+    question: str
+    reply: str
+    verdict: str
+    user_id: int
+    user_name: str
+    at: float
+
+    def encode(self) -> str:
+        return json.dumps(
+            {
+                "q": self.question,
+                "r": self.reply,
+                "v": self.verdict,
+                "u": self.user_id,
+                "n": self.user_name,
+                "t": round(self.at, 3),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, raw: str) -> Exchange:
+        data = json.loads(raw)
+        return cls(data["q"], data["r"], data["v"], data["u"], data["n"], data["t"])
+
+
+@dataclass(slots=True)
+class Game:
+    game_id: str
+    channel_id: int
+    puzzle_id: str
+    language: str
+    title: str
+    story: str
+    answer: str
+    status: str
+    started_by: int
+    started_at: float
+    questions: int = 0
+    solver: int | None = None
+    ended_at: float | None = None
+    stopped_by: int | None = None
+    transcript: list[Exchange] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    @classmethod
+    def from_hash(cls, channel_id: int, data: dict[str, str]) -> Game:
+        return cls(
+            game_id=data["game_id"],
+            channel_id=channel_id,
+            puzzle_id=data["puzzle_id"],
+            language=data["language"],
+            title=data["title"],
+            story=data["story"],
+            answer=data["answer"],
+            status=data["status"],
+            started_by=int(data["started_by"]),
+            started_at=float(data["started_at"]),
+            questions=int(data.get("questions", 0)),
+            solver=_optional_int(data.get("solver")),
+            ended_at=_optional_float(data.get("ended_at")),
+            stopped_by=_optional_int(data.get("stopped_by")),
+        )
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    created: bool
+    game: Game
+
+
+class GameStore:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, ttl_seconds: int, transcript_cap: int, recent_cap: int
+    ) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.ttl = max(int(ttl_seconds), 1)
+        self.transcript_cap = transcript_cap
+        self.recent_cap = max(recent_cap, 1)
+        self._start = client.register_script(_START)
+        self._append = client.register_script(_APPEND)
+        self._stop = client.register_script(_STOP)
+
+    def keys(self, channel_id: int) -> tuple[str, str, str]:
+        tag = f"{self.prefix}:{{ch{channel_id}}}"
+        return f"{tag}:game", f"{tag}:log", f"{tag}:recent"
+
+    async def load(self, channel_id: int, with_transcript: bool = True) -> Game | None:
+        """The channel's current game (active or ended), in one round trip."""
+        game_key, log_key, _ = self.keys(channel_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(game_key)
+            if with_transcript:
+                pipe.lrange(log_key, 0, -1)
+            results = await pipe.execute()
+        if not results[0]:
+            return None
+        game = Game.from_hash(channel_id, results[0])
+        if with_transcript:
+            game.transcript = [Exchange.decode(raw) for raw in results[1]]
+        return game
+
+    async def load_with_recent(self, channel_id: int) -> tuple[Game | None, list[str]]:
+        game_key, _, recent_key = self.keys(channel_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(game_key)
+            pipe.lrange(recent_key, 0, self.recent_cap - 1)
+            data, recent = await pipe.execute()
+        return (Game.from_hash(channel_id, data) if data else None), list(recent)
+
+    async def start(self, channel_id: int, fields: dict[str, Any], replacing: str | None = None) -> StartResult:
+        """Create a game atomically.
+
+        replacing=None: only when no game is active (racing /play calls create one game).
+        replacing=<game id or "">: only when the current game is still that one (racing /newgame).
+        """
+        game_id = uuid.uuid4().hex[:12]
+        now = time.time()
+        record = {
+            **fields,
+            "game_id": game_id,
+            "status": ACTIVE,
+            "started_at": repr(now),
+            "updated_at": repr(now),
+            "questions": "0",
+        }
+        mode = "play" if replacing is None else "new"
+        created, _current = await self._start(
+            keys=list(self.keys(channel_id)),
+            args=[mode, replacing or "", json.dumps(record, ensure_ascii=False), self.ttl, self.recent_cap],
+        )
+        game = await self.load(channel_id, with_transcript=False)
+        assert game is not None, "a game was just written"
+        return StartResult(bool(created), game)
+
+    async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
+        """Store one exchange in `game`; False when that game is no longer the channel's active one."""
+        game_key, log_key, _ = self.keys(game.channel_id)
+        stored = await self._append(
+            keys=[game_key, log_key],
+            args=[
+                game.game_id,
+                exchange.encode(),
+                self.transcript_cap,
+                self.ttl,
+                "" if solved_by is None else str(solved_by),
+                repr(exchange.at),
+            ],
+        )
+        return bool(stored)
+
+    async def stop(self, channel_id: int, stopped_by: int | None = None) -> tuple[bool, Game | None]:
+        game_key, _, _ = self.keys(channel_id)
+        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or ""])
+        if not flat:
+            return False, None
+        data = dict(zip(flat[::2], flat[1::2], strict=True))
+        return bool(changed), Game.from_hash(channel_id, data)
+
+    async def recent(self, channel_id: int) -> Sequence[str]:
+        return await self.redis.lrange(self.keys(channel_id)[2], 0, -1)

@@ -1,0 +1,130 @@
+"""Show a streaming reply by editing messages in place, throttled, splitting at Discord's limits.
+
+The throttle state lives in one `StreamedMessage` per reply, never globally, so channels and
+replies never slow each other down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+# Discord allows 2,000 characters of content; keep room for the in-progress marker.
+PAGE_LIMIT = 1900
+
+T = TypeVar("T")
+
+
+class Surface(Protocol):
+    """Where a reply appears: a reply to a message, or an interaction's response."""
+
+    async def post(self, content: str, first: bool) -> object: ...
+
+    async def edit(self, page: object, content: str) -> object: ...
+
+
+def split_pages(content: str, limit: int = PAGE_LIMIT) -> list[str]:
+    """Split at a newline or space near the limit, so words stay whole."""
+    pages: list[str] = []
+    rest = content
+    while len(rest) > limit:
+        cut = rest.rfind("\n", limit // 2, limit)
+        if cut <= 0:
+            cut = rest.rfind(" ", limit // 2, limit)
+        if cut <= 0:
+            cut = limit
+        pages.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    pages.append(rest)
+    return pages
+
+
+class StreamedMessage:
+    """The pages of one reply, what each currently shows, and when it was last edited."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self.pages: list[object] = []
+        self.shown: list[str] = []
+        self.last_update = float("-inf")
+        self.updates = 0
+
+    async def show(self, content: str) -> None:
+        chunks = split_pages(content)
+        if len(chunks) < len(self.pages):
+            # The text shrank (e.g. a leak was masked): blank the pages it no longer needs.
+            chunks += ["…"] * (len(self.pages) - len(chunks))
+        for index, chunk in enumerate(chunks):
+            if index < len(self.pages):
+                if self.shown[index] != chunk:
+                    self.pages[index] = await self.surface.edit(self.pages[index], chunk)
+                    self.shown[index] = chunk
+            else:
+                self.pages.append(await self.surface.post(chunk, first=index == 0))
+                self.shown.append(chunk)
+        self.updates += 1
+        self.last_update = asyncio.get_running_loop().time()
+
+
+async def stream_to(
+    surface: Surface,
+    updates: AsyncIterator[T],
+    render: Callable[[T], str],
+    interval: float,
+    is_final: Callable[[T], bool],
+) -> T | None:
+    """Show each update as it comes, at most one edit per `interval`, the final one at once.
+
+    The first update is shown immediately (the placeholder). Text that arrives within the
+    interval is held and flushed when the interval ends, even if no newer chunk arrives.
+    """
+    loop = asyncio.get_running_loop()
+    message = StreamedMessage(surface)
+    latest: T | None = None
+    pending: asyncio.Future[T] | None = None
+    # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
+    # postpone the flush for as long as chunks keep coming).
+    flush: asyncio.Future[None] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(updates))
+            waiting = {pending} if flush is None else {pending, flush}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if flush is not None and flush in done:
+                flush = None
+                assert latest is not None
+                await message.show(render(latest))
+            if pending not in done:
+                continue
+            try:
+                latest = pending.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                pending = None
+            if is_final(latest):
+                break
+            due = message.last_update + interval - loop.time()
+            if not message.pages or due <= 0:
+                await message.show(render(latest))
+            elif flush is None:
+                flush = asyncio.ensure_future(asyncio.sleep(due))
+        if latest is not None:
+            await message.show(render(latest))
+        return latest
+    finally:
+        if flush is not None:
+            flush.cancel()
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(updates, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,90 @@
+"""Everything the bot says to players, in both languages, and how a host reply is shown."""
+
+from __future__ import annotations
+
+from bot.game.session import HostReply, Outcome
+from bot.game.verdict import Verdict
+
+IN_PROGRESS = "⏳"
+
+VERDICT_ICONS = {
+    Verdict.YES: "✅",
+    Verdict.NO: "❌",
+    Verdict.IRRELEVANT: "➖",
+    Verdict.CORRECT: "🎉",
+    Verdict.UNCLEAR: "❔",
+}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "thinking": "⏳ *The host is thinking…*",
+        "queued": "⏳ *Queued: the host answers questions in order…*",
+        "unclear": "*(The host's answer was unclear, so nothing was recorded. Try rephrasing.)*",
+        "unavailable": "⚠️ The host can't answer right now. Your question was not counted; please ask again "
+        "in a moment.",
+        "interrupted": "⚠️ *Interrupted: the host stopped mid-reply. Not counted; please ask again.*",
+        "game_over": "This game ended before your question was answered.",
+        "story_footer": "Ask yes/no questions here. /newgame reveals the answer and starts another; /stop ends.",
+        "solved_title": "🎉 Solved: {title}",
+        "solved": "**{solver}** cracked it after {questions} question(s)!\n\n**Answer:** {answer}",
+        "reveal_title": "🐢 The answer to “{title}”",
+        "stopped": "The game was stopped by {who}. Use /play to start another.",
+        "replaced": "A new puzzle follows.",
+        "already_running": "A game is already running in this channel: **{title}**\n\n{story}\n\n"
+        "Ask away, or use /newgame to reveal it and start another.",
+        "no_game": "No game is running in this channel. Use /play to start one.",
+        "too_long": "That question is too long (at most {limit} characters). Please shorten it.",
+        "empty": "Please write a question.",
+        "busy": "Too many questions are waiting in this channel; please wait a moment and ask again.",
+        "lost_race": "Someone else just started a new puzzle here:",
+        "redis_down": "The game store is unreachable right now; nothing was changed. Please try again shortly.",
+        "error": "Something went wrong; nothing was changed. Please try again.",
+        "asked": "**{who} asked:** {question}",
+    },
+    "zh": {
+        "thinking": "⏳ *主持人思考中……*",
+        "queued": "⏳ *排队中：主持人按顺序回答……*",
+        "unclear": "*（主持人的回答不明确，本题不计。请换个问法。）*",
+        "unavailable": "⚠️ 主持人暂时无法回答。本题不计，请稍后再问。",
+        "interrupted": "⚠️ *回答中断：主持人没有说完。本题不计，请再问一次。*",
+        "game_over": "在回答你的问题之前，本局已经结束。",
+        "story_footer": "在这里提出可以用是/否回答的问题。/newgame 揭晓汤底并开始新的一局；/stop 结束。",
+        "solved_title": "🎉 破解：{title}",
+        "solved": "**{solver}** 在第 {questions} 个问题时猜中了！\n\n**汤底：** {answer}",
+        "reveal_title": "🐢 “{title}”的汤底",
+        "stopped": "{who} 结束了本局。使用 /play 开始新的一局。",
+        "replaced": "新的谜题如下。",
+        "already_running": "本频道已经有一局正在进行：**{title}**\n\n{story}\n\n"
+        "继续提问吧，或用 /newgame 揭晓汤底并换一题。",
+        "no_game": "本频道没有进行中的游戏。使用 /play 开始。",
+        "too_long": "问题太长了（最多 {limit} 个字符），请精简一下。",
+        "empty": "请写下你的问题。",
+        "busy": "本频道排队的问题太多了，请稍等再问。",
+        "lost_race": "刚刚有人在这里开始了新的谜题：",
+        "redis_down": "游戏存储暂时无法连接，没有做任何改动。请稍后再试。",
+        "error": "出了点问题，没有做任何改动。请再试一次。",
+        "asked": "**{who} 问：** {question}",
+    },
+}
+
+
+def text(language: str, key: str, **values: object) -> str:
+    return TEXTS.get(language, TEXTS["en"])[key].format(**values)
+
+
+def format_reply(reply: HostReply, language: str) -> str:
+    """How a host reply looks at each stage of its stream."""
+    if reply.outcome is Outcome.QUEUED:
+        return text(language, "queued")
+    if reply.outcome is Outcome.STREAMING:
+        return f"{reply.text} {IN_PROGRESS}" if reply.text.strip() else text(language, "thinking")
+    if reply.outcome is Outcome.UNAVAILABLE:
+        return text(language, "unavailable")
+    if reply.outcome is Outcome.GAME_OVER:
+        return f"{reply.text}\n\n*{text(language, 'game_over')}*" if reply.text else text(language, "game_over")
+    if reply.outcome is Outcome.INTERRUPTED:
+        return f"{reply.text}\n\n{text(language, 'interrupted')}" if reply.text else text(language, "interrupted")
+    body = f"{VERDICT_ICONS[reply.verdict]} {reply.text}".strip()
+    if reply.outcome is Outcome.UNCLEAR:
+        return f"{body}\n\n{text(language, 'unclear')}"
+    return body
