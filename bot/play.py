@@ -1,0 +1,160 @@
+"""`python -m bot.play --config FILE [--language zh]`: play in the terminal, like the seed's CLI demo.
+
+Same engine as the Discord cog (GameService over Redis and the model endpoint); only the
+drawing differs: the host's reply is printed as it streams. `finish` reveals the answer and
+starts a new puzzle, `stop` quits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+import threading
+from contextlib import aclosing
+from pathlib import Path
+from typing import TextIO
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from bot.game.host import ModelHost
+from bot.game.puzzles import PuzzleError, load_bank
+from bot.game.session import GameError, GameService, HostReply, NoActiveGame, Outcome, Player
+from bot.game.store import Game, GameStore
+from bot.texts import format_reply, text
+from common.config import Config, ConfigError, load_config
+
+FINISH, STOP = "finish", "stop"
+NO_GAME = "Type `finish` for a new puzzle or `stop` to quit."
+BANNER = {
+    "en": "Ask yes/no questions. Type `finish` to reveal the answer and start a new puzzle, `stop` to quit.",
+    "zh": "请提出可以用是/否回答的问题。输入 finish 揭晓汤底并开始新的一题，输入 stop 退出。",
+}
+
+
+class TerminalGame:
+    def __init__(self, games: GameService, language: str, out: TextIO) -> None:
+        self.games = games
+        self.language = language
+        self.out = out
+        # A channel of its own per terminal session, never a Discord id (those are positive).
+        self.channel = -os.getpid()
+        self.player = Player(0, getpass.getuser())
+
+    def say(self, line: str = "") -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def show_story(self, game: Game) -> None:
+        self.say(f"\n== {game.title} ==\n{game.story}\n")
+        self.say(BANNER[game.language])
+
+    def reveal(self, game: Game) -> None:
+        self.say(f"\n{text(game.language, 'reveal_title', title=game.title)}\n{game.answer}")
+
+    async def run(self, lines: asyncio.Queue[str | None]) -> None:
+        self.show_story(await self.games.start(self.channel, self.player, self.language))
+        while True:
+            line = await lines.get()
+            if line is None or line.strip().lower() == STOP:
+                game = await self.games.current(self.channel)
+                if game is not None and game.active:
+                    self.reveal(game)
+                return
+            if line.strip().lower() == FINISH:
+                revealed, game = await self.games.new_game(self.channel, self.player, self.language)
+                if revealed is not None:
+                    self.reveal(revealed)
+                self.show_story(game)
+            elif line.strip():
+                await self.ask(line)
+
+    async def ask(self, question: str) -> None:
+        printed = ""
+        final: HostReply | None = None
+        try:
+            async with aclosing(self.games.ask(self.channel, self.player, question)) as replies:
+                async for reply in replies:
+                    final = reply
+                    if reply.outcome is Outcome.STREAMING and reply.text.startswith(printed):
+                        self.out.write(reply.text[len(printed) :])
+                        self.out.flush()
+                        printed = reply.text
+        except NoActiveGame:
+            self.say(NO_GAME)
+            return
+        except GameError as error:
+            self.say(f"({error})")
+            return
+        if final is None:
+            return
+        if printed:
+            self.say()  # end the streamed line
+        if (
+            not printed
+            or final.text.strip() != printed.strip()
+            or final.outcome not in (Outcome.ANSWERED, Outcome.SOLVED)
+        ):
+            self.say(format_reply(final, final.game.language if final.game else self.language))
+        if final.outcome is Outcome.SOLVED and final.game is not None:
+            self.say(f"\n{final.game.answer}\n\n{NO_GAME}")
+
+
+def start_reader(source: TextIO, lines: asyncio.Queue[str | None]) -> None:
+    """Feed stdin lines to the game from a daemon thread, so a pending read never blocks exit."""
+    loop = asyncio.get_running_loop()
+
+    def pump() -> None:
+        for line in iter(source.readline, ""):
+            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+
+
+async def play(config: Config, language: str, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+    base = Path(config.source).parent if config.source != "<defaults>" else Path.cwd()
+    bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
+    client = aioredis.from_url(config.redis.url, decode_responses=True, socket_connect_timeout=3)
+    host = ModelHost(config.model)
+    game_config = config.game
+    store = GameStore(client, config.redis.key_prefix, 3600, game_config.transcript_cap, game_config.recent_puzzles)
+    games = GameService(store, bank, host, game_config)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    start_reader(source, lines)
+    try:
+        await TerminalGame(games, language, out).run(lines)
+    finally:
+        await host.close()
+        await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.play", description="Play a turtle-soup puzzle here.")
+    parser.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    parser.add_argument("--language", choices=("en", "zh"), help="puzzle language (default: game.default_language)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        config = load_config(args.config)
+        asyncio.run(play(config, args.language or config.game.default_language))
+    except (ConfigError, PuzzleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except redis.exceptions.ConnectionError:
+        print(
+            f"error: cannot reach Redis at {config.redis.url} (redis.url): start redis-server or `make run`",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
