@@ -9,6 +9,12 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+# An install with more extras serves a command that needs fewer.
+for other in .venv/.installed*; do
+  if [ -f "$other" ] && [ ! pyproject.toml -nt "$other" ] && [[ ",${other#.venv/.installed-}," == *",${extras:-_},"* || -z "$extras" ]]; then
+    stamp="$other"
+  fi
+done
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "==> installing the project${extras:+ with [$extras]} (first run takes a minute)"
   if [[ "$extras" == *local* ]]; then
