@@ -18,6 +18,9 @@ LANGUAGES = ("en", "zh")
 REQUIRED_FIELDS = ("id", "language", "title", "story", "answer")
 OPTIONAL_FIELDS = ("hints",)
 BUILTIN_PACKS = ("en.yaml", "zh.yaml")
+# Stories and answers are shown in embeds (4,096 characters of description, 256 of title),
+# with a line of our own around them.
+MAX_LENGTHS = {"id": 100, "title": 200, "story": 3500, "answer": 3500}
 
 
 class PuzzleError(ValueError):
@@ -83,6 +86,10 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
             problems.append(f"{where}: {field}: expected text, got {type(value).__name__}")
         elif not value.strip():
             problems.append(f"{where}: {field}: empty text")
+        elif len(value.strip()) > MAX_LENGTHS.get(field, len(value)):
+            problems.append(
+                f"{where}: {field}: too long ({len(value.strip())} characters, at most {MAX_LENGTHS[field]})"
+            )
     if isinstance(entry.get("language"), str) and entry["language"].strip() and entry["language"] not in LANGUAGES:
         problems.append(f"{where}: language: unknown language {entry['language']!r} (expected en or zh)")
     hints = entry.get("hints", [])

@@ -255,3 +255,15 @@ async def test_long_question_gets_a_notice(table: Table, fake_upstream: FakeUpst
     await table.alice.send(table.channel, "why " * 200)
     assert "too long" in bot_replies(table)[-1].content
     assert fake_upstream.requests == []
+
+
+async def test_text_past_discords_limit_continues_in_a_follow_up(table: Table, fake_upstream: FakeUpstream) -> None:
+    await start_game(table)
+    sentence = "No, and the rest of this is a very long ramble about nothing in particular. "
+    text = sentence * 40  # ~3,000 characters
+    fake_upstream.queue(Reply.text(text, size=200))
+    await table.alice.send(table.channel, "Tell me a story?")
+    pages = bot_replies(table)
+    assert len(pages) == 2
+    assert all(len(page.content) <= 2000 for page in pages)
+    assert " ".join(page.content for page in pages).split() == f"❌ {text}".split()
