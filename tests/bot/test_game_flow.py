@@ -8,6 +8,7 @@ import discord
 import redis.asyncio as aioredis
 
 from bot.game.session import GameAlreadyRunning, Player
+from bot.surfaces import InteractionSurface
 from common.config import Config
 from tests.bot.conftest import Table, restart
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -267,3 +268,29 @@ async def test_text_past_discords_limit_continues_in_a_follow_up(table: Table, f
     assert len(pages) == 2
     assert all(len(page.content) <= 2000 for page in pages)
     assert " ".join(page.content for page in pages).split() == f"❌ {text}".split()
+
+
+async def test_ask_edits_fall_back_to_the_channel_once_the_interaction_token_expired(
+    table: Table, fake_upstream: FakeUpstream
+) -> None:
+    captured: list[discord.Interaction] = []
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        captured.append(interaction)
+
+    table.env.bot.add_listener(on_interaction)
+    await start_game(table)
+    fake_upstream.queue(Reply.text("Yes."))
+    await table.bob.slash(table.channel, "ask", question="Is it late?")
+    interaction = captured[-1]
+    channel = table.env.bot.get_channel(table.channel.id)
+    surface = InteractionSurface(interaction, channel)
+
+    await surface.edit("original", "still in time")
+    assert table.channel.last_message.content == "still in time"  # edited the response in place
+
+    await table.env.advance_time(15 * 60)
+    page = await surface.edit("original", "too late for the token")
+    assert isinstance(page, discord.Message)
+    assert table.channel.last_message.content == "too late for the token"  # a fresh channel message
+    assert table.channel.last_message.interaction_metadata is None
