@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from model_service.server import RedactingFilter
 from tests.fakes.upstream import FakeUpstream
@@ -47,6 +48,16 @@ def test_openai_backend_needs_the_upstream_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "model_service.openai.api_key" in result.stderr
     assert "OPENAI_API_KEY" in result.stderr
+
+
+def test_missing_model_folder_stops_startup_with_advice(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the chatglm backend needs the local extra")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"model_service:\n  backend: chatglm\n  chatglm:\n    model_path: {tmp_path / 'no-model'}\n")
+    result = run_cli("--config", str(path), "--port", str(closed_port()))
+    assert result.returncode == 1
+    assert "does not exist; download the model with `huggingface-cli download" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_serves_with_a_good_config(tmp_path: Path, upstream_server: FakeUpstream) -> None:

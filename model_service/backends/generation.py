@@ -1,0 +1,107 @@
+"""Pieces handed to transformers' `generate` on the worker thread (imports torch/transformers)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from transformers.generation.logits_process import LogitsProcessor
+from transformers.generation.stopping_criteria import StoppingCriteria
+from transformers.generation.streamers import BaseStreamer
+
+
+class CancelCriteria(StoppingCriteria):
+    """Stops generation at the next token once the event is set (client gone, stop string seen)."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        stop = self.cancel.is_set()
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
+class InvalidScoreGuard(LogitsProcessor):
+    """ChatGLM-6B's own `chat()` guards fp16 overflow this way: NaN/inf scores become a harmless token."""
+
+    def __init__(self, fallback_token: int = 5) -> None:
+        self.fallback_token = fallback_token
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if torch.isnan(scores).any() or torch.isinf(scores).any():
+            scores.zero_()
+            scores[..., self.fallback_token] = 5e4
+        return scores
+
+
+class QueueStreamer(BaseStreamer):
+    """Detokenizes incrementally and hands ("text", (piece, tokens)) to `send`.
+
+    Like vLLM's incremental detokenizer: only a short window is decoded per token, and text is
+    held back while it ends in an incomplete UTF-8 sequence (common with Chinese byte-level BPE).
+    """
+
+    def __init__(self, tokenizer: Any, send: Callable[[str, Any], None]) -> None:
+        self.tokenizer = tokenizer
+        self.send = send
+        self.ids: list[int] = []
+        self._prompt_seen = False
+        self._prefix = 0  # start of the decode window
+        self._read = 0  # end of the text already sent
+        self._unsent_tokens = 0
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() first passes the prompt itself
+            self._prompt_seen = True
+            return
+        self.ids.extend(int(token) for token in value.reshape(-1).tolist())
+        self._unsent_tokens += value.numel()
+        self._emit()
+
+    def end(self) -> None:
+        if self._unsent_tokens:
+            self._emit(final=True)
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _emit(self, final: bool = False) -> None:
+        before = self._decode(self.ids[self._prefix : self._read])
+        after = self._decode(self.ids[self._prefix :])
+        if len(after) > len(before) and (final or not after.endswith("\ufffd")):
+            self.send("text", (after[len(before) :], self._unsent_tokens))
+            self._unsent_tokens = 0
+            self._prefix, self._read = self._read, len(self.ids)
+        elif final:
+            self.send("text", ("", self._unsent_tokens))
+            self._unsent_tokens = 0
+
+    def finish_reason(self, max_new: int, model: Any) -> str:
+        """ "length" when generation ran into max_new_tokens rather than ending on its own."""
+        if len(self.ids) < max_new:
+            return "stop"
+        eos = model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        return "stop" if self.ids and self.ids[-1] in eos_ids else "length"
+
+
+def generation_options(model: Any, tokenizer: Any, temperature: float | None, top_p: float | None) -> dict[str, Any]:
+    """Sampling arguments: greedy at temperature 0, the model's own defaults when none is given."""
+    options: dict[str, Any] = {}
+    if model.generation_config.pad_token_id is None:
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        if pad is not None:
+            options["pad_token_id"] = pad
+    if temperature is None:
+        if top_p is not None:
+            options["top_p"] = top_p
+        return options
+    if temperature == 0:
+        options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return options
+    options.update(do_sample=True, temperature=temperature)
+    if top_p is not None:
+        options["top_p"] = top_p
+    return options
