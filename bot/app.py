@@ -7,6 +7,7 @@ from pathlib import Path
 
 import discord
 import redis.asyncio as aioredis
+import redis.exceptions
 from discord.ext import commands
 
 from bot.game.host import ModelHost
@@ -69,6 +70,11 @@ class TurtleSoupBot(commands.AutoShardedBot):
                 await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
+        game = self.get_cog("GameCog")
+        try:
+            await game.mark_abandoned_replies()  # type: ignore[union-attr]
+        except redis.exceptions.RedisError as error:
+            log.warning("could not check for replies left mid-stream: %s", error)
 
     async def close(self) -> None:
         try:

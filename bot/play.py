@@ -121,7 +121,8 @@ async def play(config: Config, language: str, source: TextIO = sys.stdin, out: T
     bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
     client = aioredis.from_url(config.redis.url, decode_responses=True, socket_connect_timeout=3)
     host = ModelHost(config.model)
-    game_config = config.game
+    # One player at a keyboard: no flood to guard against, so no cooldown between questions.
+    game_config = config.game.model_copy(update={"question_cooldown": 0})
     store = GameStore(client, config.redis.key_prefix, 3600, game_config.transcript_cap, game_config.recent_puzzles)
     games = GameService(store, bank, host, game_config)
     lines: asyncio.Queue[str | None] = asyncio.Queue()

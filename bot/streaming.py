@@ -20,6 +20,15 @@ PAGE_LIMIT = 1900
 T = TypeVar("T")
 
 
+class DisplayError(Exception):
+    """A surface could not show the text. Permanent: stop trying (no permission, channel gone);
+    otherwise the next update tries again."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
 class Surface(Protocol):
     """Where a reply appears: a reply to a message, or an interaction's response."""
 
@@ -53,8 +62,22 @@ class StreamedMessage:
         self.shown: list[str] = []
         self.last_update = float("-inf")
         self.updates = 0
+        self.gone = False
 
-    async def show(self, content: str) -> None:
+    async def show(self, content: str) -> bool:
+        """Bring the pages up to `content`; False when that could not be done (it is logged)."""
+        self.last_update = asyncio.get_running_loop().time()
+        if self.gone:
+            return False
+        try:
+            await self._show(content)
+        except DisplayError as error:
+            self.gone = error.permanent
+            log.warning("could not show a reply (%s): %s", "giving up" if error.permanent else "will retry", error)
+            return False
+        return True
+
+    async def _show(self, content: str) -> None:
         chunks = split_pages(content)
         if len(chunks) < len(self.pages):
             # The text shrank (e.g. a leak was masked): blank the pages it no longer needs.
@@ -68,7 +91,6 @@ class StreamedMessage:
                 self.pages.append(await self.surface.post(chunk, first=index == 0))
                 self.shown.append(chunk)
         self.updates += 1
-        self.last_update = asyncio.get_running_loop().time()
 
 
 async def stream_to(
@@ -115,8 +137,8 @@ async def stream_to(
                 await message.show(render(latest))
             elif flush is None:
                 flush = asyncio.ensure_future(asyncio.sleep(due))
-        if latest is not None:
-            await message.show(render(latest))
+        if latest is not None and not await message.show(render(latest)):
+            await message.show(render(latest))  # the final text matters most: one more try
         return latest
     finally:
         if flush is not None:

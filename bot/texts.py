@@ -40,6 +40,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "redis_down": "The game store is unreachable right now; nothing was changed. Please try again shortly.",
         "error": "Something went wrong; nothing was changed. Please try again.",
         "asked": "**{who} asked:** {question}",
+        "cooldown": "Slow down a little: you can ask again in {seconds} second(s).",
+        "not_allowed": "Only the player who started this game, or someone with Manage Messages, can end it.",
+        "missing_permission": "I need the **{permission}** permission in this channel to host a game here.",
+        "restarted": "⚠️ *Interrupted: the bot restarted mid-reply. Not counted; please ask again.*",
     },
     "zh": {
         "thinking": "⏳ *主持人思考中……*",
@@ -64,6 +68,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "redis_down": "游戏存储暂时无法连接，没有做任何改动。请稍后再试。",
         "error": "出了点问题，没有做任何改动。请再试一次。",
         "asked": "**{who} 问：** {question}",
+        "cooldown": "慢一点：{seconds} 秒后可以再问。",
+        "not_allowed": "只有开局的玩家或拥有“管理消息”权限的成员可以结束本局。",
+        "missing_permission": "我需要本频道的 **{permission}** 权限才能在这里主持游戏。",
+        "restarted": "⚠️ *回答中断：机器人重启了。本题不计，请再问一次。*",
     },
 }
 

@@ -57,9 +57,12 @@ class GameConfig(_Section):
     recent_puzzles: int = Field(10, ge=0, description="A channel never gets one of its last N puzzles.")
     history_tokens: int = Field(1400, ge=200, description="Prompt budget for prior turns.")
     max_question_length: int = Field(500, ge=10, le=1800)
-    transcript_cap: int = Field(200, ge=10)
+    transcript_cap: int = Field(40, ge=10)
     expire_after_days: float = Field(7, gt=0)
     chatter_prefix: str = "//"
+    question_cooldown: float = Field(2.0, ge=0, description="Seconds a player waits between questions.")
+    max_queued_questions: int = Field(10, ge=1, description="Questions waiting per channel beyond the one answered.")
+    end_game_by: Literal["starter_or_moderator", "anyone"] = "starter_or_moderator"
 
 
 class StreamConfig(_Section):

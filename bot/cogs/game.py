@@ -15,10 +15,12 @@ from discord.ext import commands
 
 from bot.game.session import (
     ChannelBusy,
+    CoolingDown,
     GameAlreadyRunning,
     GameError,
     HostReply,
     NoActiveGame,
+    NotAllowed,
     Outcome,
     Player,
     QuestionRejected,
@@ -26,7 +28,7 @@ from bot.game.session import (
 from bot.game.store import Game
 from bot.streaming import stream_to
 from bot.surfaces import NO_MENTIONS, InteractionSurface, MessageReplySurface
-from bot.texts import format_reply, text
+from bot.texts import IN_PROGRESS, format_reply, text
 
 if TYPE_CHECKING:
     from bot.app import TurtleSoupBot
@@ -38,8 +40,32 @@ STORY_COLOUR = discord.Colour.teal()
 REVEAL_COLOUR = discord.Colour.gold()
 
 
-def player_of(user: discord.abc.User) -> Player:
-    return Player(user.id, user.display_name)
+# What the bot needs in a channel to host there (the README's invite asks for exactly these).
+REQUIRED_PERMISSIONS = {
+    "view_channel": "View Channels",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
+}
+
+
+def player_of(user: discord.abc.User, channel: object = None) -> Player:
+    moderator = False
+    if isinstance(user, discord.Member) and isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        moderator = channel.permissions_for(user).manage_messages
+    return Player(user.id, user.display_name, moderator)
+
+
+def missing_permission(channel: object) -> str | None:
+    """The first permission the bot lacks in `channel`, by its name in Discord's settings."""
+    if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return None
+    granted = channel.permissions_for(channel.guild.me)
+    needed = dict(REQUIRED_PERMISSIONS)
+    if isinstance(channel, discord.Thread):
+        needed["send_messages_in_threads"] = "Send Messages in Threads"
+        del needed["send_messages"]
+    return next((label for name, label in needed.items() if not getattr(granted, name)), None)
 
 
 def ui_language(interaction: discord.Interaction) -> str:
@@ -63,6 +89,12 @@ def solved_embed(game: Game, solver: str) -> discord.Embed:
     return discord.Embed(
         title=text(game.language, "solved_title", title=game.title), description=description, colour=REVEAL_COLOUR
     )
+
+
+class MissingPermission(GameError):
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"missing permission {permission}")
+        self.permission = permission
 
 
 class GameCog(commands.Cog):
@@ -98,11 +130,17 @@ class GameCog(commands.Cog):
         await self.answering(interaction, self._ask(interaction, question))
 
     async def _play(self, interaction: discord.Interaction, language: str | None) -> None:
-        game = await self.games.start(interaction.channel_id or 0, player_of(interaction.user), language)
+        self._require_permissions(interaction)
+        game = await self.games.start(
+            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language
+        )
         await interaction.response.send_message(embed=story_embed(game))
 
     async def _newgame(self, interaction: discord.Interaction, language: str | None) -> None:
-        revealed, game = await self.games.new_game(interaction.channel_id or 0, player_of(interaction.user), language)
+        self._require_permissions(interaction)
+        revealed, game = await self.games.new_game(
+            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language
+        )
         if revealed is None and game.started_by != interaction.user.id:
             lost = text(ui_language(interaction), "lost_race")
             await interaction.response.send_message(lost, embed=story_embed(game), ephemeral=True)
@@ -111,7 +149,7 @@ class GameCog(commands.Cog):
         await interaction.response.send_message(embeds=embeds)
 
     async def _stop(self, interaction: discord.Interaction) -> None:
-        game = await self.games.stop(interaction.channel_id or 0, player_of(interaction.user))
+        game = await self.games.stop(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
         who = interaction.user.display_name
         await interaction.response.send_message(
             text(game.language, "stopped", who=who), embed=reveal_embed(game), allowed_mentions=NO_MENTIONS
@@ -120,7 +158,10 @@ class GameCog(commands.Cog):
     async def _ask(self, interaction: discord.Interaction, question: str) -> None:
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
-        updates = self.games.ask(interaction.channel_id or 0, player_of(interaction.user), question)
+        self._require_permissions(interaction)
+        updates = self.games.ask(
+            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), question
+        )
         first = await anext(updates)  # the game's refusals come before anything is shown
         language = first.game.language if first.game else ui_language(interaction)
         asked = discord.utils.escape_markdown(question.strip())
@@ -130,7 +171,10 @@ class GameCog(commands.Cog):
             return f"{heading}\n{format_reply(reply, language)}"
 
         surface = InteractionSurface(interaction, channel)
-        final = await stream_to(surface, _prepend(first, updates), render, self.interval, _is_done)
+        tracked = self._tracked(
+            _prepend(first, updates), surface, interaction.channel_id or 0, self._shard_of(interaction.guild)
+        )
+        final = await stream_to(surface, tracked, render, self.interval, _is_done)
         await self._announce(channel, final, interaction.user)
 
     # -- questions as plain messages -------------------------------------------------
@@ -139,18 +183,25 @@ class GameCog(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if not self._is_question(message):
             return
-        updates = self.games.ask(message.channel.id, player_of(message.author), message.content)
+        if missing_permission(message.channel) is not None:
+            return  # cannot answer here; /play and /ask say which permission is missing
+        updates = self.games.ask(message.channel.id, player_of(message.author, message.channel), message.content)
         try:
             first = await anext(updates)
         except NoActiveGame:
             return
-        except (QuestionRejected, ChannelBusy) as error:
+        except (QuestionRejected, ChannelBusy, CoolingDown) as error:
             await self._refuse(message, error)
             return
+        except redis.exceptions.RedisError as error:
+            # Nobody can tell whether this was a question while the store is down: stay quiet.
+            log.warning("redis unavailable, message %s not handled: %s", message.id, error)
+            return
         language = first.game.language if first.game else "en"
+        surface = MessageReplySurface(message)
         final = await stream_to(
-            MessageReplySurface(message),
-            _prepend(first, updates),
+            surface,
+            self._tracked(_prepend(first, updates), surface, message.channel.id, self._shard_of(message.guild)),
             lambda reply: format_reply(reply, language),
             self.interval,
             _is_done,
@@ -169,9 +220,55 @@ class GameCog(commands.Cog):
             return  # not a game channel: ordinary chat, say nothing
         if isinstance(error, ChannelBusy):
             notice = text(game.language, "busy")
+        elif isinstance(error, CoolingDown):
+            notice = text(game.language, "cooldown", seconds=max(1, round(error.seconds)))
         else:
             notice = text(game.language, "too_long", limit=self.games.config.max_question_length)
         await message.reply(notice, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    def _shard_of(self, guild: discord.Guild | None) -> int:
+        """Streaming markers are indexed by shard when shards are split across processes."""
+        if guild is None or self.bot.config.discord.shard_ids is None:
+            return 0
+        return guild.shard_id
+
+    def _require_permissions(self, interaction: discord.Interaction) -> None:
+        permission = missing_permission(interaction.channel)
+        if permission is not None:
+            raise MissingPermission(permission)
+
+    async def _tracked(
+        self,
+        updates: AsyncIterator[HostReply],
+        surface: MessageReplySurface | InteractionSurface,
+        channel_id: int,
+        shard_id: int,
+    ) -> AsyncIterator[HostReply]:
+        """Pass updates through; once the answer has a message, note it in Redis so a restarted
+        bot can mark it as interrupted if this process dies mid-stream."""
+        tracked = False
+        async with aclosing(updates):
+            async for reply in updates:
+                ready = reply.outcome is Outcome.STREAMING and reply.game is not None
+                if not tracked and ready and surface.first_message_id is not None:
+                    assert reply.game is not None
+                    await self.games.track_reply(channel_id, shard_id, surface.first_message_id, reply.game.language)
+                    tracked = True
+                yield reply
+
+    async def mark_abandoned_replies(self) -> None:
+        """Replies a previous process left mid-stream get a notice instead of a spinner."""
+        for shard_id in self.bot.config.discord.shard_ids or [0]:
+            for channel_id, message_id, language in await self.games.store.take_abandoned(shard_id):
+                message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+                try:
+                    current = await message.fetch()
+                    content = current.content.removesuffix(IN_PROGRESS).rstrip()
+                    await message.edit(
+                        content=f"{content}\n\n{text(language, 'restarted')}".strip(), allowed_mentions=NO_MENTIONS
+                    )
+                except discord.HTTPException as error:
+                    log.info("could not mark abandoned reply %s: %s", message_id, error)
 
     async def _announce(
         self, channel: discord.abc.Messageable, final: HostReply | None, solver: discord.abc.User
@@ -203,6 +300,12 @@ class GameCog(commands.Cog):
             message = text(language, key, limit=self.games.config.max_question_length)
         elif isinstance(cause, ChannelBusy):
             message = text(language, "busy")
+        elif isinstance(cause, CoolingDown):
+            message = text(language, "cooldown", seconds=max(1, round(cause.seconds)))
+        elif isinstance(cause, NotAllowed):
+            message = text(cause.game.language, "not_allowed")
+        elif isinstance(cause, MissingPermission):
+            message = text(language, "missing_permission", permission=cause.permission)
         elif isinstance(cause, redis.exceptions.RedisError):
             log.warning("redis unavailable during /%s: %s", interaction.command and interaction.command.name, cause)
             message = text(language, "redis_down")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -27,6 +28,13 @@ from common.config import GameConfig
 log = logging.getLogger(__name__)
 
 GUARD_CACHE_SIZE = 4096
+COOLDOWN_SWEEP_SIZE = 10_000
+# Invisible characters that make a message look non-empty: zero-width spaces, joiners, marks, BOM.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+
+
+def clean_question(text: str) -> str:
+    return _INVISIBLE.sub("", text).strip()
 
 
 class GameError(Exception):
@@ -52,6 +60,20 @@ class ChannelBusy(GameError):
     pass
 
 
+class CoolingDown(GameError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"wait {seconds:.0f} more second(s) before asking again")
+        self.seconds = seconds
+
+
+class NotAllowed(GameError):
+    """Only the game's starter or a moderator may end it (unless configured otherwise)."""
+
+    def __init__(self, game: Game) -> None:
+        super().__init__("only the player who started the game or a moderator may end it")
+        self.game = game
+
+
 class Outcome(enum.StrEnum):
     STREAMING = "streaming"
     QUEUED = "queued"
@@ -67,6 +89,7 @@ class Outcome(enum.StrEnum):
 class Player:
     id: int
     name: str
+    moderator: bool = False  # e.g. has Manage Messages in the channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +122,9 @@ class GameService:
         self.host = host
         self.config = config
         self.rng = rng or random.Random()
-        self.locks = ChannelLocks(max_waiting=max_queued)
+        self.locks = ChannelLocks(max_waiting=config.max_queued_questions)
         self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
+        self._last_question: dict[tuple[int, int], float] = {}
 
     # -- starting and ending ---------------------------------------------------------
 
@@ -123,6 +147,8 @@ class GameService:
         Racing calls replace the game only once: the losers get the winner's new game and None.
         """
         current, recent = await self.store.load_with_recent(channel_id)
+        if current is not None and current.active:
+            self._check_may_end(current, player)
         language = language or (current.language if current else self.config.default_language)
         puzzle = self.bank.pick(language, recent[: self.config.recent_puzzles], self.rng)
         result = await self.store.start(
@@ -134,10 +160,19 @@ class GameService:
         return revealed, result.game
 
     async def stop(self, channel_id: int, player: Player) -> Game:
+        current = await self.store.load(channel_id, with_transcript=False)
+        if current is None or not current.active:
+            raise NoActiveGame()
+        self._check_may_end(current, player)
         changed, game = await self.store.stop(channel_id, player.id)
         if not changed or game is None:
             raise NoActiveGame()
         return game
+
+    def _check_may_end(self, game: Game, player: Player) -> None:
+        if self.config.end_game_by == "anyone" or player.moderator or player.id == game.started_by:
+            return
+        raise NotAllowed(game)
 
     async def current(self, channel_id: int) -> Game | None:
         return await self.store.load(channel_id, with_transcript=False)
@@ -155,7 +190,7 @@ class GameService:
     # -- asking ------------------------------------------------------------------------
 
     def check_question(self, question: str) -> str:
-        cleaned = question.strip()
+        cleaned = clean_question(question)
         if not cleaned:
             raise QuestionRejected("empty question")
         if len(cleaned) > self.config.max_question_length:
@@ -169,6 +204,7 @@ class GameService:
         treat ordinary chat in game-less channels as not-a-question without replying at all.
         """
         question = self.check_question(question)
+        self._check_cooldown(channel_id, player)
         try:
             holding = self.locks.hold(channel_id)
             waited = await holding.__aenter__()
@@ -185,13 +221,29 @@ class GameService:
                     raise NoActiveGame()
                 yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, game)
                 return
+            self._last_question[channel_id, player.id] = time.monotonic()
             async with aclosing(self._answer(game, player, question)) as replies:
                 async for reply in replies:
                     yield reply
         finally:
             await holding.__aexit__(None, None, None)
 
-    async def _answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
+    def _check_cooldown(self, channel_id: int, player: Player) -> None:
+        last = self._last_question.get((channel_id, player.id))
+        if last is None or not self.config.question_cooldown:
+            return
+        remaining = last + self.config.question_cooldown - time.monotonic()
+        if remaining > 0:
+            raise CoolingDown(remaining)
+        if len(self._last_question) > COOLDOWN_SWEEP_SIZE:
+            horizon = time.monotonic() - self.config.question_cooldown
+            self._last_question = {key: at for key, at in self._last_question.items() if at > horizon}
+
+    async def track_reply(self, channel_id: int, shard_id: int, message_id: int, language: str) -> None:
+        """Remember the message a reply streams into, until the exchange is stored."""
+        await self.store.mark_streaming(channel_id, shard_id, message_id, language)
+
+    async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
         guard = self._guard(game)
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
@@ -226,6 +278,15 @@ class GameService:
             yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
             return
         yield await self._record(game, player, question, shown.strip(), verdict, leaked)
+
+    async def _answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
+        """Answer; a reply that ends without being stored forgets its streaming marker here (storing
+        does it in the same script). A cancelled reply keeps it, for a restarted bot to mark."""
+        async with aclosing(self._stream_answer(game, player, question)) as replies:
+            async for reply in replies:
+                if reply.done and reply.outcome not in (Outcome.ANSWERED, Outcome.SOLVED):
+                    await self.store.clear_streaming(game.channel_id)
+                yield reply
 
     async def _record(
         self, game: Game, player: Player, question: str, text: str, verdict: Verdict, leaked: bool

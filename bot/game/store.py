@@ -42,6 +42,7 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+redis.call('HDEL', KEYS[1], 'streaming')
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'status', 'solved', 'solver', ARGV[5], 'ended_at', ARGV[6])
 end
@@ -237,3 +238,39 @@ class GameStore:
 
     async def recent(self, channel_id: int) -> Sequence[str]:
         return await self.redis.lrange(self.keys(channel_id)[2], 0, -1)
+
+    # -- replies being streamed, so a restarted bot can mark the ones it abandoned ---------
+
+    def streaming_index(self, shard_id: int) -> str:
+        return f"{self.prefix}:streaming:{shard_id}"
+
+    async def mark_streaming(self, channel_id: int, shard_id: int, message_id: int, language: str) -> None:
+        game_key = self.keys(channel_id)[0]
+        index = self.streaming_index(shard_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(game_key, "streaming", f"{message_id}:{language}")
+            pipe.sadd(index, channel_id)
+            pipe.expire(index, self.ttl)
+            await pipe.execute()
+
+    async def clear_streaming(self, channel_id: int) -> None:
+        await self.redis.hdel(self.keys(channel_id)[0], "streaming")
+
+    async def take_abandoned(self, shard_id: int) -> list[tuple[int, int, str]]:
+        """(channel, message, language) of replies that were streaming when a process stopped."""
+        index = self.streaming_index(shard_id)
+        channels = [int(member) for member in await self.redis.smembers(index)]
+        if not channels:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel_id in channels:
+                pipe.hget(self.keys(channel_id)[0], "streaming")
+                pipe.hdel(self.keys(channel_id)[0], "streaming")
+            pipe.srem(index, *channels)
+            results = await pipe.execute()
+        abandoned = []
+        for channel_id, marker in zip(channels, results[0:-1:2], strict=True):
+            if marker:
+                message_id, _, language = marker.partition(":")
+                abandoned.append((channel_id, int(message_id), language or "en"))
+        return abandoned

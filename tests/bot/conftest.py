@@ -25,6 +25,7 @@ def bot_config(redis_url: str, upstream: FakeUpstream, **sections: dict) -> Conf
             "max_retries": 0,
         },
         "stream": {"edit_interval": 1.0},
+        "game": {"question_cooldown": 0},  # tests of the cooldown turn it on
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

@@ -100,12 +100,14 @@ async def test_correct_solves_reveals_and_ends_the_questions(
 
 async def test_stop_reveals_the_answer_and_ends_the_game(table: Table, fake_upstream: FakeUpstream) -> None:
     await start_game(table)
-    result = await table.bob.slash(table.channel, "stop")
-    assert "stopped by bob" in result.response.content
+    refused = await table.bob.slash(table.channel, "stop")  # bob did not start it and is no moderator
+    assert refused.ephemeral and "Only the player who started this game" in refused.response.content
+    result = await table.alice.slash(table.channel, "stop")
+    assert "stopped by alice" in result.response.content
     reveal = result.response.embeds[0]
     assert reveal.title.startswith("🐢 The answer") and reveal.description
 
-    again = await table.bob.slash(table.channel, "stop")
+    again = await table.alice.slash(table.channel, "stop")
     assert again.ephemeral and "No game is running" in again.response.content
     await table.alice.send(table.channel, "Anyone there?")
     assert fake_upstream.requests == []
@@ -113,7 +115,7 @@ async def test_stop_reveals_the_answer_and_ends_the_game(table: Table, fake_upst
 
 async def test_newgame_reveals_and_starts_another(table: Table) -> None:
     first = await start_game(table)
-    result = await table.bob.slash(table.channel, "newgame")
+    result = await table.alice.slash(table.channel, "newgame")
     reveal, story = result.response.embeds
     assert reveal.title.startswith("🐢 The answer") and first.title[2:] in reveal.title
     assert story.title != first.title
@@ -294,3 +296,12 @@ async def test_ask_edits_fall_back_to_the_channel_once_the_interaction_token_exp
     assert isinstance(page, discord.Message)
     assert table.channel.last_message.content == "too late for the token"  # a fresh channel message
     assert table.channel.last_message.interaction_metadata is None
+
+
+async def test_a_moderator_may_end_someone_elses_game(table: Table) -> None:
+    guild = table.channel.guild
+    moderators = guild.create_role("Mods", permissions=discord.Permissions(manage_messages=True))
+    carol = guild.add_member(table.env.create_user("carol"), roles=[moderators])
+    await start_game(table)
+    result = await carol.slash(table.channel, "newgame")
+    assert not result.ephemeral and len(result.response.embeds) == 2

@@ -33,7 +33,7 @@ def test_plays_a_game_in_the_terminal(tmp_path: Path, redis_url: str, fake_upstr
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("== ") == 2  # the first story, then a new one after `finish`
-    assert "No. Think about the water." in out and "Yes." in out
+    assert "No. Think about the water." in out and "Yes." in out, out
     assert out.count("The answer to") == 2  # revealed by finish, and by stop
     first, second = (request["messages"][0]["content"] for request in fake_upstream.requests)
     assert first != second  # `finish` started another puzzle
