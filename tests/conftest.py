@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.upstream import FakeUpstream
 
+pytest_plugins = ["tests.bot_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:

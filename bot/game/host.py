@@ -89,9 +89,13 @@ class ModelHost:
 
 
 def _retryable(error: Exception) -> bool:
+    """429, 5xx and refused connections are retried. A timeout is not: the player has already
+    waited a whole first_token_timeout, and a second wait helps less than a prompt answer."""
     if isinstance(error, openai.APIStatusError):
         return error.status_code == 429 or error.status_code >= 500
-    return isinstance(error, openai.APIConnectionError | httpx.TransportError | TimeoutError)
+    if isinstance(error, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+        return False
+    return isinstance(error, openai.APIConnectionError | httpx.TransportError)
 
 
 def _backoff(attempt: int, error: Exception) -> float:

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from bot.game.session import GameAlreadyRunning, Player
 from bot.surfaces import InteractionSurface
 from common.config import Config
-from tests.bot.conftest import Table, restart
+from tests.bot_fixtures import Table, restart
 from tests.fakes.upstream import FakeUpstream, Reply
 
 

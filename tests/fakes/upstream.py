@@ -32,6 +32,7 @@ class Reply:
     hang: bool = False  # accept the request and never answer
     cut_after: int | None = None  # abort the connection after this many content chunks
     gate: threading.Event | None = None  # after the first chunk, wait for this before the rest
+    stamp: bool = False  # append "@<time.perf_counter()>" to each content chunk as it is sent (benchmarks)
 
     @classmethod
     def text(cls, text: str, size: int = 4, **kwargs: Any) -> Reply:
@@ -167,7 +168,8 @@ class FakeUpstream:
                     return response
                 if index:
                     await asyncio.sleep(reply.chunk_delay)
-                await _send(response, _chunk(ident, body, {"content": piece}))
+                text = f"{piece}@{time.perf_counter():.6f}" if reply.stamp else piece
+                await _send(response, _chunk(ident, body, {"content": text}))
                 if index == 0 and reply.gate is not None:
                     await asyncio.to_thread(reply.gate.wait, 30)
             await _send(response, _chunk(ident, body, {}, finish="stop"))

@@ -1,4 +1,4 @@
-"""The real bot, under SimCord, on a real redis-server and the fake upstream."""
+"""Fixtures for the real bot under SimCord, on a real redis-server and the fake upstream (a pytest plugin)."""
 
 from __future__ import annotations
 
