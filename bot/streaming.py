@@ -99,11 +99,13 @@ async def stream_to(
     render: Callable[[T], str],
     interval: float,
     is_final: Callable[[T], bool],
+    is_placeholder: Callable[[T], bool] = lambda update: False,
 ) -> T | None:
     """Show each update as it comes, at most one edit per `interval`, the final one at once.
 
-    The first update is shown immediately (the placeholder). Text that arrives within the
-    interval is held and flushed when the interval ends, even if no newer chunk arrives.
+    Placeholders are shown at once and do not start the interval, so the first real text
+    follows immediately. Later text that arrives within the interval is held and flushed when
+    the interval ends, even if no newer chunk arrives.
     """
     loop = asyncio.get_running_loop()
     message = StreamedMessage(surface)
@@ -133,8 +135,10 @@ async def stream_to(
             if is_final(latest):
                 break
             due = message.last_update + interval - loop.time()
-            if not message.pages or due <= 0:
+            if not message.pages or due <= 0 or is_placeholder(latest):
                 await message.show(render(latest))
+                if is_placeholder(latest):
+                    message.last_update = float("-inf")
             elif flush is None:
                 flush = asyncio.ensure_future(asyncio.sleep(due))
         if latest is not None and not await message.show(render(latest)):

@@ -174,7 +174,7 @@ class GameCog(commands.Cog):
         tracked = self._tracked(
             _prepend(first, updates), surface, interaction.channel_id or 0, self._shard_of(interaction.guild)
         )
-        final = await stream_to(surface, tracked, render, self.interval, _is_done)
+        final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder)
         await self._announce(channel, final, interaction.user)
 
     # -- questions as plain messages -------------------------------------------------
@@ -205,6 +205,7 @@ class GameCog(commands.Cog):
             lambda reply: format_reply(reply, language),
             self.interval,
             _is_done,
+            _is_placeholder,
         )
         await self._announce(message.channel, final, message.author)
 
@@ -319,6 +320,10 @@ class GameCog(commands.Cog):
 
 def _is_done(reply: HostReply) -> bool:
     return reply.done
+
+
+def _is_placeholder(reply: HostReply) -> bool:
+    return reply.outcome is Outcome.QUEUED or (reply.outcome is Outcome.STREAMING and not reply.text)
 
 
 async def _prepend(first: HostReply, rest: AsyncGenerator[HostReply, None]) -> AsyncIterator[HostReply]:
