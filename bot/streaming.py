@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -107,46 +107,29 @@ async def stream_to(
     follows immediately. Later text that arrives within the interval is held and flushed when
     the interval ends, even if no newer chunk arrives.
     """
-    loop = asyncio.get_running_loop()
-    message = StreamedMessage(surface)
-    latest: T | None = None
+    stream = _ThrottledStream(StreamedMessage(surface), render, interval, is_placeholder)
     pending: asyncio.Future[T] | None = None
-    # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
-    # postpone the flush for as long as chunks keep coming).
-    flush: asyncio.Future[None] | None = None
+    # A plain loop, not an async generator: SimCord (and debuggers) follow awaits through
+    # coroutines, not through a generator's asend.
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(updates))
-            waiting = {pending} if flush is None else {pending, flush}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if flush is not None and flush in done:
-                flush = None
-                assert latest is not None
-                await message.show(render(latest))
-            if pending not in done:
-                continue
+            if not await stream.wait_for(pending):
+                continue  # a held edit was flushed; the next update is still coming
             try:
-                latest = pending.result()
+                update = pending.result()
             except StopAsyncIteration:
                 break
             finally:
                 pending = None
-            if is_final(latest):
+            if is_final(update):
+                stream.latest = update
                 break
-            due = message.last_update + interval - loop.time()
-            if not message.pages or due <= 0 or is_placeholder(latest):
-                await message.show(render(latest))
-                if is_placeholder(latest):
-                    message.last_update = float("-inf")
-            elif flush is None:
-                flush = asyncio.ensure_future(asyncio.sleep(due))
-        if latest is not None and not await message.show(render(latest)):
-            await message.show(render(latest))  # the final text matters most: one more try
-        return latest
+            await stream.offer(update)
+        return await stream.finish()
     finally:
-        if flush is not None:
-            flush.cancel()
+        stream.cancel()
         if pending is not None and not pending.done():
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
@@ -154,3 +137,48 @@ async def stream_to(
         aclose = getattr(updates, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+class _ThrottledStream(Generic[T]):
+    def __init__(
+        self, message: StreamedMessage, render: Callable[[T], str], interval: float, is_placeholder: Callable[[T], bool]
+    ) -> None:
+        self.message = message
+        self.render = render
+        self.interval = interval
+        self.is_placeholder = is_placeholder
+        self.latest: T | None = None
+        # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
+        # postpone the flush for as long as chunks keep coming).
+        self.flush: asyncio.Future[None] | None = None
+
+    async def offer(self, update: T) -> None:
+        self.latest = update
+        due = self.message.last_update + self.interval - asyncio.get_running_loop().time()
+        if not self.message.pages or due <= 0 or self.is_placeholder(update):
+            await self.message.show(self.render(update))
+            if self.is_placeholder(update):
+                self.message.last_update = float("-inf")
+        elif self.flush is None:
+            self.flush = asyncio.ensure_future(asyncio.sleep(due))
+
+    async def wait_for(self, pending: asyncio.Future[T]) -> bool:
+        """Wait for the next update, showing held text when its interval ends; True once it came."""
+        waiting = {pending} if self.flush is None else {pending, self.flush}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if self.flush is not None and self.flush in done:
+            self.flush = None
+            assert self.latest is not None
+            await self.message.show(self.render(self.latest))
+        return pending in done
+
+    async def finish(self) -> T | None:
+        self.cancel()
+        if self.latest is not None and not await self.message.show(self.render(self.latest)):
+            await self.message.show(self.render(self.latest))  # the final text matters most: one more try
+        return self.latest
+
+    def cancel(self) -> None:
+        if self.flush is not None:
+            self.flush.cancel()
+            self.flush = None

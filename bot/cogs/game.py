@@ -323,7 +323,7 @@ def _is_done(reply: HostReply) -> bool:
 
 
 def _is_placeholder(reply: HostReply) -> bool:
-    return reply.outcome is Outcome.QUEUED or (reply.outcome is Outcome.STREAMING and not reply.text)
+    return reply.placeholder
 
 
 async def _prepend(first: HostReply, rest: AsyncGenerator[HostReply, None]) -> AsyncIterator[HostReply]:

@@ -106,6 +106,11 @@ class HostReply:
     def done(self) -> bool:
         return self.outcome not in (Outcome.STREAMING, Outcome.QUEUED)
 
+    @property
+    def placeholder(self) -> bool:
+        """Nothing from the model yet: "queued" or "thinking"."""
+        return self.outcome is Outcome.QUEUED or (self.outcome is Outcome.STREAMING and not self.text)
+
 
 class GameService:
     def __init__(

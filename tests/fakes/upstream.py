@@ -212,3 +212,32 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": {"message": message, "type": "server_error", "code": code}}
     return web.json_response(body, status=status, headers=headers)
+
+
+def main() -> None:
+    """`python -m tests.fakes.upstream --port N`: serve the fake upstream from its own process
+    (benchmarks use this so its CPU does not count against the process being measured)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--text", default="Yes. It is.")
+    parser.add_argument("--chunk-size", type=int, default=4)
+    parser.add_argument("--chunk-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    server = FakeUpstream()
+    server.default = Reply.text(args.text, size=args.chunk_size, chunk_delay=args.chunk_delay)
+    server.start(args.port)
+    print(server.port, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        server.requests.clear()  # a long benchmark must not grow the record without bound
+        server.headers.clear()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Shared set-up for the bot's benchmarks: a real redis-server, the fake upstream in its own
+process, and the bot's real engine and streaming code drawing into a surface that records
+what it would have sent to Discord and when."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+
+from bot.game.host import ModelHost
+from bot.game.puzzles import PuzzleBank, builtin_puzzles
+from bot.game.session import GameService, HostReply, Player
+from bot.game.store import GameStore
+from bot.streaming import stream_to
+from bot.texts import format_reply
+from common.config import Config, validate
+from tests.fakes.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RecordingSurface:
+    """Stands where Discord would: records each post and edit with its time."""
+
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+
+    async def post(self, content: str, first: bool) -> int:
+        self.events.append((time.perf_counter(), "post", content))
+        return len(self.events)
+
+    async def edit(self, page: object, content: str) -> object:
+        self.events.append((time.perf_counter(), "edit", content))
+        return page
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(values: list[float], unit: float = 1000.0) -> str:
+    return (
+        f"p50 {percentile(values, 0.5) * unit:7.2f}  p99 {percentile(values, 0.99) * unit:7.2f}  "
+        f"mean {statistics.fmean(values) * unit:7.2f}"
+    )
+
+
+@contextmanager
+def upstream_process(text: str = "Yes. It is.", chunk_size: int = 4, chunk_delay: float = 0.0) -> Iterator[str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.upstream",
+            "--text",
+            text,
+            "--chunk-size",
+            str(chunk_size),
+            "--chunk-delay",
+            str(chunk_delay),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def redis_process() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        server = RedisServer(Path(folder)).start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+def bench_config(redis_url: str, model_url: str, **game: object) -> Config:
+    return validate(
+        {
+            "redis": {"url": redis_url},
+            "model": {"base_url": model_url, "api_key": "bench", "max_retries": 0},
+            "game": {"question_cooldown": 0, "max_queued_questions": 1000, **game},
+        },
+        "bench",
+    )
+
+
+class RoundTrips:
+    """Counts what redis-py writes to the socket: one packed write per command or pipeline."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = AbstractConnection.send_packed_command
+
+    def __enter__(self) -> RoundTrips:
+        counter = self
+
+        async def counting(connection: AbstractConnection, command: object, check_health: bool = True) -> None:
+            counter.count += 1
+            await counter._original(connection, command, check_health)
+
+        AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        AbstractConnection.send_packed_command = self._original  # type: ignore[method-assign]
+
+
+@dataclass
+class Bot:
+    """The bot's engine as one bot process holds it: one Redis pool, one model client."""
+
+    config: Config
+    redis: aioredis.Redis
+    host: ModelHost
+    games: GameService
+
+    @classmethod
+    def build(cls, config: Config) -> Bot:
+        client = aioredis.from_url(config.redis.url, decode_responses=True, max_connections=200)
+        host = ModelHost(config.model)
+        game = config.game
+        store = GameStore(client, config.redis.key_prefix, 3600, game.transcript_cap, game.recent_puzzles)
+        return cls(config, client, host, GameService(store, PuzzleBank(builtin_puzzles()), host, game))
+
+    async def close(self) -> None:
+        await self.host.close()
+        await self.redis.aclose()
+
+    async def ask(
+        self, channel_id: int, question: str, surface: RecordingSurface, arrivals: list[float] | None = None
+    ) -> HostReply | None:
+        """What the cog does for a question message, drawing into `surface`."""
+        updates = self.games.ask(channel_id, Player(7, "bench"), question)
+        if arrivals is not None:
+            updates = _stamped(updates, arrivals)
+        return await stream_to(
+            surface,
+            updates,
+            lambda reply: format_reply(reply, "en"),
+            self.config.stream.edit_interval,
+            lambda reply: reply.done,
+            lambda reply: reply.placeholder,
+        )
+
+
+async def _stamped(updates: AsyncIterator[HostReply], arrivals: list[float]) -> AsyncIterator[HostReply]:
+    async for update in updates:
+        arrivals.append(time.perf_counter())
+        yield update
