@@ -136,7 +136,8 @@ class Bot:
 
     @classmethod
     def build(cls, config: Config) -> Bot:
-        client = aioredis.from_url(config.redis.url, decode_responses=True, max_connections=200)
+        pool = aioredis.BlockingConnectionPool.from_url(config.redis.url, decode_responses=True, max_connections=64)
+        client = aioredis.Redis.from_pool(pool)  # as bot.app builds it
         host = ModelHost(config.model)
         game = config.game
         store = GameStore(client, config.redis.key_prefix, 3600, game.transcript_cap, game.recent_puzzles)

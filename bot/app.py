@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.game",)
 SECONDS_PER_DAY = 86400
+REDIS_CONNECTIONS = 64
+REDIS_CONNECTIONS = 64
 
 
 def intents() -> discord.Intents:
@@ -41,13 +43,17 @@ class TurtleSoupBot(commands.AutoShardedBot):
         )
         self.config = config
         self.bank = bank
-        self.redis = aioredis.from_url(
+        # A bounded pool: a burst of questions waits for a connection instead of opening thousands.
+        pool = aioredis.BlockingConnectionPool.from_url(
             config.redis.url,
             decode_responses=True,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=10,
             socket_connect_timeout=3,
             socket_timeout=10,
             health_check_interval=30,
         )
+        self.redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
         self.host = ModelHost(config.model)
         game = config.game
         store = GameStore(
