@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Generic, Protocol, TypeVar
 
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 
 # Discord allows 2,000 characters of content; keep room for the in-progress marker.
 PAGE_LIMIT = 1900
+# Discord lets a channel's messages be edited about 5 times per 5 seconds. Intermediate edits use
+# at most 4 of each window, so the final edit can always go out at once without a 429.
+RATE_WINDOW = 5.0
+RATE_EDITS = 5
 
 T = TypeVar("T")
 
@@ -63,10 +68,20 @@ class StreamedMessage:
         self.last_update = float("-inf")
         self.updates = 0
         self.gone = False
+        self.edit_times: deque[float] = deque(maxlen=RATE_EDITS)
+
+    def next_edit_at(self, interval: float) -> float:
+        """When an intermediate edit may go out: an interval after the last, and within the rate budget."""
+        at = self.last_update + interval
+        if len(self.edit_times) >= RATE_EDITS - 1:
+            at = max(at, self.edit_times[-(RATE_EDITS - 1)] + RATE_WINDOW)
+        return at
 
     async def show(self, content: str) -> bool:
         """Bring the pages up to `content`; False when that could not be done (it is logged)."""
         self.last_update = asyncio.get_running_loop().time()
+        if self.pages:
+            self.edit_times.append(self.last_update)
         if self.gone:
             return False
         try:
@@ -154,7 +169,7 @@ class _ThrottledStream(Generic[T]):
 
     async def offer(self, update: T) -> None:
         self.latest = update
-        due = self.message.last_update + self.interval - asyncio.get_running_loop().time()
+        due = self.message.next_edit_at(self.interval) - asyncio.get_running_loop().time()
         if not self.message.pages or due <= 0 or self.is_placeholder(update):
             await self.message.show(self.render(update))
             if self.is_placeholder(update):

@@ -176,7 +176,9 @@ class FakeUpstream:
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
             self.completed += 1
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
+            self.disconnects += 1  # the client went away: nothing to answer, nothing to log
+        except asyncio.CancelledError:
             self.disconnects += 1
             raise
         return response

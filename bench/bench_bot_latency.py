@@ -1,0 +1,83 @@
+"""Added latency: question arriving -> first edit carrying the model's first token, minus the
+model's own time to first token (same client, same instant fake upstream, measured in the same run).
+
+    .venv/bin/python bench/bench_bot_latency.py [--questions 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+
+from bench.harness import Bot, RecordingSurface, bench_config, percentile, redis_process, summary, upstream_process
+from bot.game.session import GameAlreadyRunning, Player
+
+REPLY = "Yes. It is."
+
+
+async def model_ttft(bot: Bot, samples: int) -> list[float]:
+    """The model's own time to first token, as the bot's client sees it."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        stream = await bot.host.client.chat.completions.create(
+            model="bench", messages=[{"role": "user", "content": "Is it about water?"}], stream=True
+        )
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                times.append(time.perf_counter() - started)
+                break
+        await stream.close()
+    return times
+
+
+async def pipeline(bot: Bot, samples: int, channels: int) -> list[float]:
+    for channel in range(1, channels + 1):
+        with contextlib.suppress(GameAlreadyRunning):
+            await bot.games.start(channel, Player(1, "starter"))
+    times = []
+    for index in range(samples):
+        surface = RecordingSurface()
+        started = time.perf_counter()
+        await bot.ask(1 + index % channels, "Is it about water?", surface)
+        first_text = next(at for at, _, content in surface.events if content.startswith("Yes"))
+        times.append(first_text - started)
+    return times
+
+
+async def run(questions: int) -> None:
+    with redis_process() as redis_url, upstream_process(text=REPLY) as model_url:
+        bot = Bot.build(bench_config(redis_url, model_url))
+        try:
+            await pipeline(bot, 50, 10)  # warm up connections and caches
+            await model_ttft(bot, 50)
+            # Interleave the two measurements so drift on a shared machine hits both alike.
+            direct, total = [], []
+            for _ in range(10):
+                direct += await model_ttft(bot, questions // 10)
+                total += await pipeline(bot, questions // 10, 50)
+        finally:
+            await bot.close()
+    print(f"questions: {len(total)} (sequential, 50 channels), model: instant fake upstream in its own process")
+    print(f"model time to first token (ms):         {summary(direct)}")
+    print(f"question -> first token edit (ms):      {summary(total)}")
+    added50 = percentile(total, 0.5) - percentile(direct, 0.5)
+    added99 = percentile(total, 0.99) - percentile(direct, 0.99)
+    print(f"added by the bot (ms):                  p50 {added50 * 1000:7.2f}  p99 {added99 * 1000:7.2f}")
+    print(
+        f"targets: p50 < 15 ms {'met' if added50 < 0.015 else 'MISSED'}, "
+        f"p99 < 50 ms {'met' if added99 < 0.050 else 'MISSED'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=500)
+    args = parser.parse_args()
+    asyncio.run(run(args.questions))
+
+
+if __name__ == "__main__":
+    main()
