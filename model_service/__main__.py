@@ -6,10 +6,14 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from common.config import Config, ConfigError, ModelServiceConfig, load_config
+
+if TYPE_CHECKING:
+    from model_service.backends.base import Backend
 
 log = logging.getLogger("model_service")
 
@@ -45,7 +49,20 @@ def configure_logging(level: str, secrets: list[str | None]) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-async def serve(config: ModelServiceConfig) -> int:
+async def serve(config: ModelServiceConfig, server: uvicorn.Server, backend: Backend) -> int:
+    from model_service.backends.base import BackendStartError
+
+    try:
+        # Load before listening: a model that cannot load stops start-up with one clear line.
+        await backend.start()
+    except BackendStartError as error:
+        log.error("cannot start the %s backend: %s", config.backend, error)
+        return EXIT_START
+    await server.serve()
+    return 0 if server.started else EXIT_START
+
+
+def run(config: ModelServiceConfig) -> int:
     from model_service.app import create_app
     from model_service.backends import make_backend
     from model_service.backends.base import BackendStartError
@@ -53,14 +70,13 @@ async def serve(config: ModelServiceConfig) -> int:
 
     try:
         backend = make_backend(config)
-        # Load before listening: a model that cannot load stops start-up with one clear line.
-        await backend.start()
     except BackendStartError as error:
         log.error("cannot start the %s backend: %s", config.backend, error)
         return EXIT_START
-    server = uvicorn.Server(uvicorn_config(create_app(config, backend=backend), config.host, config.port))
-    await server.serve()
-    return 0 if server.started else EXIT_START
+    settings = uvicorn_config(create_app(config, backend=backend), config.host, config.port)
+    # uvicorn's loop factory: uvloop when it is installed, as `uvicorn.run` would use.
+    with asyncio.Runner(loop_factory=settings.get_loop_factory()) as runner:
+        return runner.run(serve(config, uvicorn.Server(settings), backend))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     service = config.model_service
     configure_logging(config.logging.level, [service.api_key, service.openai.api_key])
-    return asyncio.run(serve(service))
+    return run(service)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -134,8 +135,12 @@ class ChatGLMBackend(Backend):
         loop.run_in_executor(self._executor, self._run, job, prompt_ids, max_new, request)
         matcher = StopMatcher(request.stop)
         try:
+            backlog: deque[tuple[str, Any]] = deque()
             while True:
-                kind, payload = await job.queue.get()
+                if not backlog:
+                    backlog.append(await job.queue.get())
+                _drain(job.queue, backlog)
+                kind, payload = _next_event(backlog)
                 if kind == "error":
                     raise payload
                 if kind == "text":
@@ -204,3 +209,21 @@ class ChatGLMBackend(Backend):
         if job.cancel.is_set():
             self.stats.cancelled += 1
         job.send("done", streamer.finish_reason(max_new, model))
+
+
+def _next_event(backlog: deque[tuple[str, Any]]) -> tuple[str, Any]:
+    """Pop the next event, merging text pieces that queued up while the loop was busy (one SSE event, not many)."""
+    kind, payload = backlog.popleft()
+    if kind != "text":
+        return kind, payload
+    text, tokens = payload
+    while backlog and backlog[0][0] == "text":
+        more_text, more_tokens = backlog.popleft()[1]
+        text += more_text
+        tokens += more_tokens
+    return kind, (text, tokens)
+
+
+def _drain(queue: asyncio.Queue[tuple[str, Any]], backlog: deque[tuple[str, Any]]) -> None:
+    while not queue.empty():
+        backlog.append(queue.get_nowait())

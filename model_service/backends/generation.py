@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ import torch
 from transformers.generation.logits_process import LogitsProcessor
 from transformers.generation.stopping_criteria import StoppingCriteria
 from transformers.generation.streamers import BaseStreamer
+
+STREAM_INTERVAL = 0.02  # seconds between text events after the first: invisible to readers, cheap for the loop
 
 
 class CancelCriteria(StoppingCriteria):
@@ -41,42 +44,55 @@ class QueueStreamer(BaseStreamer):
 
     Like vLLM's incremental detokenizer: only a short window is decoded per token, and text is
     held back while it ends in an incomplete UTF-8 sequence (common with Chinese byte-level BPE).
+    The first piece goes out at once; later ones at most every `interval` seconds (like vLLM's
+    stream_interval), so per-event costs (waking the loop, an SSE write) are not paid per token.
     """
 
-    def __init__(self, tokenizer: Any, send: Callable[[str, Any], None]) -> None:
+    def __init__(self, tokenizer: Any, send: Callable[[str, Any], None], interval: float = STREAM_INTERVAL) -> None:
         self.tokenizer = tokenizer
         self.send = send
+        self.interval = interval
         self.ids: list[int] = []
         self._prompt_seen = False
         self._prefix = 0  # start of the decode window
-        self._read = 0  # end of the text already sent
-        self._unsent_tokens = 0
+        self._read = 0  # end of the text already decoded
+        self._text = ""  # decoded, not yet sent
+        self._tokens = 0  # tokens behind the unsent text (and undecodable tail)
+        self._sent_at: float | None = None
 
     def put(self, value: torch.Tensor) -> None:
         if not self._prompt_seen:  # generate() first passes the prompt itself
             self._prompt_seen = True
             return
         self.ids.extend(int(token) for token in value.reshape(-1).tolist())
-        self._unsent_tokens += value.numel()
-        self._emit()
+        self._tokens += value.numel()
+        now = time.monotonic()
+        # Decode only when an event may go out: decoding is the costly part of streaming.
+        if self._sent_at is None or now - self._sent_at >= self.interval:
+            self._decode_new()
+            if self._text:
+                self._flush(now)
 
     def end(self) -> None:
-        if self._unsent_tokens:
-            self._emit(final=True)
+        self._decode_new(final=True)
+        if self._text or self._tokens:
+            self._flush(time.monotonic())
 
     def _decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
-    def _emit(self, final: bool = False) -> None:
+    def _decode_new(self, final: bool = False) -> None:
+        if self._read == len(self.ids):
+            return
         before = self._decode(self.ids[self._prefix : self._read])
         after = self._decode(self.ids[self._prefix :])
         if len(after) > len(before) and (final or not after.endswith("\ufffd")):
-            self.send("text", (after[len(before) :], self._unsent_tokens))
-            self._unsent_tokens = 0
+            self._text += after[len(before) :]
             self._prefix, self._read = self._read, len(self.ids)
-        elif final:
-            self.send("text", ("", self._unsent_tokens))
-            self._unsent_tokens = 0
+
+    def _flush(self, now: float) -> None:
+        self.send("text", (self._text, self._tokens))
+        self._text, self._tokens, self._sent_at = "", 0, now
 
     def finish_reason(self, max_new: int, model: Any) -> str:
         """ "length" when generation ran into max_new_tokens rather than ending on its own."""

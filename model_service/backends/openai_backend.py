@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -9,6 +10,11 @@ from typing import Any
 
 import anyio
 import openai
+
+try:  # the HTTP library under the openai client: httpx2 in openai>=3, httpx before
+    import httpx2 as _http
+except ImportError:  # pragma: no cover
+    import httpx as _http  # type: ignore[no-redef]
 
 from common.config import ModelServiceConfig
 from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
@@ -18,6 +24,8 @@ log = logging.getLogger(__name__)
 
 READY_CACHE_SECONDS = 5.0  # /readyz probes often; don't hit the upstream every time
 MAX_UPSTREAM_MESSAGE = 300
+DONE = object()  # the upstream's "data: [DONE]"
+_NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised outside the client
 
 
 class OpenAIBackend(Backend):
@@ -73,22 +81,37 @@ class OpenAIBackend(Backend):
         return self._ready
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        # The official client's generic `post` (its documented way to call any endpoint) sends the
+        # request, retries and maps HTTP errors to exceptions, and hands back the unread response;
+        # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
+        # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
         try:
-            upstream = await self.client.chat.completions.create(**self._arguments(request))
+            response = await self.client.post(
+                "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
+            )
+            try:
+                finished = False
+                async for line in response.aiter_lines():
+                    # After [DONE], read on to the end of the body so the connection can be reused.
+                    delta = None if finished else parse_sse_line(line)
+                    if delta is DONE:
+                        finished = True
+                    elif delta is not None:
+                        yield delta
+            finally:
+                # Closing the response drops the connection: that is how the upstream learns we
+                # stopped listening. Shielded, because we are often here because of a cancellation.
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
         except openai.APIError as exc:
             raise self._describe(exc) from None
-        try:
-            async for chunk in upstream:
-                delta = _delta_of(chunk)
-                if delta is not None:
-                    yield delta
-        except openai.APIError as exc:
-            raise self._describe(exc) from None
-        finally:
-            # Closing the response drops the connection: that is how the upstream learns we
-            # stopped listening. Shielded, because we are often here because of a cancellation.
-            with anyio.CancelScope(shield=True):
-                await upstream.close()
+        except _http.TimeoutException:
+            raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
+        except _http.RequestError as exc:
+            error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
+            raise self._describe(error) from None
+        except UpstreamStreamError as exc:
+            raise UpstreamError(f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}") from None
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
         arguments: dict[str, Any] = {"model": self._config.model, "messages": request.messages, "stream": True}
@@ -131,14 +154,34 @@ class OpenAIBackend(Backend):
         return text[:MAX_UPSTREAM_MESSAGE]
 
 
-def _delta_of(chunk: Any) -> Delta | None:
-    """Our Delta for one upstream chunk; None for chunks with neither text nor an ending (role-only)."""
-    usage = getattr(chunk, "usage", None)
-    prompt_tokens = getattr(usage, "prompt_tokens", None) if usage is not None else None
-    if not chunk.choices:
-        return Delta(prompt_tokens=prompt_tokens, tokens=0) if prompt_tokens is not None else None
-    choice = chunk.choices[0]
-    text = (choice.delta.content or "") if choice.delta is not None else ""
-    if not text and choice.finish_reason is None:
+class UpstreamStreamError(Exception):
+    """The upstream sent an error event inside its stream."""
+
+
+def parse_sse_line(line: str) -> Delta | object | None:
+    """One line of the upstream's event stream: a Delta, DONE, or None for anything without text or an ending."""
+    if not line.startswith("data:"):
+        return None  # blank separators, comments (": ping"), event:/id: fields
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return DONE
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise UpstreamStreamError(f"unreadable event: {data[:80]!r}") from None
+    if not isinstance(chunk, dict):
         return None
-    return Delta(text=text, finish_reason=choice.finish_reason, prompt_tokens=prompt_tokens)
+    if chunk.get("error"):
+        error = chunk["error"]
+        raise UpstreamStreamError(str(error.get("message") if isinstance(error, dict) else error))
+    usage = chunk.get("usage") or {}
+    prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    choices = chunk.get("choices") or []
+    if not choices:
+        return Delta(prompt_tokens=prompt_tokens, tokens=0) if prompt_tokens is not None else None
+    choice = choices[0]
+    text = (choice.get("delta") or {}).get("content") or ""
+    finish = choice.get("finish_reason")
+    if not text and finish is None:
+        return None
+    return Delta(text=text, finish_reason=finish, prompt_tokens=prompt_tokens)
