@@ -26,6 +26,11 @@ EN_FLOOR = 2
 EN_QUOTE_WORDS = 6
 EN_QUOTE_MIN_SECRETS = 2
 EN_LONG_QUOTE_WORDS = 7
+# - a run of answer words at least EN_SHORT_QUOTE_LETTERS letters long ("was shipwrecked", "luxury ocean liner") that
+#   holds a secret term the players have not written.
+# The short and the long quotes are also matched on the reply's letters alone, forwards and backwards, so spacing,
+# dots, line breaks, zero-width characters or reversing the text cannot hide them.
+EN_SHORT_QUOTE_LETTERS = 12
 # Three letters, not four: "gun", "ice", "sky" are often the key; the stopword list takes the grammar out.
 EN_MIN_WORD_LEN = 3
 # De-spaced and reversed text is matched by substring; short terms would hit across word boundaries.
@@ -42,6 +47,9 @@ ZH_FLOOR = 2
 # A run of this many answer characters copied verbatim (absent from the story) is quoting the answer.
 ZH_QUOTE_CHARS = 8
 ZH_QUOTE_MIN_WEAK = 3
+# A run this long copied verbatim (absent from the story) quotes the answer even when its words are all common or
+# the story's ("以为他是从对岸过来的"), unless the players wrote it themselves.
+ZH_LONG_QUOTE_CHARS = 12
 
 # Zero-width and formatting characters, soft hyphens, variation selectors and combining marks (strike-through
 # "h̶i̶" and friends): invisible in Discord, so they can split a word without the reader noticing.
@@ -207,6 +215,11 @@ class _EnglishSecret:
         story_words = WORD_RE.findall(story_norm)
         self.runs = _answer_runs(story_words, answer_words, EN_QUOTE_WORDS)
         self.long_runs = _answer_runs(story_words, answer_words, EN_LONG_QUOTE_WORDS)
+        story_letters = "".join(story_words)
+        # The same quotes as letters, for replies with their spaces taken out (or reversed): run letters -> terms.
+        self.letter_runs = _short_letter_runs(answer_words, self.terms, story_letters)
+        self.letter_long_runs = _letter_runs(story_words, answer_words, EN_LONG_QUOTE_WORDS)
+        self.live_letter_runs: tuple[str, ...] = (*self.letter_runs, *self.letter_long_runs)
         self.known: frozenset[str] = frozenset()
         self.player: frozenset[str] = frozenset()
 
@@ -214,22 +227,35 @@ class _EnglishSecret:
         self.known = frozenset(_stems(known_norm))
         # Callers may put the story into ``known``; only what the players added themselves frees a quoted run.
         self.player = self.known - self.story_stems
+        # A short quote is free once the players wrote its secret terms, a long one once they wrote its content.
+        self.live_letter_runs = (
+            *(run for run, terms in self.letter_runs.items() if terms - self.known),
+            *(run for run, content in self.letter_long_runs.items() if content - self.player),
+        )
 
     def leaks(self, norm: str) -> bool:
         stems = _stems(norm)
         if _quoted(stems, self.long_runs, EN_LONG_QUOTE_WORDS) - self.player:
+            return True
+        letters = NON_LETTER_RE.sub("", norm)
+        if self._letters_quoted(letters):
             return True
         if not self.terms:
             return False
         forward = (set(stems) & self.terms) - self.known
         if len(forward) >= EN_QUOTE_MIN_SECRETS and (_quoted(stems, self.runs, EN_QUOTE_WORDS) & forward):
             return True
-        forward_spelled, backward_spelled = self._spelled(NON_LETTER_RE.sub("", norm))
+        forward_spelled, backward_spelled = self._spelled(letters)
         total = len(self.terms)
         return any(
             _enough(len(hits), len(hits), total, EN_MIN_HITS, EN_MIN_RATIO, EN_FLOOR)
             for hits in (forward | forward_spelled, backward_spelled)
         )
+
+    def _letters_quoted(self, letters: str) -> bool:
+        """Whether the reply's letters, read forwards or backwards, quote a run of the answer that gives it away."""
+        backwards = letters[::-1]
+        return any(run in letters or run in backwards for run in self.live_letter_runs)
 
     def _spelled(self, letters: str) -> tuple[set[str], set[str]]:
         """Secret terms found inside the de-spaced letters, read forwards and backwards."""
@@ -264,25 +290,40 @@ class _ChineseSecret:
                 bigram for bigram in _bigrams(run) if bigram not in story_bigrams and not _is_common_bigram(bigram)
             }
             terms |= found
-            for start in range(len(run) - ZH_QUOTE_CHARS + 1):
-                quote = run[start : start + ZH_QUOTE_CHARS]
-                inside = frozenset(bigram for bigram in found if bigram in quote)
-                if _is_telling(inside) and quote not in story_cjk:
-                    quotes[quote] = inside
+        # Quotes run across punctuation, as replies are read with it taken out: a clause shorter than
+        # ZH_QUOTE_CHARS ("他从小双目失明，") is quoted together with its neighbours.
+        answer_cjk = _cjk_only(answer_norm)
+        for start in range(len(answer_cjk) - ZH_QUOTE_CHARS + 1):
+            quote = answer_cjk[start : start + ZH_QUOTE_CHARS]
+            inside = frozenset(bigram for bigram in terms if bigram in quote)
+            if _is_telling(inside) and quote not in story_cjk:
+                quotes[quote] = inside
+        self.long_quotes = {
+            quote: frozenset(_bigrams(quote) - story_bigrams)
+            for quote in (
+                answer_cjk[start : start + ZH_LONG_QUOTE_CHARS]
+                for start in range(len(answer_cjk) - ZH_LONG_QUOTE_CHARS + 1)
+            )
+            if quote not in story_cjk
+        }
         self.terms = frozenset(terms)
         self.quotes = quotes
         # One C-level scan finds every (overlapping) secret bigram; a Python loop per character is too slow.
         alternatives = "|".join(re.escape(term) for term in sorted(self.terms))
         self.finder = re.compile(f"(?=({alternatives}))") if terms else None
         self.secret = self.terms
-        self.live_quotes: tuple[str, ...] = tuple(quotes)
+        self.live_quotes: tuple[str, ...] = (*quotes, *self.long_quotes)
 
     def set_known(self, known_norm: str) -> None:
-        self.secret = self.terms - _bigrams(_cjk_only(known_norm))
-        self.live_quotes = tuple(quote for quote, inside in self.quotes.items() if _is_telling(inside & self.secret))
+        known = _bigrams(_cjk_only(known_norm))
+        self.secret = self.terms - known
+        self.live_quotes = (
+            *(quote for quote, inside in self.quotes.items() if _is_telling(inside & self.secret)),
+            *(quote for quote, bigrams in self.long_quotes.items() if bigrams - known),
+        )
 
     def leaks(self, norm: str) -> bool:
-        if not self.secret:
+        if not self.secret and not self.live_quotes:
             return False
         cjk = _cjk_only(norm)
         # Forward and reversed are judged apart: many words reversed are words too ("岛上"/"上岛").
@@ -368,6 +409,43 @@ def _answer_runs(story_words: list[str], answer_words: list[str], width: int) ->
     """The answer's word runs that the story does not already contain."""
     story_runs = _runs(story_words, width)
     return {run: content for run, content in _runs(answer_words, width).items() if run not in story_runs}
+
+
+def _short_letter_runs(words: list[str], terms: frozenset[str], story_letters: str) -> dict[str, frozenset[str]]:
+    """From each answer word, the shortest run of EN_SHORT_QUOTE_LETTERS letters or more, as letters, with its
+    secret terms; runs without one, or that the story already spells out, are left out."""
+    runs: dict[str, frozenset[str]] = {}
+    for start in range(len(words)):
+        end, size = start, 0
+        while end < len(words) and size < EN_SHORT_QUOTE_LETTERS:
+            size += len(words[end])
+            end += 1
+        if size < EN_SHORT_QUOTE_LETTERS:
+            break
+        secret = frozenset(
+            stem
+            for word, stem in ((word, _stem(word)) for word in words[start:end])
+            if stem in terms and _is_content_word(word, stem)
+        )
+        letters = "".join(words[start:end])
+        if secret and letters not in story_letters:
+            runs[letters] = runs.get(letters, frozenset()) | secret
+    return runs
+
+
+def _letter_runs(story_words: list[str], answer_words: list[str], width: int) -> dict[str, frozenset[str]]:
+    """The answer's ``width``-word runs absent from the story, as letters, with their content words."""
+    runs: dict[str, frozenset[str]] = {}
+    story_runs = _runs(story_words, width)
+    for start in range(len(answer_words) - width + 1):
+        words = answer_words[start : start + width]
+        stems = tuple(_stem(word) for word in words)
+        if stems in story_runs:
+            continue
+        content = frozenset(stem for word, stem in zip(words, stems, strict=True) if _is_content_word(word, stem))
+        if content:
+            runs["".join(words)] = runs.get("".join(words), frozenset()) | content
+    return runs
 
 
 def _quoted(stems: list[str], runs: dict[tuple[str, ...], frozenset[str]], width: int) -> frozenset[str]:

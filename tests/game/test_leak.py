@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.game.leak import LeakGuard
+from bot.game.puzzles import builtin_puzzles
 
 
 @dataclass(frozen=True)
@@ -256,3 +257,60 @@ def test_fast_enough_for_every_streamed_edit(puzzle: str) -> None:
     per_call = (time.perf_counter() - started) / calls
     # The target is 0.2 ms on a laptop; the bound leaves room for slow, shared CI machines.
     assert per_call < 0.002
+
+
+# -- quotes however they are spread out: every streamed edit is shown, so they must trip within a few words ----------
+
+STREAM_DISGUISES = {
+    "spaced out": spaced,
+    "dots": joined("."),
+    "one per line": joined("\n"),
+    "zero-width": joined("\u200b"),
+    "backwards": lambda text: text[::-1],
+    "spaced out backwards": lambda text: spaced(text[::-1]),
+}
+
+
+@pytest.mark.parametrize("puzzle", list(PUZZLES))
+@pytest.mark.parametrize("disguise", list(STREAM_DISGUISES))
+def test_streamed_disguised_answer_trips_early(puzzle: str, disguise: str) -> None:
+    game = PUZZLES[puzzle]
+    guard = game.guard()
+    text = STREAM_DISGUISES[disguise](game.answer)
+    within = 40 if game.language == "en" else 15  # characters of the answer, not counting what was put between
+    first = next(size for size in range(1, len(text) + 1) if guard.leaks("No. " + text[:size], game.story))
+    shown = sum(char.isalnum() for char in text[:first])
+    assert shown < within
+
+
+def builtin(puzzle_id: str) -> Puzzle:
+    found = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == puzzle_id)
+    return Puzzle(found.language, found.story, found.answer)
+
+
+@pytest.mark.parametrize(
+    ("puzzle", "reply", "question"),
+    [
+        # Two or three answer words around one secret term already say a lot.
+        pytest.param(BAR, "No, but the man had hiccups.", "Did the man have hiccups?", id="en-one-term"),
+        pytest.param(PACK, "Irrelevant. Think of his parachute failing.", "Did his parachute fail?", id="en-hint"),
+        # A short clause of the answer with its neighbours, across the punctuation between them.
+        pytest.param(
+            builtin("zh-tunnel-eyes"),
+            "否。他从小双目失明，刚刚做完",
+            "他从小双目失明，刚刚做完手术吗？",
+            id="zh-clauses",
+        ),
+        # A long quote made only of story words and common ones is still the answer.
+        pytest.param(
+            builtin("zh-bridge-guard"),
+            "否。以为他是从对岸过来的，就把他赶回去了",
+            "哨兵以为他是从对岸过来的，就把他赶回了？",
+            id="zh-long-quote",
+        ),
+    ],
+)
+def test_short_quotes_trip_unless_the_players_wrote_them(puzzle: Puzzle, reply: str, question: str) -> None:
+    guard = puzzle.guard()
+    assert guard.leaks(reply, known=puzzle.story)
+    assert not guard.leaks(reply, known=f"{puzzle.story}\n{question}")
