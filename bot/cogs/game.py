@@ -223,6 +223,8 @@ class GameCog(commands.Cog):
             notice = text(game.language, "busy")
         elif isinstance(error, CoolingDown):
             notice = text(game.language, "cooldown", seconds=max(1, round(error.seconds)))
+        elif "empty" in str(error):  # only invisible characters, e.g. zero-width spaces
+            notice = text(game.language, "empty")
         else:
             notice = text(game.language, "too_long", limit=self.games.config.max_question_length)
         await message.reply(notice, mention_author=False, allowed_mentions=NO_MENTIONS)
