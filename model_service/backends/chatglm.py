@@ -193,10 +193,11 @@ class ChatGLMBackend(Backend):
         self.stats.generations += 1
         try:
             input_ids = torch.tensor([prompt_ids], device=model.device)
+            if self._prompts.style != "chatglm":  # ChatGLM-6B builds its own (boolean, 2-D) mask
+                options["attention_mask"] = torch.ones_like(input_ids)
             with torch.inference_mode():
                 model.generate(
                     input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
                     max_new_tokens=max_new,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([CancelCriteria(job.cancel)]),

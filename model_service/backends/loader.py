@@ -50,13 +50,24 @@ def load_model(config: ChatGLMBackendConfig) -> LoadedModel:
             model, how = _load_native(source, model_config, config, device, torch, transformers)
     except BackendStartError:
         raise
-    except (MemoryError, torch.OutOfMemoryError) as error:
+    except (MemoryError, _oom_error(torch)) as error:
         raise BackendStartError(f"not enough memory to load {source}: {error}; {MEMORY_HINT}") from None
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         raise BackendStartError(_explain(source, error)) from None
     model.eval()
     log.info("loaded %s on %s (quantization: %s, prompt format follows)", source, device, how)
     return LoadedModel(tokenizer=tokenizer, model=model, device=device, quantized=how)
+
+
+def _oom_error(torch: Any) -> type[BaseException]:
+    # torch.OutOfMemoryError is recent; older torch (as ChatGLM-6B's pinned stack may use) has the cuda one.
+    return getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+
+
+def _dtype_argument(transformers: Any) -> str:
+    # transformers renamed from_pretrained's torch_dtype to dtype (4.56); older versions need the old name.
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
 def _check_source(model_path: str) -> str:
@@ -117,7 +128,7 @@ def _load_native(
     source: str, model_config: Any, config: ChatGLMBackendConfig, device: str, torch: Any, transformers: Any
 ):
     """A model transformers knows: bitsandbytes 4/8-bit when asked (and not already quantized)."""
-    kwargs: dict[str, Any] = {"dtype": torch.float16 if device == "cuda" else torch.float32}
+    kwargs: dict[str, Any] = {_dtype_argument(transformers): torch.float16 if device == "cuda" else torch.float32}
     how = "checkpoint" if _already_quantized(model_config) else "none"
     if config.quantize and how == "none":
         kwargs["quantization_config"] = _bitsandbytes_config(config.quantize, device, torch, transformers)
@@ -155,7 +166,8 @@ def _explain(source: str, error: BaseException) -> str:
         return f"not enough memory to load {source}: {text}; {MEMORY_HINT}"
     if isinstance(error, OSError) and not Path(source).exists():
         return (
-            f"cannot get {source} from the Hugging Face Hub ({text}). Without network access (or with "
+            f"cannot get {source} from the Hugging Face Hub ({text}); if it is meant as a local folder, it does "
+            "not exist. Without network access (or with "
             f"HF_HUB_OFFLINE=1 and no cached copy), download it on a connected machine with `huggingface-cli "
             f"download {source} --local-dir <folder>`, copy the folder here and set model_service.chatglm.model_path "
             "to it"
