@@ -352,6 +352,8 @@ class _ChineseSecret:
             covered.add(bigram)
         if run:
             phrases[_join(run)] = _phrase_weight(run)
+        if len(covered) >= ZH_FLOOR and covered == self.secret:
+            return True  # every secret bigram left, though in one phrase: a short answer ("冰块融化") quoted whole
         return _enough(sum(phrases.values()), len(covered), len(self.terms), ZH_MIN_PHRASES, ZH_MIN_RATIO, ZH_FLOOR)
 
 

@@ -144,6 +144,7 @@ class GameService:
         result = await self.store.start(channel_id, self._fields(puzzle, player))
         if not result.created:
             raise GameAlreadyRunning(result.game)
+        self._guard(result.game)  # once per game, here rather than on the first question
         return result.game
 
     async def new_game(self, channel_id: int, player: Player, language: str | None = None) -> tuple[Game | None, Game]:
@@ -161,6 +162,7 @@ class GameService:
         )
         if not result.created:
             return None, result.game
+        self._guard(result.game)
         revealed = replace(current, status="stopped") if current and current.active else None
         return revealed, result.game
 
@@ -296,7 +298,7 @@ class GameService:
     async def _record(
         self, game: Game, player: Player, question: str, text: str, verdict: Verdict, leaked: bool
     ) -> HostReply:
-        exchange = Exchange(question, text, verdict.value, player.id, player.name, time.time())
+        exchange = Exchange(question, text, verdict.value, player.id, time.time())
         solved = verdict is Verdict.CORRECT
         stored = await self.store.append(game, exchange, solved_by=player.id if solved else None)
         if not stored:

@@ -64,23 +64,17 @@ return {0, redis.call('HGETALL', KEYS[1])}
 
 @dataclass(slots=True)
 class Exchange:
+    """One question and its answer, stored compactly: a game keeps dozens of these."""
+
     question: str
     reply: str
     verdict: str
     user_id: int
-    user_name: str
     at: float
 
     def encode(self) -> str:
         return json.dumps(
-            {
-                "q": self.question,
-                "r": self.reply,
-                "v": self.verdict,
-                "u": self.user_id,
-                "n": self.user_name,
-                "t": round(self.at, 3),
-            },
+            {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id, "t": int(self.at)},
             ensure_ascii=False,
             separators=(",", ":"),
         )
@@ -88,7 +82,7 @@ class Exchange:
     @classmethod
     def decode(cls, raw: str) -> Exchange:
         data = json.loads(raw)
-        return cls(data["q"], data["r"], data["v"], data["u"], data["n"], data["t"])
+        return cls(data["q"], data["r"], data["v"], data["u"], data["t"])
 
 
 @dataclass(slots=True)
