@@ -191,6 +191,8 @@ def load_config(path: str | os.PathLike[str] | None, environ: Mapping[str, str] 
 
 def validate(data: dict[str, Any], source: str, unset: dict[str, str] | None = None) -> Config:
     """Validate an already-parsed mapping, wording every problem for the file's author."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, not {_kind(data)}")
     for reserved in ("source", "unset_env"):
         if reserved in data:
             raise ConfigError(f"{source}: {reserved}: unknown key (expected one of: {', '.join(_SECTIONS)})")

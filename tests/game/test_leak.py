@@ -314,3 +314,11 @@ def test_short_quotes_trip_unless_the_players_wrote_them(puzzle: Puzzle, reply: 
     guard = puzzle.guard()
     assert guard.leaks(reply, known=puzzle.story)
     assert not guard.leaks(reply, known=f"{puzzle.story}\n{question}")
+
+
+def test_a_short_chinese_answer_is_quoted_whole() -> None:
+    guard = LeakGuard("一个男人吊死在空荡荡的仓库里，脚下有一滩水。", "冰块融化了", "zh")
+    assert guard.leaks("是。冰块融化了", known="仓库")
+    assert guard.leaks("冰 块 融 化")
+    assert not guard.leaks("是，冰块。")  # one piece of it: a hint, not the answer
+    assert not guard.leaks("是，冰块融化了。", known="是冰块融化了吗？")
