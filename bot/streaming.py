@@ -80,8 +80,6 @@ class StreamedMessage:
     async def show(self, content: str) -> bool:
         """Bring the pages up to `content`; False when that could not be done (it is logged)."""
         self.last_update = asyncio.get_running_loop().time()
-        if self.pages:
-            self.edit_times.append(self.last_update)
         if self.gone:
             return False
         try:
@@ -100,6 +98,8 @@ class StreamedMessage:
         for index, chunk in enumerate(chunks):
             if index < len(self.pages):
                 if self.shown[index] != chunk:
+                    # Every edit counts against the channel's budget, also a second page's.
+                    self.edit_times.append(asyncio.get_running_loop().time())
                     self.pages[index] = await self.surface.edit(self.pages[index], chunk)
                     self.shown[index] = chunk
             else:
@@ -128,16 +128,16 @@ async def stream_to(
     # coroutines, not through a generator's asend.
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(updates))
-            if not await stream.wait_for(pending):
-                continue  # a held edit was flushed; the next update is still coming
             try:
-                update = pending.result()
+                if stream.flush is None and pending is None:
+                    update = await anext(updates)  # nothing held back: no race to run
+                else:
+                    pending = pending or asyncio.ensure_future(anext(updates))
+                    if not await stream.wait_for(pending):
+                        continue  # a held edit was flushed; the next update is still coming
+                    update, pending = pending.result(), None
             except StopAsyncIteration:
                 break
-            finally:
-                pending = None
             if is_final(update):
                 stream.latest = update
                 break
