@@ -196,6 +196,8 @@ def validate(data: dict[str, Any], source: str, unset: dict[str, str] | None = N
     for reserved in ("source", "unset_env"):
         if reserved in data:
             raise ConfigError(f"{source}: {reserved}: unknown key (expected one of: {', '.join(_SECTIONS)})")
+    # A section whose keys are all commented out parses as null: it means "all defaults".
+    data = {key: {} if value is None and key in _SECTIONS else value for key, value in data.items()}
     try:
         config = Config.model_validate(data)
     except ValidationError as error:

@@ -150,7 +150,7 @@ class GameCog(commands.Cog):
 
     async def _stop(self, interaction: discord.Interaction) -> None:
         game = await self.games.stop(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
-        who = interaction.user.display_name
+        who = discord.utils.escape_markdown(interaction.user.display_name)
         await interaction.response.send_message(
             text(game.language, "stopped", who=who), embed=reveal_embed(game), allowed_mentions=NO_MENTIONS
         )
@@ -165,7 +165,8 @@ class GameCog(commands.Cog):
         first = await anext(updates)  # the game's refusals come before anything is shown
         language = first.game.language if first.game else ui_language(interaction)
         asked = discord.utils.escape_markdown(question.strip())
-        heading = text(language, "asked", who=interaction.user.display_name, question=asked)
+        who = discord.utils.escape_markdown(interaction.user.display_name)
+        heading = text(language, "asked", who=who, question=asked)
 
         def render(reply: HostReply) -> str:
             return f"{heading}\n{format_reply(reply, language)}"
@@ -277,7 +278,8 @@ class GameCog(commands.Cog):
         self, channel: discord.abc.Messageable, final: HostReply | None, solver: discord.abc.User
     ) -> None:
         if final is not None and final.outcome is Outcome.SOLVED and final.game is not None:
-            await channel.send(embed=solved_embed(final.game, solver.display_name), allowed_mentions=NO_MENTIONS)
+            solver_name = discord.utils.escape_markdown(solver.display_name)
+            await channel.send(embed=solved_embed(final.game, solver_name), allowed_mentions=NO_MENTIONS)
 
     # -- errors ----------------------------------------------------------------------
 

@@ -383,6 +383,17 @@ class LeakGuard:
         """English stems and Chinese bigrams that count as the secret."""
         return self._english.terms | self._chinese.terms
 
+    def touched_by(self, text: str) -> bool:
+        """Whether ``text`` (the players' own words) names any part of the secret. An answer with no
+        distinctive terms cannot be judged this way, so it counts as touched."""
+        if not self._english.terms and not self._chinese.terms:
+            return True
+        norm = _normalise(text)
+        if set(_stems(norm)) & self._english.terms:
+            return True
+        cjk = _cjk_only(norm)
+        return any(bigram in cjk for bigram in self._chinese.terms)
+
     def leaks(self, text: str, known: str = "") -> bool:
         """Whether ``text`` gives the answer away; terms found in ``known`` (the players' own words) are free."""
         if known != self._known:

@@ -256,6 +256,9 @@ class GameService:
         history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
         puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer)
         messages = build_messages(puzzle, history, question, self.config.history_tokens)
+        # "Correct" lifts the leak guard, so it is believed only when the players have named part
+        # of the answer: a host talked into "Correct!" by an injection gets no free reveal.
+        credible = guard.touched_by(known[len(game.story) :])
         raw = ""
         shown = ""
         leaked = False
@@ -265,10 +268,10 @@ class GameService:
                 async for delta in deltas:
                     raw += delta
                     verdict = parse_verdict(raw)
-                    if verdict is not Verdict.CORRECT and guard.leaks(raw, known):
+                    if (verdict is not Verdict.CORRECT or not credible) and guard.leaks(raw, known):
                         # Never show a leaking reply; its verdict still counts. Closing the
                         # stream also cancels the rest of the generation upstream.
-                        leaked, shown = True, label(verdict, game.language)
+                        leaked, shown = True, label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
                         break
                     shown = raw
                     yield HostReply(shown, verdict, Outcome.STREAMING, game)
@@ -281,6 +284,10 @@ class GameService:
             yield HostReply(shown, parse_verdict(raw), Outcome.INTERRUPTED, game)
             return
         verdict = parse_verdict(raw)
+        if verdict is Verdict.CORRECT and not credible:
+            log.warning("channel %s: 'Correct' for a guess that names nothing of the answer; not solved",
+                        game.channel_id)
+            verdict = Verdict.UNCLEAR
         if verdict is Verdict.UNCLEAR:
             yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
             return

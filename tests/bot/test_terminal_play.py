@@ -8,13 +8,23 @@ from pathlib import Path
 
 from tests.fakes.upstream import FakeUpstream, Reply
 
+TUNNEL_PACK = """\
+puzzles:
+  - id: test-tunnel
+    language: zh
+    title: 隧道
+    story: 一个男人坐火车回家，火车进了隧道，他在黑暗中跳下了火车。
+    answer: 他刚做完眼睛手术，以为自己又失明了，绝望之下跳了车。
+"""
+
 
 def run_play(
-    tmp_path: Path, redis_url: str, upstream: FakeUpstream, stdin: str, *args: str
+    tmp_path: Path, redis_url: str, upstream: FakeUpstream, stdin: str, *args: str, game: str = ""
 ) -> subprocess.CompletedProcess:
     config = tmp_path / "config.yaml"
     config.write_text(
-        f"redis: {{url: '{redis_url}'}}\nmodel: {{base_url: '{upstream.base_url}', api_key: k, max_retries: 0}}\n",
+        f"redis: {{url: '{redis_url}'}}\nmodel: {{base_url: '{upstream.base_url}', api_key: k, max_retries: 0}}\n"
+        + (f"game: {game}\n" if game else ""),
         encoding="utf-8",
     )
     return subprocess.run(
@@ -42,7 +52,16 @@ def test_plays_a_game_in_the_terminal(tmp_path: Path, redis_url: str, fake_upstr
 
 def test_solving_in_chinese_and_a_failing_host(tmp_path: Path, redis_url: str, fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(Reply(status=500), Reply.text("正确！你猜中了。"))
-    result = run_play(tmp_path, redis_url, fake_upstream, "他是盲人吗？\n他是盲人吗？\n还有吗？\n", "--language", "zh")
+    (tmp_path / "pack.yaml").write_text(TUNNEL_PACK, encoding="utf-8")
+    result = run_play(
+        tmp_path,
+        redis_url,
+        fake_upstream,
+        "他失明了吗？\n他以为自己又失明了？\n还有吗？\n",
+        "--language",
+        "zh",
+        game="{puzzle_files: [pack.yaml], include_builtin: false}",
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "主持人暂时无法回答" in out

@@ -149,3 +149,8 @@ def test_missing_file_says_how_to_start(tmp_path: Path) -> None:
 
 def test_reserved_internal_names_are_not_keys(tmp_path: Path) -> None:
     assert "source: unknown key" in error_of(write(tmp_path, "source: x\n"))
+
+
+def test_a_section_with_every_key_commented_out_means_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "game:\n  # default_language: zh\nstream:\n"), {})
+    assert config.game.default_language == "en" and config.stream.edit_interval == 1.0
