@@ -45,8 +45,10 @@ async def throughput(bot: Bot, channels: int, per_channel: int) -> None:
     print(f"questions: {total} ({per_channel} in each of {channels} active channels, all at once)")
     print(f"answered: {answered}")
     print(f"wall: {wall:.2f} s -> {total / wall:.0f} questions/s, with the fake model and Redis on the same 2 cores")
-    print(f"bot process CPU: {cpu:.2f} s -> {cpu / total * 1000:.2f} ms per question "
-          f"-> {total / cpu:.0f} questions/s for one process on a core of its own (target >= 200)")
+    print(
+        f"bot process CPU: {cpu:.2f} s -> {cpu / total * 1000:.2f} ms per question "
+        f"-> {total / cpu:.0f} questions/s for one process on a core of its own (target >= 200)"
+    )
     print(f"Redis round trips per question: {trips.count / total:.2f} (target <= 3)")
     print(f"Redis commands per question: {commands / total:.2f}")
 

@@ -12,5 +12,6 @@ fi
 ./scripts/venv.sh "dev,local"
 echo "==> ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "==> pytest (the tests start their own redis-server on a free port)"
 exec .venv/bin/python -m pytest "$@"

@@ -285,8 +285,9 @@ class GameService:
             return
         verdict = parse_verdict(raw)
         if verdict is Verdict.CORRECT and not credible:
-            log.warning("channel %s: 'Correct' for a guess that names nothing of the answer; not solved",
-                        game.channel_id)
+            log.warning(
+                "channel %s: 'Correct' for a guess that names nothing of the answer; not solved", game.channel_id
+            )
             verdict = Verdict.UNCLEAR
         if verdict is Verdict.UNCLEAR:
             yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)

@@ -19,8 +19,9 @@ DOCUMENTED_5XX = {502, 504}
 EXAMPLES_PER_OPERATION = 30
 
 
-def test_generated_requests_get_no_undocumented_server_errors(service: ServerThread,
-                                                              fake_upstream: FakeUpstream) -> None:
+def test_generated_requests_get_no_undocumented_server_errors(
+    service: ServerThread, fake_upstream: FakeUpstream
+) -> None:
     fake_upstream.default = Reply.text("Yes. It is.")
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
     checked: dict[str, int] = {}
@@ -32,8 +33,9 @@ def test_generated_requests_get_no_undocumented_server_errors(service: ServerThr
     for strategy in strategies:
 
         @given(case=strategy)
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case: schemathesis.Case) -> None:
             response = case.call(headers={"Authorization": f"Bearer {SERVICE_KEY}"}, timeout=10)
             assert response.status_code < 500 or response.status_code in DOCUMENTED_5XX, response.text
