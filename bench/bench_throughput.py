@@ -29,7 +29,9 @@ async def throughput(bot: Bot, channels: int, per_channel: int) -> None:
     for channel in range(1, channels + 1):
         await bot.games.start(channel, Player(1, "starter"))
     # Warm up: one question in each of a few channels opens connections and fills caches.
-    await asyncio.gather(*(bot.ask(channel, QUESTION, RecordingSurface()) for channel in range(1, 51)))
+    await asyncio.gather(
+        *(bot.ask(channel, QUESTION, RecordingSurface()) for channel in range(1, min(channels, 50) + 1))
+    )
 
     async def channel_questions(channel: int) -> list:
         return await asyncio.gather(*(bot.ask(channel, QUESTION, RecordingSurface()) for _ in range(per_channel)))

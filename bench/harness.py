@@ -80,7 +80,11 @@ def upstream_process(text: str = "Yes. It is.", chunk_size: int = 4, chunk_delay
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:  # open keep-alive streams can hold aiohttp's shutdown
+            process.kill()
+            process.wait(10)
 
 
 @contextmanager
