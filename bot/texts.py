@@ -85,7 +85,12 @@ def format_reply(reply: HostReply, language: str) -> str:
     if reply.outcome is Outcome.QUEUED:
         return text(language, "queued")
     if reply.outcome is Outcome.STREAMING:
-        return f"{reply.text} {IN_PROGRESS}" if reply.text.strip() else text(language, "thinking")
+        if not reply.text.strip():
+            return text(language, "thinking")
+        # The verdict's icon goes on as soon as the verdict is known, so the final edit only
+        # drops the marker instead of shifting every page by the icon's width.
+        icon = "" if reply.verdict is Verdict.UNCLEAR else f"{VERDICT_ICONS[reply.verdict]} "
+        return f"{icon}{reply.text} {IN_PROGRESS}"
     if reply.outcome is Outcome.UNAVAILABLE:
         return text(language, "unavailable")
     if reply.outcome is Outcome.GAME_OVER:
