@@ -155,7 +155,7 @@ class Bot:
         self, channel_id: int, question: str, surface: RecordingSurface, arrivals: list[float] | None = None
     ) -> HostReply | None:
         """What the cog does for a question message, drawing into `surface`."""
-        updates = self.games.ask(channel_id, Player(7, "bench"), question)
+        updates = _tracked(self.games, channel_id, self.games.ask(channel_id, Player(7, "bench"), question))
         if arrivals is not None:
             updates = _stamped(updates, arrivals)
         return await stream_to(
@@ -166,6 +166,16 @@ class Bot:
             lambda reply: reply.done,
             lambda reply: reply.placeholder,
         )
+
+
+async def _tracked(games: GameService, channel_id: int, updates: AsyncIterator[HostReply]) -> AsyncIterator[HostReply]:
+    """As the cog does: once the reply has a message, note it in Redis for restart recovery."""
+    tracked = False
+    async for update in updates:
+        if not tracked and update.game is not None and update.text:
+            await games.track_reply(channel_id, 0, 1, update.game.language)
+            tracked = True
+        yield update
 
 
 async def _stamped(updates: AsyncIterator[HostReply], arrivals: list[float]) -> AsyncIterator[HostReply]:
