@@ -5,7 +5,7 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-RUN useradd --create-home --uid 10001 soup
+RUN useradd --create-home --uid 10001 soup && mkdir -p /models && chown soup /models
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY model_service ./model_service

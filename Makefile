@@ -14,4 +14,8 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 bench:
-	.venv/bin/python bench/run_all.py
+	.venv/bin/python -m bench.bench_bot_latency
+	.venv/bin/python -m bench.bench_edit_cadence
+	.venv/bin/python -m bench.bench_throughput
+	.venv/bin/python bench/bench_model_service_relay.py
+	.venv/bin/python bench/bench_model_service_local.py

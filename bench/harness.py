@@ -21,6 +21,7 @@ from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleBank, builtin_puzzles
 from bot.game.session import GameService, HostReply, Player
 from bot.game.store import GameStore
+from bot.redis_client import connect
 from bot.streaming import stream_to
 from bot.texts import format_reply
 from common.config import Config, validate
@@ -140,8 +141,7 @@ class Bot:
 
     @classmethod
     def build(cls, config: Config) -> Bot:
-        pool = aioredis.BlockingConnectionPool.from_url(config.redis.url, decode_responses=True, max_connections=64)
-        client = aioredis.Redis.from_pool(pool)  # as bot.app builds it
+        client = connect(config.redis)  # as bot.app builds it
         host = ModelHost(config.model)
         game = config.game
         store = GameStore(client, config.redis.key_prefix, 3600, game.transcript_cap, game.recent_puzzles)
@@ -173,7 +173,7 @@ async def _tracked(games: GameService, channel_id: int, updates: AsyncIterator[H
     tracked = False
     async for update in updates:
         if not tracked and update.game is not None and update.text:
-            await games.track_reply(channel_id, 0, 1, update.game.language)
+            await games.track_reply(update.game, 0, 1)
             tracked = True
         yield update
 

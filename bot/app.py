@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import discord
-import redis.asyncio as aioredis
 import redis.exceptions
 from discord.ext import commands
 
@@ -15,19 +14,18 @@ from bot.game.puzzles import PuzzleBank, load_bank
 from bot.game.session import GameService
 from bot.game.store import GameStore
 from bot.i18n import Translator
+from bot.redis_client import connect
 from common.config import Config, load_config
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.game",)
 SECONDS_PER_DAY = 86400
-REDIS_CONNECTIONS = 64
-REDIS_CONNECTIONS = 64
 
 
-def intents() -> discord.Intents:
+def intents(message_content: bool) -> discord.Intents:
     chosen = discord.Intents.default()
-    chosen.message_content = True  # questions as plain messages; /ask works without it
+    chosen.message_content = message_content  # questions as plain messages; /ask works without it
     return chosen
 
 
@@ -35,7 +33,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
     def __init__(self, config: Config, bank: PuzzleBank) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents(),
+            intents=intents(config.discord.message_content),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             shard_count=config.discord.shard_count,
@@ -43,17 +41,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
         )
         self.config = config
         self.bank = bank
-        # A bounded pool: a burst of questions waits for a connection instead of opening thousands.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            config.redis.url,
-            decode_responses=True,
-            max_connections=REDIS_CONNECTIONS,
-            timeout=10,
-            socket_connect_timeout=3,
-            socket_timeout=10,
-            health_check_interval=30,
-        )
-        self.redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        self.redis = connect(config.redis)
         self.host = ModelHost(config.model)
         game = config.game
         store = GameStore(

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
-import os
+import secrets
 import sys
 import threading
 from contextlib import aclosing
 from pathlib import Path
 from typing import TextIO
 
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleError, load_bank
 from bot.game.session import GameError, GameService, HostReply, NoActiveGame, Outcome, Player
 from bot.game.store import Game, GameStore
+from bot.redis_client import connect
 from bot.texts import format_reply, text
 from common.config import Config, ConfigError, load_config
 
@@ -41,8 +42,9 @@ class TerminalGame:
         self.games = games
         self.language = language
         self.out = out
-        # A channel of its own per terminal session, never a Discord id (those are positive).
-        self.channel = -os.getpid()
+        # A channel of its own per terminal session, never a Discord id (those are positive);
+        # random rather than the process id, which is 1 in every container.
+        self.channel = -secrets.randbelow(2**62) - 1
         self.player = Player(0, getpass.getuser())
 
     def say(self, line: str = "") -> None:
@@ -61,9 +63,8 @@ class TerminalGame:
         while True:
             line = await lines.get()
             if line is None or line.strip().lower() == STOP:
-                game = await self.games.current(self.channel)
-                if game is not None and game.active:
-                    self.reveal(game)
+                with contextlib.suppress(NoActiveGame):
+                    self.reveal(await self.games.stop(self.channel, self.player))
                 return
             if line.strip().lower() == FINISH:
                 revealed, game = await self.games.new_game(self.channel, self.player, self.language)
@@ -119,7 +120,7 @@ def start_reader(source: TextIO, lines: asyncio.Queue[str | None]) -> None:
 async def play(config: Config, language: str, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     base = Path(config.source).parent if config.source != "<defaults>" else Path.cwd()
     bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
-    client = aioredis.from_url(config.redis.url, decode_responses=True, socket_connect_timeout=3)
+    client = connect(config.redis)
     host = ModelHost(config.model)
     # One player at a keyboard: no flood to guard against, so no cooldown between questions.
     game_config = config.game.model_copy(update={"question_cooldown": 0})

@@ -37,6 +37,13 @@ async def _discord_call(call: Callable[[], Awaitable[T]]) -> T:
         raise DisplayError(f"HTTP {error.status}: {error.text}", permanent=False) from error
 
 
+async def _send_to(channel: discord.abc.Messageable, content: str) -> discord.Message:
+    try:
+        return await _discord_call(lambda: channel.send(content, allowed_mentions=NO_MENTIONS))
+    except discord.NotFound as error:
+        raise DisplayError("the channel is gone", permanent=True) from error
+
+
 class MessageReplySurface:
     """Page one replies to the question; later pages follow in the channel."""
 
@@ -46,7 +53,7 @@ class MessageReplySurface:
         self.first_message_id: int | None = None
 
     async def _send(self, content: str) -> discord.Message:
-        return await _discord_call(lambda: self.channel.send(content, allowed_mentions=NO_MENTIONS))
+        return await _send_to(self.channel, content)
 
     async def post(self, content: str, first: bool) -> discord.Message:
         if not first:
@@ -86,7 +93,7 @@ class InteractionSurface:
         return discord.utils.utcnow() - self.interaction.created_at < INTERACTION_TOKEN_LIFETIME
 
     async def _send(self, content: str) -> discord.Message:
-        return await _discord_call(lambda: self.channel.send(content, allowed_mentions=NO_MENTIONS))
+        return await _send_to(self.channel, content)
 
     async def post(self, content: str, first: bool) -> object:
         if first and not self.interaction.response.is_done():

@@ -24,14 +24,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "in a moment.",
         "interrupted": "⚠️ *Interrupted: the host stopped mid-reply. Not counted; please ask again.*",
         "game_over": "This game ended before your question was answered.",
+        "not_saved": "⚠️ The game store is unreachable, so this was not recorded. Please ask again shortly.",
         "story_footer": "Ask yes/no questions here. /newgame reveals the answer and starts another; /stop ends.",
         "solved_title": "🎉 Solved: {title}",
         "solved": "**{solver}** cracked it after {questions} question(s)!\n\n**Answer:** {answer}",
         "reveal_title": "🐢 The answer to “{title}”",
         "stopped": "The game was stopped by {who}. Use /play to start another.",
         "replaced": "A new puzzle follows.",
-        "already_running": "A game is already running in this channel: **{title}**\n\n{story}\n\n"
-        "Ask away, or use /newgame to reveal it and start another.",
+        "already_running_short": "A game is already running in this channel: **{title}**. Ask away, or use "
+        "/newgame to reveal it and start another.",
+        "no_puzzles": "No puzzles in that language are loaded here.",
         "no_game": "No game is running in this channel. Use /play to start one.",
         "too_long": "That question is too long (at most {limit} characters). Please shorten it.",
         "empty": "Please write a question.",
@@ -52,14 +54,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "unavailable": "⚠️ 主持人暂时无法回答。本题不计，请稍后再问。",
         "interrupted": "⚠️ *回答中断：主持人没有说完。本题不计，请再问一次。*",
         "game_over": "在回答你的问题之前，本局已经结束。",
+        "not_saved": "⚠️ 游戏存储暂时无法连接，本题没有记录。请稍后再问。",
         "story_footer": "在这里提出可以用是/否回答的问题。/newgame 揭晓汤底并开始新的一局；/stop 结束。",
         "solved_title": "🎉 破解：{title}",
         "solved": "**{solver}** 在第 {questions} 个问题时猜中了！\n\n**汤底：** {answer}",
         "reveal_title": "🐢 “{title}”的汤底",
         "stopped": "{who} 结束了本局。使用 /play 开始新的一局。",
         "replaced": "新的谜题如下。",
-        "already_running": "本频道已经有一局正在进行：**{title}**\n\n{story}\n\n"
-        "继续提问吧，或用 /newgame 揭晓汤底并换一题。",
+        "already_running_short": "本频道已经有一局正在进行：**{title}**。继续提问吧，或用 /newgame 揭晓汤底并换一题。",
+        "no_puzzles": "这里没有加载该语言的谜题。",
         "no_game": "本频道没有进行中的游戏。使用 /play 开始。",
         "too_long": "问题太长了（最多 {limit} 个字符），请精简一下。",
         "empty": "请写下你的问题。",
@@ -95,6 +98,8 @@ def format_reply(reply: HostReply, language: str) -> str:
         return text(language, "unavailable")
     if reply.outcome is Outcome.GAME_OVER:
         return f"{reply.text}\n\n*{text(language, 'game_over')}*" if reply.text else text(language, "game_over")
+    if reply.outcome is Outcome.NOT_SAVED:
+        return f"{reply.text}\n\n{text(language, 'not_saved')}" if reply.text else text(language, "not_saved")
     if reply.outcome is Outcome.INTERRUPTED:
         return f"{reply.text}\n\n{text(language, 'interrupted')}" if reply.text else text(language, "interrupted")
     body = f"{VERDICT_ICONS[reply.verdict]} {reply.text}".strip()

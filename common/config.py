@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
 _ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -32,10 +32,20 @@ class DiscordConfig(_Section):
     guild_ids: list[int] = Field(default_factory=list, description="Guilds to sync commands to at once.")
     shard_count: int | None = Field(None, ge=1, description="Total shards across all bot processes.")
     shard_ids: list[int] | None = Field(None, description="Shards this process runs.")
+    message_content: bool = Field(True, description="Read plain messages as questions (a privileged intent).")
+
+    @model_validator(mode="after")
+    def _shards_need_a_count(self) -> DiscordConfig:
+        if self.shard_ids is not None and self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count (the total number of shards)")
+        if self.shard_ids and self.shard_count and max(self.shard_ids) >= self.shard_count:
+            raise ValueError("every shard id must be below shard_count")
+        return self
 
 
 class RedisConfig(_Section):
     url: str = "redis://127.0.0.1:6379/0"
+    cluster: bool = Field(False, description="url names a node of a Redis Cluster.")
     key_prefix: str = Field("soup", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
 
 

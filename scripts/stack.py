@@ -12,10 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
 import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -93,8 +93,9 @@ def model_ready(config: Config) -> bool:
     base = config.model.base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {config.model.api_key}"} if config.model.api_key else {}
     try:
-        return httpx.get(f"{base}/models", headers=headers, timeout=3).status_code == 200
-    except httpx.HTTPError:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/models", headers=headers), timeout=3) as reply:
+            return reply.status == 200
+    except (OSError, ValueError):  # refused, timed out, HTTP error, or a malformed URL
         return False
 
 

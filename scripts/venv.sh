@@ -4,6 +4,17 @@ set -euo pipefail
 extras="${1:-}"
 python="${PYTHON:-python3}"
 stamp=".venv/.installed${extras:+-$extras}"
+if ! "$python" -c "import venv, ensurepip" >/dev/null 2>&1; then
+  echo "==> installing python3-venv (Debian package), needed to create .venv"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+fi
+if [ -d .venv ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "==> .venv is incomplete (an earlier attempt failed?): recreating it"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$python" -m venv .venv
@@ -18,8 +29,10 @@ done
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "==> installing the project${extras:+ with [$extras]} (first run takes a minute)"
   if [[ "$extras" == *local* ]]; then
-    # torch first, pinned, so pip takes the CPU build on disk instead of a multi-GB CUDA one.
-    .venv/bin/python -m pip install --quiet "torch==2.13.0"
+    # torch first, pinned, so pip does not pull a multi-GB CUDA build as a dependency. Where pip
+    # has no CPU wheel of its own (plain PyPI gives Linux the CUDA one), set
+    # TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu.
+    .venv/bin/python -m pip install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
   fi
   .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
   touch "$stamp"

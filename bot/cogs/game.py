@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import aclosing
@@ -13,6 +14,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.game.puzzles import PuzzleError
 from bot.game.session import (
     ChannelBusy,
     CoolingDown,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Language = Literal["en", "zh"]
+COOLDOWN_NOTICES_KEPT = 10_000
 STORY_COLOUR = discord.Colour.teal()
 REVEAL_COLOUR = discord.Colour.gold()
 
@@ -103,6 +106,7 @@ class GameCog(commands.Cog):
         self.games = bot.games
         self.interval = bot.config.stream.edit_interval
         self.chatter_prefix = bot.config.game.chatter_prefix
+        self._cooldown_notices: dict[tuple[int, int], float] = {}
 
     # -- commands --------------------------------------------------------------------
 
@@ -172,9 +176,7 @@ class GameCog(commands.Cog):
             return f"{heading}\n{format_reply(reply, language)}"
 
         surface = InteractionSurface(interaction, channel)
-        tracked = self._tracked(
-            _prepend(first, updates), surface, interaction.channel_id or 0, self._shard_of(interaction.guild)
-        )
+        tracked = self._tracked(_prepend(first, updates), surface, self._shard_of(interaction.guild))
         final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder)
         await self._announce(channel, final, interaction.user)
 
@@ -202,7 +204,7 @@ class GameCog(commands.Cog):
         surface = MessageReplySurface(message)
         final = await stream_to(
             surface,
-            self._tracked(_prepend(first, updates), surface, message.channel.id, self._shard_of(message.guild)),
+            self._tracked(_prepend(first, updates), surface, self._shard_of(message.guild)),
             lambda reply: format_reply(reply, language),
             self.interval,
             _is_done,
@@ -220,15 +222,36 @@ class GameCog(commands.Cog):
         game = await self.games.current(message.channel.id)
         if game is None or not game.active:
             return  # not a game channel: ordinary chat, say nothing
-        if isinstance(error, ChannelBusy):
-            notice = text(game.language, "busy")
-        elif isinstance(error, CoolingDown):
-            notice = text(game.language, "cooldown", seconds=max(1, round(error.seconds)))
-        elif "empty" in str(error):  # only invisible characters, e.g. zero-width spaces
-            notice = text(game.language, "empty")
-        else:
-            notice = text(game.language, "too_long", limit=self.games.config.max_question_length)
+        if isinstance(error, CoolingDown):
+            # One "slow down" per player per cooldown, not one per message of a flood.
+            key = (message.channel.id, message.author.id)
+            now = asyncio.get_running_loop().time()
+            if self._cooldown_notices.get(key, float("-inf")) > now:
+                return
+            self._cooldown_notices[key] = now + error.seconds
+            if len(self._cooldown_notices) > COOLDOWN_NOTICES_KEPT:
+                self._cooldown_notices = {k: at for k, at in self._cooldown_notices.items() if at > now}
+        notice = self._refusal(error, game.language)
         await message.reply(notice, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    def _refusal(self, cause: Exception, language: str) -> str:
+        """What a refusal says to the player, in the game's (or the player's) language."""
+        if isinstance(cause, GameAlreadyRunning):
+            return text(cause.game.language, "already_running_short", title=cause.game.title)
+        if isinstance(cause, QuestionRejected):
+            return text(language, cause.reason, limit=self.games.config.max_question_length)
+        if isinstance(cause, CoolingDown):
+            return text(language, "cooldown", seconds=max(1, round(cause.seconds)))
+        if isinstance(cause, NotAllowed):
+            return text(cause.game.language, "not_allowed")
+        if isinstance(cause, MissingPermission):
+            return text(language, "missing_permission", permission=cause.permission)
+        if isinstance(cause, PuzzleError):
+            return text(language, "no_puzzles")
+        if isinstance(cause, redis.exceptions.RedisError):
+            return text(language, "redis_down")
+        simple = {NoActiveGame: "no_game", ChannelBusy: "busy"}
+        return text(language, next((key for kind, key in simple.items() if isinstance(cause, kind)), "error"))
 
     def _shard_of(self, guild: discord.Guild | None) -> int:
         """Streaming markers are indexed by shard when shards are split across processes."""
@@ -245,7 +268,6 @@ class GameCog(commands.Cog):
         self,
         updates: AsyncIterator[HostReply],
         surface: MessageReplySurface | InteractionSurface,
-        channel_id: int,
         shard_id: int,
     ) -> AsyncIterator[HostReply]:
         """Pass updates through; once the answer has a message, note it in Redis so a restarted
@@ -256,23 +278,22 @@ class GameCog(commands.Cog):
                 ready = reply.outcome is Outcome.STREAMING and reply.game is not None
                 if not tracked and ready and surface.first_message_id is not None:
                     assert reply.game is not None
-                    await self.games.track_reply(channel_id, shard_id, surface.first_message_id, reply.game.language)
+                    await self.games.track_reply(reply.game, shard_id, surface.first_message_id)
                     tracked = True
                 yield reply
 
     async def mark_abandoned_replies(self) -> None:
         """Replies a previous process left mid-stream get a notice instead of a spinner."""
-        for shard_id in self.bot.config.discord.shard_ids or [0]:
-            for channel_id, message_id, language in await self.games.store.take_abandoned(shard_id):
-                message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
-                try:
-                    current = await message.fetch()
-                    content = current.content.removesuffix(IN_PROGRESS).rstrip()
-                    await message.edit(
-                        content=f"{content}\n\n{text(language, 'restarted')}".strip(), allowed_mentions=NO_MENTIONS
-                    )
-                except discord.HTTPException as error:
-                    log.info("could not mark abandoned reply %s: %s", message_id, error)
+        shards = self.bot.config.discord.shard_ids or [0]
+        for channel_id, message_id, language in await self.games.store.take_abandoned(shards):
+            message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+            try:
+                current = await message.fetch()
+                content = current.content.removesuffix(IN_PROGRESS).rstrip()
+                notice = f"{content}\n\n{text(language, 'restarted')}".strip()
+                await message.edit(content=notice, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as error:
+                log.info("could not mark abandoned reply %s: %s", message_id, error)
 
     async def _announce(
         self, channel: discord.abc.Messageable, final: HostReply | None, solver: discord.abc.User
@@ -290,36 +311,20 @@ class GameCog(commands.Cog):
         tree's error logging: these are answers, not errors.)"""
         try:
             await work
-        except (GameError, redis.exceptions.RedisError) as error:
+        except (GameError, PuzzleError, redis.exceptions.RedisError) as error:
             await self._refuse_interaction(interaction, error)
 
     async def _refuse_interaction(self, interaction: discord.Interaction, cause: Exception) -> None:
-        language = ui_language(interaction)
-        if isinstance(cause, GameAlreadyRunning):
-            game = cause.game
-            message = text(game.language, "already_running", title=game.title, story=game.story)
-        elif isinstance(cause, NoActiveGame):
-            message = text(language, "no_game")
-        elif isinstance(cause, QuestionRejected):
-            key = "empty" if "empty" in str(cause) else "too_long"
-            message = text(language, key, limit=self.games.config.max_question_length)
-        elif isinstance(cause, ChannelBusy):
-            message = text(language, "busy")
-        elif isinstance(cause, CoolingDown):
-            message = text(language, "cooldown", seconds=max(1, round(cause.seconds)))
-        elif isinstance(cause, NotAllowed):
-            message = text(cause.game.language, "not_allowed")
-        elif isinstance(cause, MissingPermission):
-            message = text(language, "missing_permission", permission=cause.permission)
-        elif isinstance(cause, redis.exceptions.RedisError):
+        if isinstance(cause, redis.exceptions.RedisError):
             log.warning("redis unavailable during /%s: %s", interaction.command and interaction.command.name, cause)
-            message = text(language, "redis_down")
-        else:
-            message = text(language, "error")  # any other GameError
+        message = self._refusal(cause, ui_language(interaction))
+        # A running game is pointed to with its story in an embed (a story may be longer than
+        # a message's 2,000 characters).
+        embed = story_embed(cause.game) if isinstance(cause, GameAlreadyRunning) else discord.utils.MISSING
         if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(message, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
-            await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.response.send_message(message, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 def _is_done(reply: HostReply) -> bool:

@@ -62,11 +62,14 @@ class ModelHost:
             # (asyncio.timeout must not span a yield: it would cancel the consumer, not us.)
             deadline = asyncio.get_running_loop().time() + self.config.request_timeout
             try:
-                async for delta in self._attempt(messages):
-                    started = True
-                    yield delta
-                    if asyncio.get_running_loop().time() > deadline:
-                        raise TimeoutError
+                # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
+                # stream now, which cancels the generation upstream, not whenever GC runs.
+                async with contextlib.aclosing(self._attempt(messages)) as deltas:
+                    async for delta in deltas:
+                        started = True
+                        yield delta
+                        if asyncio.get_running_loop().time() > deadline:
+                            raise TimeoutError
                 return
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:

@@ -18,32 +18,39 @@ class ChannelLocks:
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # holder plus waiters, per channel
 
-    def waiting(self, key: int) -> int:
-        return max(self._users.get(key, 0) - 1, 0)
-
     @asynccontextmanager
     async def hold(self, key: int) -> AsyncIterator[Callable[[], Awaitable[None]] | None]:
-        """Yield None once the lock is held, or, when others are ahead, a function to await
-        for the turn (so the caller can say "queued" first). Locks of idle channels are dropped."""
+        """Yield None once the lock is held, or, when others are ahead, a function to await for
+        the turn (so the caller can say "queued" first). The place in the queue is taken on entry,
+        so whatever the caller does before awaiting its turn cannot reorder questions.
+        Locks of idle channels are dropped."""
         ahead = self._users.get(key, 0)
         if ahead and ahead > self.max_waiting:
             raise QueueFull(f"{ahead} questions are ahead in this channel")
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = ahead + 1
+        place = asyncio.ensure_future(lock.acquire()) if ahead else None
         acquired = False
 
-        async def acquire() -> None:
+        async def turn() -> None:
             nonlocal acquired
-            await lock.acquire()
+            assert place is not None
+            await place
             acquired = True
 
         try:
-            if ahead:
-                yield acquire
+            if place is not None:
+                yield turn
             else:
-                await acquire()
+                await lock.acquire()
+                acquired = True
                 yield None
         finally:
+            if place is not None and not acquired:
+                if place.done() and not place.cancelled():
+                    acquired = True  # the turn came but was never taken: pass it on
+                else:
+                    place.cancel()
             if acquired:
                 lock.release()
             self._users[key] -= 1

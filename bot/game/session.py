@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
+import redis.exceptions
+
 from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.locks import ChannelLocks, QueueFull
@@ -53,7 +55,9 @@ class NoActiveGame(GameError):
 
 
 class QuestionRejected(GameError):
-    pass
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # "empty" or "too_long"
 
 
 class ChannelBusy(GameError):
@@ -83,6 +87,7 @@ class Outcome(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # the model could not be reached; nothing changes
     INTERRUPTED = "interrupted"  # the reply broke off; nothing changes
     GAME_OVER = "game_over"  # the game ended while the question waited or streamed
+    NOT_SAVED = "not_saved"  # answered, but the store failed: not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,6 @@ class GameService:
         host: ModelHost,
         config: GameConfig,
         rng: random.Random | None = None,
-        max_queued: int = 20,
     ) -> None:
         self.store = store
         self.bank = bank
@@ -199,9 +203,9 @@ class GameService:
     def check_question(self, question: str) -> str:
         cleaned = clean_question(question)
         if not cleaned:
-            raise QuestionRejected("empty question")
+            raise QuestionRejected("empty", "empty question")
         if len(cleaned) > self.config.max_question_length:
-            raise QuestionRejected(f"question longer than {self.config.max_question_length} characters")
+            raise QuestionRejected("too_long", f"question longer than {self.config.max_question_length} characters")
         return cleaned
 
     async def ask(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
@@ -218,22 +222,42 @@ class GameService:
         except QueueFull as error:
             raise ChannelBusy(str(error)) from None
         try:
+            asked_in: str | None = None
             if waited is not None:
-                # Someone else's question is being answered: show a placeholder now, answer in turn.
-                yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED)
+                # Someone else's question is being answered. Only a question in a running game
+                # gets a placeholder; it is answered in its turn, and only in that same game.
+                current = await self.store.load(channel_id, with_transcript=False)
+                if current is None or not current.active:
+                    raise NoActiveGame()
+                asked_in = current.game_id
+                self._note_question(channel_id, player)
+                yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, current)
                 await waited()
-            game = await self.store.load(channel_id)
-            if game is None or not game.active:
-                if waited is None:
+                try:
+                    game = await self.store.load(channel_id)
+                except redis.exceptions.RedisError as error:
+                    log.warning("could not load the game in %s for a queued question: %s", channel_id, error)
+                    yield HostReply("", Verdict.UNCLEAR, Outcome.NOT_SAVED, current)
+                    return
+            else:
+                game = await self.store.load(channel_id)
+            if game is None or not game.active or asked_in not in (None, game.game_id):
+                if asked_in is None:
                     raise NoActiveGame()
                 yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, game)
                 return
-            self._last_question[channel_id, player.id] = time.monotonic()
+            if asked_in is None:
+                self._note_question(channel_id, player)
             async with aclosing(self._answer(game, player, question)) as replies:
                 async for reply in replies:
                     yield reply
         finally:
             await holding.__aexit__(None, None, None)
+
+    def _note_question(self, channel_id: int, player: Player) -> None:
+        """Start the player's cooldown when a question is accepted (queued ones included)."""
+        if self.config.question_cooldown:
+            self._last_question[channel_id, player.id] = time.monotonic()
 
     def _check_cooldown(self, channel_id: int, player: Player) -> None:
         last = self._last_question.get((channel_id, player.id))
@@ -246,9 +270,13 @@ class GameService:
             horizon = time.monotonic() - self.config.question_cooldown
             self._last_question = {key: at for key, at in self._last_question.items() if at > horizon}
 
-    async def track_reply(self, channel_id: int, shard_id: int, message_id: int, language: str) -> None:
-        """Remember the message a reply streams into, until the exchange is stored."""
-        await self.store.mark_streaming(channel_id, shard_id, message_id, language)
+    async def track_reply(self, game: Game, shard_id: int, message_id: int) -> None:
+        """Remember the message a reply streams into, until the exchange is stored. Best effort:
+        without it only the restart notice is lost, so a Redis error is logged, not raised."""
+        try:
+            await self.store.mark_streaming(game, shard_id, message_id)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not note the streaming reply in %s: %s", game.channel_id, error)
 
     async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
         guard = self._guard(game)
@@ -281,6 +309,10 @@ class GameService:
             return
         except HostInterrupted as error:
             log.warning("host reply interrupted in channel %s: %s", game.channel_id, error)
+            if parse_verdict(raw) is Verdict.CORRECT and credible:
+                # The verdict was given and its explanation may already be on screen: solved.
+                yield await self._record(game, player, question, shown.strip(), Verdict.CORRECT, leaked)
+                return
             yield HostReply(shown, parse_verdict(raw), Outcome.INTERRUPTED, game)
             return
         verdict = parse_verdict(raw)
@@ -300,7 +332,10 @@ class GameService:
         async with aclosing(self._stream_answer(game, player, question)) as replies:
             async for reply in replies:
                 if reply.done and reply.outcome not in (Outcome.ANSWERED, Outcome.SOLVED):
-                    await self.store.clear_streaming(game.channel_id)
+                    try:
+                        await self.store.clear_streaming(game.channel_id, game.game_id)
+                    except redis.exceptions.RedisError as error:
+                        log.warning("could not clear the streaming marker in %s: %s", game.channel_id, error)
                 yield reply
 
     async def _record(
@@ -308,7 +343,11 @@ class GameService:
     ) -> HostReply:
         exchange = Exchange(question, text, verdict.value, player.id, time.time())
         solved = verdict is Verdict.CORRECT
-        stored = await self.store.append(game, exchange, solved_by=player.id if solved else None)
+        try:
+            stored = await self.store.append(game, exchange, solved_by=player.id if solved else None)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not store an exchange in channel %s: %s", game.channel_id, error)
+            return HostReply(text, verdict, Outcome.NOT_SAVED, game, leaked)
         if not stored:
             return HostReply(text, verdict, Outcome.GAME_OVER, game, leaked)
         game.transcript.append(exchange)

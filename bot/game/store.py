@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 ACTIVE, SOLVED, STOPPED = "active", "solved", "stopped"
 
@@ -21,8 +22,8 @@ ACTIVE, SOLVED, STOPPED = "active", "solved", "stopped"
 _START = """
 local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 local status = redis.call('HGET', KEYS[1], 'status') or ''
-if ARGV[1] == 'play' and status == 'active' then return {0, current} end
-if ARGV[1] == 'new' and current ~= ARGV[2] then return {0, current} end
+if ARGV[1] == 'play' and status == 'active' then return {0, redis.call('HGETALL', KEYS[1])} end
+if ARGV[1] == 'new' and current ~= ARGV[2] then return {0, redis.call('HGETALL', KEYS[1])} end
 redis.call('DEL', KEYS[1], KEYS[2])
 local fields = cjson.decode(ARGV[3])
 for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
@@ -31,7 +32,20 @@ redis.call('LPUSH', KEYS[3], fields['puzzle_id'])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
-return {1, fields['game_id']}
+return {1, redis.call('HGETALL', KEYS[1])}
+"""
+
+# Note the message a reply streams into, only in the game it belongs to (never recreating an
+# expired game's hash without its fields or TTL).
+_MARK = """
+if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'streaming', ARGV[2])
+return 1
+"""
+
+_CLEAR = """
+if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
+return redis.call('HDEL', KEYS[1], 'streaming')
 """
 
 # Store one whole exchange, only into the game it was asked in, and only while that game is active.
@@ -143,7 +157,7 @@ class StartResult:
 
 class GameStore:
     def __init__(
-        self, client: aioredis.Redis, prefix: str, ttl_seconds: int, transcript_cap: int, recent_cap: int
+        self, client: aioredis.Redis | RedisCluster, prefix: str, ttl_seconds: int, transcript_cap: int, recent_cap: int
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -153,6 +167,8 @@ class GameStore:
         self._start = client.register_script(_START)
         self._append = client.register_script(_APPEND)
         self._stop = client.register_script(_STOP)
+        self._mark = client.register_script(_MARK)
+        self._clear = client.register_script(_CLEAR)
 
     def keys(self, channel_id: int) -> tuple[str, str, str]:
         tag = f"{self.prefix}:{{ch{channel_id}}}"
@@ -198,13 +214,11 @@ class GameStore:
             "questions": "0",
         }
         mode = "play" if replacing is None else "new"
-        created, _current = await self._start(
+        created, flat = await self._start(
             keys=list(self.keys(channel_id)),
             args=[mode, replacing or "", json.dumps(record, ensure_ascii=False), self.ttl, self.recent_cap],
         )
-        game = await self.load(channel_id, with_transcript=False)
-        assert game is not None, "a game was just written"
-        return StartResult(bool(created), game)
+        return StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
 
     async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
         """Store one exchange in `game`; False when that game is no longer the channel's active one."""
@@ -227,44 +241,34 @@ class GameStore:
         changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or ""])
         if not flat:
             return False, None
-        data = dict(zip(flat[::2], flat[1::2], strict=True))
-        return bool(changed), Game.from_hash(channel_id, data)
-
-    async def recent(self, channel_id: int) -> Sequence[str]:
-        return await self.redis.lrange(self.keys(channel_id)[2], 0, -1)
+        return bool(changed), Game.from_hash(channel_id, _pairs(flat))
 
     # -- replies being streamed, so a restarted bot can mark the ones it abandoned ---------
 
-    def streaming_index(self, shard_id: int) -> str:
-        return f"{self.prefix}:streaming:{shard_id}"
+    async def mark_streaming(self, game: Game, shard_id: int, message_id: int) -> None:
+        marker = f"{message_id}:{game.language}:{shard_id}"
+        await self._mark(keys=[self.keys(game.channel_id)[0]], args=[game.game_id, marker])
 
-    async def mark_streaming(self, channel_id: int, shard_id: int, message_id: int, language: str) -> None:
-        game_key = self.keys(channel_id)[0]
-        index = self.streaming_index(shard_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(game_key, "streaming", f"{message_id}:{language}")
-            pipe.sadd(index, channel_id)
-            pipe.expire(index, self.ttl)
-            await pipe.execute()
+    async def clear_streaming(self, channel_id: int, game_id: str) -> None:
+        await self._clear(keys=[self.keys(channel_id)[0]], args=[game_id])
 
-    async def clear_streaming(self, channel_id: int) -> None:
-        await self.redis.hdel(self.keys(channel_id)[0], "streaming")
-
-    async def take_abandoned(self, shard_id: int) -> list[tuple[int, int, str]]:
-        """(channel, message, language) of replies that were streaming when a process stopped."""
-        index = self.streaming_index(shard_id)
-        channels = [int(member) for member in await self.redis.smembers(index)]
-        if not channels:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for channel_id in channels:
-                pipe.hget(self.keys(channel_id)[0], "streaming")
-                pipe.hdel(self.keys(channel_id)[0], "streaming")
-            pipe.srem(index, *channels)
-            results = await pipe.execute()
+    async def take_abandoned(self, shard_ids: Iterable[int]) -> list[tuple[int, int, str]]:
+        """(channel, message, language) of replies that were streaming, in these shards, when a
+        process stopped; the markers are cleared. Found with SCAN (never KEYS), once at start-up."""
+        wanted = {str(shard) for shard in shard_ids}
         abandoned = []
-        for channel_id, marker in zip(channels, results[0:-1:2], strict=True):
-            if marker:
-                message_id, _, language = marker.partition(":")
-                abandoned.append((channel_id, int(message_id), language or "en"))
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:game", count=1000):
+            marker = await self.redis.hget(key, "streaming")
+            if not marker:
+                continue
+            message_id, language, shard = marker.split(":")
+            if shard not in wanted:
+                continue
+            await self.redis.hdel(key, "streaming")
+            channel_id = int(key.split("{ch", 1)[1].split("}", 1)[0])
+            abandoned.append((channel_id, int(message_id), language))
         return abandoned
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))

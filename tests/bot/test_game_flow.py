@@ -41,7 +41,7 @@ async def test_play_shows_a_story_and_refuses_a_second_game(table: Table) -> Non
     second = await table.bob.slash(table.channel, "play")
     assert second.ephemeral
     assert "already running" in second.response.content
-    assert story.description in second.response.content  # points to the running story
+    assert second.response.embeds[0].description == story.description  # points to the running story
 
 
 async def test_question_reply_is_streamed_into_one_message(table: Table, fake_upstream: FakeUpstream) -> None:
@@ -87,7 +87,7 @@ async def test_correct_solves_reveals_and_ends_the_questions(
 ) -> None:
     await start_game(table)
     fake_upstream.queue(Reply.text("Correct! You got it."))
-    guess = (await current_answer(redis_url)).split(".")[0]
+    guess = (await current_answer(redis_url))[:400]  # names the answer's key words (and fits the length cap)
     await table.bob.send(table.channel, f"Is it that {guess}?")
 
     solved = table.channel.last_message

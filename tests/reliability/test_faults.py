@@ -111,7 +111,7 @@ async def test_redis_restart_keeps_the_game_and_outage_gets_clear_errors(
     entries = await transcript(redis_url)
     assert len(entries) == 2 and "money" in entries[0]
     again = await table.bob.slash(table.channel, "play")
-    assert again.ephemeral and story.description in again.response.content
+    assert again.ephemeral and again.response.embeds[0].description == story.description
 
 
 # -- the bot restarting mid-stream -----------------------------------------------------------
