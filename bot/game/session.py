@@ -134,6 +134,7 @@ class GameService:
         self.locks = ChannelLocks(max_waiting=config.max_queued_questions)
         self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
         self._last_question: dict[tuple[int, int], float] = {}
+        self._answering: dict[int, Game] = {}  # channel -> the game its current question is in
 
     # -- starting and ending ---------------------------------------------------------
 
@@ -224,23 +225,23 @@ class GameService:
         try:
             asked_in: str | None = None
             if waited is not None:
-                # Someone else's question is being answered. Only a question in a running game
-                # gets a placeholder; it is answered in its turn, and only in that same game.
-                current = await self.store.load(channel_id, with_transcript=False)
-                if current is None or not current.active:
-                    raise NoActiveGame()
-                asked_in = current.game_id
-                self._note_question(channel_id, player)
-                yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, current)
+                # Someone else's question holds the channel. If it is being answered in a game,
+                # this one is queued behind it (placeholder now, answer in turn, and only in that
+                # same game); otherwise it just waits, silently, to find out whether it is a question.
+                current = self._answering.get(channel_id)
+                if current is not None:
+                    asked_in = current.game_id
+                    self._note_question(channel_id, player)
+                    yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, current)
                 await waited()
-                try:
-                    game = await self.store.load(channel_id)
-                except redis.exceptions.RedisError as error:
-                    log.warning("could not load the game in %s for a queued question: %s", channel_id, error)
-                    yield HostReply("", Verdict.UNCLEAR, Outcome.NOT_SAVED, current)
-                    return
-            else:
+            try:
                 game = await self.store.load(channel_id)
+            except redis.exceptions.RedisError as error:
+                if asked_in is None:
+                    raise
+                log.warning("could not load the game in %s for a queued question: %s", channel_id, error)
+                yield HostReply("", Verdict.UNCLEAR, Outcome.NOT_SAVED, self._answering.get(channel_id))
+                return
             if game is None or not game.active or asked_in not in (None, game.game_id):
                 if asked_in is None:
                     raise NoActiveGame()
@@ -248,9 +249,14 @@ class GameService:
                 return
             if asked_in is None:
                 self._note_question(channel_id, player)
-            async with aclosing(self._answer(game, player, question)) as replies:
-                async for reply in replies:
-                    yield reply
+            self._answering[channel_id] = game
+            try:
+                async with aclosing(self._answer(game, player, question)) as replies:
+                    async for reply in replies:
+                        yield reply
+            finally:
+                if self._answering.get(channel_id) is game:
+                    del self._answering[channel_id]
         finally:
             await holding.__aexit__(None, None, None)
 
