@@ -14,6 +14,7 @@ import time
 import redis.asyncio as aioredis
 
 from bench.harness import Bot, RecordingSurface, RoundTrips, bench_config, redis_process, upstream_process
+from bot.game.puzzles import PuzzleBank
 from bot.game.session import Outcome, Player
 from bot.game.store import Exchange
 
@@ -56,16 +57,20 @@ async def throughput(bot: Bot, channels: int, per_channel: int) -> None:
 
 
 async def memory_per_game(bot: Bot) -> None:
+    """Measured on the built-in puzzle with the most text: the worst case."""
     channel = 999_999
+    largest = max(bot.games.bank.by_id.values(), key=lambda p: len((p.title + p.story + p.answer).encode()))
+    bot.games.bank = PuzzleBank([largest])
     game = await bot.games.start(channel, Player(1, "starter"))
     cap = bot.config.game.transcript_cap
     for index in range(cap + 5):
         exchange = Exchange(f"{QUESTION} ({index})", REPLY, "no", 123456789012345678, time.time())
         await bot.games.store.append(game, exchange)
     keys = bot.games.store.keys(channel)
-    sizes = [await bot.redis.memory_usage(key) or 0 for key in keys]
+    sizes = [await bot.redis.memory_usage(key, samples=0) or 0 for key in keys]  # exact, not sampled
     print(
-        f"Redis memory per game with a full transcript ({cap} exchanges): {sum(sizes)} bytes "
+        f"Redis memory per game with a full transcript ({cap} exchanges, largest puzzle {largest.id}): "
+        f"{sum(sizes)} bytes "
         f"(game hash {sizes[0]}, transcript {sizes[1]}, recent puzzles {sizes[2]}; target < 8192)"
     )
 

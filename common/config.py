@@ -67,7 +67,7 @@ class GameConfig(_Section):
     recent_puzzles: int = Field(10, ge=0, description="A channel never gets one of its last N puzzles.")
     history_tokens: int = Field(1400, ge=200, description="Prompt budget for prior turns.")
     max_question_length: int = Field(500, ge=10, le=1800)
-    transcript_cap: int = Field(40, ge=10)
+    transcript_cap: int = Field(32, ge=10)
     expire_after_days: float = Field(7, gt=0)
     chatter_prefix: str = "//"
     question_cooldown: float = Field(2.0, ge=0, description="Seconds a player waits between questions.")
