@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
-from tests.fakes.redis_server import free_port
+from tests.fakes.redis_server import RedisServer, free_port
 
 NODES = 3
 
@@ -20,43 +21,15 @@ class RedisCluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.ports = [_free_node_port() for _ in range(NODES)]
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.nodes: list[RedisServer] = []
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def start(self) -> RedisCluster:
-        for port in self.ports:
-            node = self.folder / str(port)
-            node.mkdir(parents=True, exist_ok=True)
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--dir",
-                        str(node),
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--appendonly",
-                        "yes",
-                        "--save",
-                        "",
-                        "--protected-mode",
-                        "no",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        for port in self.ports:
-            _wait_for(lambda port=port: redis.Redis(port=port).ping())
+        cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        self.nodes = [RedisServer(self.folder / str(port), port, cluster_args).start() for port in self.ports]
         subprocess.run(
             [
                 shutil.which("redis-cli") or "redis-cli",
@@ -72,14 +45,16 @@ class RedisCluster:
             stderr=subprocess.DEVNULL,
             timeout=30,
         )
-        _wait_for(lambda: redis.Redis(port=self.ports[0]).cluster("info")["cluster_state"] == "ok")
+        _wait_for(self._ready)
         return self
 
+    def _ready(self) -> bool:
+        with redis.Redis(port=self.ports[0], decode_responses=True) as client:
+            return client.cluster("info")["cluster_state"] == "ok"
+
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(10)
+        for node in self.nodes:
+            node.stop()
 
 
 def _free_node_port() -> int:
@@ -100,11 +75,11 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def _wait_for(check: object, within: float = 15) -> None:
+def _wait_for(check: Callable[[], bool], within: float = 15) -> None:
     deadline = time.monotonic() + within
     while True:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except redis.RedisError:
             pass
