@@ -17,10 +17,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
+from bot.game.assembly import build_games
 from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleBank, builtin_puzzles
 from bot.game.session import GameService, HostReply, Player
-from bot.game.store import GameStore
 from bot.redis_client import connect
 from bot.streaming import stream_to
 from bot.texts import format_reply
@@ -143,9 +143,7 @@ class Bot:
     def build(cls, config: Config) -> Bot:
         client = connect(config.redis)  # as bot.app builds it
         host = ModelHost(config.model)
-        game = config.game
-        store = GameStore(client, config.redis.key_prefix, 3600, game.transcript_cap, game.recent_puzzles)
-        return cls(config, client, host, GameService(store, PuzzleBank(builtin_puzzles()), host, game))
+        return cls(config, client, host, build_games(config, client, host, PuzzleBank(builtin_puzzles()), 3600))
 
     async def close(self) -> None:
         await self.host.close()

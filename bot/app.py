@@ -9,10 +9,9 @@ import discord
 import redis.exceptions
 from discord.ext import commands
 
+from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
-from bot.game.puzzles import PuzzleBank, load_bank
-from bot.game.session import GameService
-from bot.game.store import GameStore
+from bot.game.puzzles import PuzzleBank
 from bot.i18n import Translator
 from bot.redis_client import connect
 from common.config import Config, load_config
@@ -20,7 +19,6 @@ from common.config import Config, load_config
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.game",)
-SECONDS_PER_DAY = 86400
 
 
 def intents(message_content: bool) -> discord.Intents:
@@ -43,15 +41,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
         self.bank = bank
         self.redis = connect(config.redis)
         self.host = ModelHost(config.model)
-        game = config.game
-        store = GameStore(
-            self.redis,
-            config.redis.key_prefix,
-            int(game.expire_after_days * SECONDS_PER_DAY),
-            game.transcript_cap,
-            game.recent_puzzles,
-        )
-        self.games = GameService(store, bank, self.host, game)
+        self.games = build_games(config, self.redis, self.host, bank)
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(Translator())
@@ -82,6 +72,4 @@ def create_bot(config: Config | str | Path) -> TurtleSoupBot:
     """Build the bot from a config (or its path); puzzle packs are validated here, before login."""
     if not isinstance(config, Config):
         config = load_config(config)
-    base = Path(config.source).parent if config.source != "<defaults>" else Path.cwd()
-    bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
-    return TurtleSoupBot(config, bank)
+    return TurtleSoupBot(config, load_configured_bank(config))

@@ -16,20 +16,21 @@ import secrets
 import sys
 import threading
 from contextlib import aclosing
-from pathlib import Path
 from typing import TextIO
 
 import redis.exceptions
 
+from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
-from bot.game.puzzles import PuzzleError, load_bank
+from bot.game.puzzles import PuzzleError
 from bot.game.session import GameError, GameService, HostReply, NoActiveGame, Outcome, Player
-from bot.game.store import Game, GameStore
+from bot.game.store import Game
 from bot.redis_client import connect
 from bot.texts import format_reply, text
 from common.config import Config, ConfigError, load_config
 
 FINISH, STOP = "finish", "stop"
+TERMINAL_GAME_TTL = 3600
 NO_GAME = "Type `finish` for a new puzzle or `stop` to quit."
 BANNER = {
     "en": "Ask yes/no questions. Type `finish` to reveal the answer and start a new puzzle, `stop` to quit.",
@@ -118,14 +119,13 @@ def start_reader(source: TextIO, lines: asyncio.Queue[str | None]) -> None:
 
 
 async def play(config: Config, language: str, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
-    base = Path(config.source).parent if config.source != "<defaults>" else Path.cwd()
-    bank = load_bank(config.game.puzzle_files, config.game.include_builtin, base)
+    bank = load_configured_bank(config)
     client = connect(config.redis)
     host = ModelHost(config.model)
-    # One player at a keyboard: no flood to guard against, so no cooldown between questions.
-    game_config = config.game.model_copy(update={"question_cooldown": 0})
-    store = GameStore(client, config.redis.key_prefix, 3600, game_config.transcript_cap, game_config.recent_puzzles)
-    games = GameService(store, bank, host, game_config)
+    # One player at a keyboard: no flood to guard against, so no cooldown between questions;
+    # and a terminal game is not worth keeping for days.
+    config = config.model_copy(update={"game": config.game.model_copy(update={"question_cooldown": 0})})
+    games = build_games(config, client, host, bank, ttl_seconds=TERMINAL_GAME_TTL)
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     start_reader(source, lines)
     try:
