@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,17 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.harness import start_model_service  # noqa: E402
+
 KEY = "bench-key"
 MESSAGES = [
     {"role": "system", "content": "Puzzle: a man dies. Answer: 灯塔看守者关掉灯."},
     {"role": "user", "content": "Is he dead?"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Direct:
@@ -95,25 +90,11 @@ class Served:
 
 
 def start_service(folder: Path, workdir: Path, tokens: int) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    config = workdir / "config.yaml"
-    config.write_text(
-        f"logging:\n  level: WARNING\nmodel_service:\n  port: {port}\n  api_key: {KEY}\n  backend: chatglm\n"
-        f"  chatglm:\n    model_path: {folder}\n    quantize: null\n    device: cpu\n"
+    settings = (
+        f"  backend: chatglm\n  chatglm:\n    model_path: {folder}\n    quantize: null\n    device: cpu\n"
         f"    max_new_tokens: {tokens}\n    max_context_tokens: {tokens * 2 + 256}\n"
     )
-    process = subprocess.Popen([sys.executable, "-m", "model_service", "--config", str(config)], cwd=ROOT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return process, url
-        except httpx.ConnectError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit("the model service did not start")
-        time.sleep(0.2)
+    return start_model_service(workdir, KEY, settings, timeout=60)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import openai  # noqa: E402
 
+from bench.harness import percentile, start_model_service  # noqa: E402
+
 KEY = "bench-key"
 CHUNKS = 20
 CHUNK_DELAY = 0.005
@@ -47,11 +49,6 @@ def serve_upstream() -> None:
     print(upstream.port, flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     upstream.stop()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def one_stream(client: openai.AsyncOpenAI, chunks: int, delay: float) -> tuple[float, list[float]]:
@@ -95,10 +92,10 @@ async def measure(urls: dict[str, str], concurrency: int, requests: int) -> dict
             await client.close()
     return {
         name: {
-            "ttft_p50": percentile(ttfts[name], 50) * 1000,
-            "ttft_p99": percentile(ttfts[name], 99) * 1000,
-            "chunk_p50": percentile(latencies[name], 50) * 1000,
-            "chunk_p99": percentile(latencies[name], 99) * 1000,
+            "ttft_p50": percentile(ttfts[name], 0.5) * 1000,
+            "ttft_p99": percentile(ttfts[name], 0.99) * 1000,
+            "chunk_p50": percentile(latencies[name], 0.5) * 1000,
+            "chunk_p99": percentile(latencies[name], 0.99) * 1000,
             "streams": len(ttfts[name]),
         }
         for name in urls
@@ -152,34 +149,12 @@ def start_processes(workdir: Path) -> tuple[subprocess.Popen[str], subprocess.Po
     )
     assert upstream.stdout is not None
     upstream_url = f"http://127.0.0.1:{upstream.stdout.readline().strip()}/v1"
-    port = _free_port()
-    config = workdir / "config.yaml"
-    config.write_text(
-        "logging:\n  level: WARNING\n"
-        f"model_service:\n  port: {port}\n  api_key: {KEY}\n  first_token_timeout: 30\n  request_timeout: 120\n"
+    settings = (
+        "  first_token_timeout: 30\n  request_timeout: 120\n"
         f"  openai:\n    base_url: {upstream_url}\n    api_key: upstream-key\n    model: fake-model\n"
     )
-    service = subprocess.Popen([sys.executable, "-m", "model_service", "--config", str(config)], cwd=ROOT, text=True)
-    service_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{service_url}/readyz").status_code == 200:
-                break
-        except httpx.ConnectError:
-            pass
-        if time.monotonic() > deadline or service.poll() is not None:
-            raise SystemExit("the model service did not start")
-        time.sleep(0.1)
+    service, service_url = start_model_service(workdir, KEY, settings, timeout=30)
     return upstream, service, upstream_url, service_url
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def raise_fd_limit() -> None:
@@ -197,7 +172,7 @@ async def round_trip(service_url: str, count: int = 300) -> float:
             started = time.perf_counter()
             await http.get("/healthz")
             times.append(time.perf_counter() - started)
-    return percentile(times, 50) * 1000
+    return percentile(times, 0.5) * 1000
 
 
 async def run(args: argparse.Namespace, upstream_url: str, service_url: str) -> None:

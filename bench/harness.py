@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from bot.redis_client import connect
 from bot.streaming import stream_to
 from bot.texts import format_reply
 from common.config import Config, validate
-from tests.fakes.redis_server import RedisServer
+from tests.fakes.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,6 +87,28 @@ def upstream_process(text: str = "Yes. It is.", chunk_size: int = 4, chunk_delay
         except subprocess.TimeoutExpired:  # open keep-alive streams can hold aiohttp's shutdown
             process.kill()
             process.wait(10)
+
+
+def start_model_service(workdir: Path, key: str, settings: str, timeout: float) -> tuple[subprocess.Popen[str], str]:
+    """`python -m model_service` on a free port, its `model_service` section being `key` plus
+    `settings` (YAML lines indented by two spaces); returns once /readyz answers 200."""
+    port = free_port()
+    config = workdir / "config.yaml"
+    config.write_text(f"logging:\n  level: WARNING\nmodel_service:\n  port: {port}\n  api_key: {key}\n{settings}")
+    process = subprocess.Popen([sys.executable, "-m", "model_service", "--config", str(config)], cwd=ROOT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as reply:
+                if reply.status == 200:
+                    return process, url
+        except OSError:  # not listening yet, or 503 while the model loads
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise SystemExit("the model service did not start")
+        time.sleep(0.1)
 
 
 @contextmanager
