@@ -10,19 +10,18 @@ tests/common/test_config.py; the few file-level mistakes they leave out are at t
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 import simcord
 
 from bot.game.puzzles import PuzzleError, load_bank
 from common.config import ConfigError, load_config
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
+from tests.fakes.redis_state import exchanges, only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 
 MAX_QUESTION = 500  # game.max_question_length's default
@@ -84,16 +83,7 @@ BAD_INPUT_COUNT = len(BAD_INPUTS)
 
 
 async def game_state(redis_url: str) -> tuple[dict[str, str], list[dict]]:
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    try:
-        [game_key] = [key async for key in client.scan_iter("soup:*:game")]
-        log_keys = [key async for key in client.scan_iter("soup:*:log")]
-        game = await client.hgetall(game_key)
-        raw = await client.lrange(log_keys[0], 0, -1) if log_keys else []
-    finally:
-        await client.aclose()
-    entries = [json.loads(entry) for entry in raw]
-    return game, entries
+    return await only_game(redis_url), await exchanges(redis_url)
 
 
 def assert_intact(game: dict[str, str], entries: list[dict], questions: int) -> None:

@@ -11,14 +11,8 @@ import redis.asyncio as aioredis
 
 from bot.game.session import GameAlreadyRunning, Player
 from tests.bot_fixtures import Table
+from tests.fakes.redis_state import only_game
 from tests.fakes.upstream import FakeUpstream, Reply
-
-
-async def games_in_redis(redis_url: str) -> dict[str, dict[str, str]]:
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    games = {key: await client.hgetall(key) async for key in client.scan_iter("soup:*:game")}
-    await client.aclose()
-    return games
 
 
 async def test_fifty_racing_plays_start_exactly_one_game(table: Table, redis_url: str) -> None:
@@ -30,7 +24,7 @@ async def test_fifty_racing_plays_start_exactly_one_game(table: Table, redis_url
     assert len(started) == 1
     assert all(isinstance(o, GameAlreadyRunning) for o in outcomes if o not in started)
     assert all(o.game.game_id == started[0].game_id for o in outcomes if isinstance(o, GameAlreadyRunning))
-    [game] = (await games_in_redis(redis_url)).values()
+    game = await only_game(redis_url)
     assert game["game_id"] == started[0].game_id and game["status"] == "active"
 
 
@@ -45,7 +39,7 @@ async def test_fifty_racing_newgames_replace_the_game_once(table: Table, redis_u
     assert first.game_id in replaced
     assert len(replaced) == len(set(replaced))  # no game was replaced twice, whoever saw it
     assert len(replaced) < 50  # calls that saw the same game lost the race instead of replacing it
-    [game] = (await games_in_redis(redis_url)).values()
+    game = await only_game(redis_url)
     assert game["status"] == "active" and game["game_id"] not in replaced
 
 

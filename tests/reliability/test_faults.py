@@ -6,23 +6,14 @@ import threading
 
 import discord
 import pytest
-import redis.asyncio as aioredis
 
 from common.config import Config
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table, restart
 from tests.fakes.declared_http import declare_model_waits
 from tests.fakes.redis_server import RedisServer
+from tests.fakes.redis_state import transcript
 from tests.fakes.upstream import FakeUpstream, Reply
-
-
-async def transcript(redis_url: str) -> list[str]:
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    keys = [key async for key in client.scan_iter("soup:*:log")]
-    entries = await client.lrange(keys[0], 0, -1) if keys else []
-    await client.aclose()
-    return entries
-
 
 # -- the model endpoint -------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
 from tests.fakes.redis_server import free_port
+from tests.fakes.redis_state import only_game, transcript
 from tests.fakes.upstream import FakeUpstream, Reply
 
 SERVICE_PORT = free_port()
@@ -94,15 +94,12 @@ async def test_service_killed_mid_stream_then_restarted(
 
     shown = bot_replies(table)[-1].content
     assert shown.startswith("Yes") and "Interrupted" in shown and "⏳" not in shown
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    [key] = [key async for key in client.scan_iter("soup:*:game")]
-    assert (await client.hgetall(key))["status"] == "active"  # the game is intact
-    assert await client.llen(key.replace(":game", ":log")) == 0  # the broken answer was not counted
+    assert (await only_game(redis_url))["status"] == "active"  # the game is intact
+    assert await transcript(redis_url) == []  # the broken answer was not counted
 
     model_service.start()
     fake_upstream.responder = None
     fake_upstream.default = Reply.text("No.")
     await table.alice.send(table.channel, "Was he alone?")
     assert bot_replies(table)[-1].content == "❌ No."
-    assert await client.llen(key.replace(":game", ":log")) == 1
-    await client.aclose()
+    assert len(await transcript(redis_url)) == 1

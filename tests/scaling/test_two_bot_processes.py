@@ -8,19 +8,18 @@ instances see "the same" channel, as two shards or a failover pair would.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 import simcord
 
 from bot.app import create_bot
 from common.config import Config
 from tests.bot_fixtures import Table
+from tests.fakes.redis_state import exchanges
 from tests.fakes.upstream import FakeUpstream, Reply
 
 
@@ -120,10 +119,7 @@ async def test_two_instances_share_one_game(
         "Asked there second?",
         "No. (Asked there second?)",
     ]
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    [log_key] = [key async for key in client.scan_iter("soup:*:log")]
-    entries = [json.loads(raw)["q"] for raw in await client.lrange(log_key, 0, -1)]
-    await client.aclose()
+    entries = [entry["q"] for entry in await exchanges(redis_url)]
     assert entries == ["Asked here first?", "Asked there second?", "Asked here third?"]
 
 
@@ -144,10 +140,7 @@ async def test_simultaneous_questions_from_both_instances_are_all_stored_whole(
         table.env.backend.create_message(table.channel.id, table.alice.id, f"here {index}?")
     await asyncio.gather(table.env.settle(timeout=60), other_process.run(burst_there))
 
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    [log_key] = [key async for key in client.scan_iter("soup:*:log")]
-    entries = [json.loads(raw) for raw in await client.lrange(log_key, 0, -1)]
-    await client.aclose()
+    entries = await exchanges(redis_url)
     assert sorted(entry["q"] for entry in entries) == sorted(
         [f"here {i}?" for i in range(5)] + [f"there {i}?" for i in range(5)]
     )
