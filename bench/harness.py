@@ -176,7 +176,8 @@ class Bot:
         self, channel_id: int, question: str, surface: RecordingSurface, arrivals: list[float] | None = None
     ) -> HostReply | None:
         """What the cog does for a question message, drawing into `surface`."""
-        updates = _tracked(self.games, channel_id, self.games.ask(channel_id, Player(7, "bench"), question))
+        # As the cog does: the reply's message (here always "message 1") is noted for restarts.
+        updates = self.games.tracked(self.games.ask(channel_id, Player(7, "bench"), question), lambda: 1, 0)
         if arrivals is not None:
             updates = _stamped(updates, arrivals)
         return await stream_to(
@@ -187,16 +188,6 @@ class Bot:
             lambda reply: reply.done,
             lambda reply: reply.placeholder,
         )
-
-
-async def _tracked(games: GameService, channel_id: int, updates: AsyncIterator[HostReply]) -> AsyncIterator[HostReply]:
-    """As the cog does: once the reply has a message, note it in Redis for restart recovery."""
-    tracked = False
-    async for update in updates:
-        if not tracked and update.game is not None and update.text:
-            await games.track_reply(update.game, 0, 1)
-            tracked = True
-        yield update
 
 
 async def _stamped(updates: AsyncIterator[HostReply], arrivals: list[float]) -> AsyncIterator[HostReply]:

@@ -176,7 +176,9 @@ class GameCog(commands.Cog):
             return f"{heading}\n{format_reply(reply, language)}"
 
         surface = InteractionSurface(interaction, channel)
-        tracked = self._tracked(_prepend(first, updates), surface, self._shard_of(interaction.guild))
+        tracked = self.games.tracked(
+            _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
+        )
         final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder)
         await self._announce(channel, final, interaction.user)
 
@@ -204,7 +206,9 @@ class GameCog(commands.Cog):
         surface = MessageReplySurface(message)
         final = await stream_to(
             surface,
-            self._tracked(_prepend(first, updates), surface, self._shard_of(message.guild)),
+            self.games.tracked(
+                _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(message.guild)
+            ),
             lambda reply: format_reply(reply, language),
             self.interval,
             _is_done,
@@ -263,24 +267,6 @@ class GameCog(commands.Cog):
         permission = missing_permission(interaction.channel)
         if permission is not None:
             raise MissingPermission(permission)
-
-    async def _tracked(
-        self,
-        updates: AsyncIterator[HostReply],
-        surface: MessageReplySurface | InteractionSurface,
-        shard_id: int,
-    ) -> AsyncIterator[HostReply]:
-        """Pass updates through; once the answer has a message, note it in Redis so a restarted
-        bot can mark it as interrupted if this process dies mid-stream."""
-        tracked = False
-        async with aclosing(updates):
-            async for reply in updates:
-                ready = reply.outcome is Outcome.STREAMING and reply.game is not None
-                if not tracked and ready and surface.first_message_id is not None:
-                    assert reply.game is not None
-                    await self.games.track_reply(reply.game, shard_id, surface.first_message_id)
-                    tracked = True
-                yield reply
 
     async def mark_abandoned_replies(self) -> None:
         """Replies a previous process left mid-stream get a notice instead of a spinner."""

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -276,13 +276,24 @@ class GameService:
             horizon = time.monotonic() - self.config.question_cooldown
             self._last_question = {key: at for key, at in self._last_question.items() if at > horizon}
 
-    async def track_reply(self, game: Game, shard_id: int, message_id: int) -> None:
-        """Remember the message a reply streams into, until the exchange is stored. Best effort:
-        without it only the restart notice is lost, so a Redis error is logged, not raised."""
-        try:
-            await self.store.mark_streaming(game, shard_id, message_id)
-        except redis.exceptions.RedisError as error:
-            log.warning("could not note the streaming reply in %s: %s", game.channel_id, error)
+    async def tracked(
+        self, updates: AsyncIterator[HostReply], message_id: Callable[[], int | None], shard_id: int
+    ) -> AsyncIterator[HostReply]:
+        """Pass a reply's updates through; once it is being answered and shown in a message
+        (`message_id()` returns its id), note that message in Redis until the exchange is stored,
+        so a restarted bot can mark it if this process dies mid-stream. Best effort: a Redis error
+        only loses that notice, so it is logged, not raised."""
+        tracked = False
+        async with aclosing(updates):
+            async for reply in updates:
+                shown_in = message_id()
+                if not tracked and reply.outcome is Outcome.STREAMING and reply.game and shown_in is not None:
+                    tracked = True
+                    try:
+                        await self.store.mark_streaming(reply.game, shard_id, shown_in)
+                    except redis.exceptions.RedisError as error:
+                        log.warning("could not note the streaming reply in %s: %s", reply.game.channel_id, error)
+                yield reply
 
     async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
         guard = self._guard(game)
