@@ -83,6 +83,10 @@ def text(language: str, key: str, **values: object) -> str:
     return TEXTS.get(language, TEXTS["en"])[key].format(**values)
 
 
+# Outcomes shown as a notice under whatever text had arrived.
+NOTICES = {Outcome.GAME_OVER: "game_over", Outcome.NOT_SAVED: "not_saved", Outcome.INTERRUPTED: "interrupted"}
+
+
 def format_reply(reply: HostReply, language: str) -> str:
     """How a host reply looks at each stage of its stream."""
     if reply.outcome is Outcome.QUEUED:
@@ -96,12 +100,12 @@ def format_reply(reply: HostReply, language: str) -> str:
         return f"{icon}{reply.text} {IN_PROGRESS}"
     if reply.outcome is Outcome.UNAVAILABLE:
         return text(language, "unavailable")
-    if reply.outcome is Outcome.GAME_OVER:
-        return f"{reply.text}\n\n*{text(language, 'game_over')}*" if reply.text else text(language, "game_over")
-    if reply.outcome is Outcome.NOT_SAVED:
-        return f"{reply.text}\n\n{text(language, 'not_saved')}" if reply.text else text(language, "not_saved")
-    if reply.outcome is Outcome.INTERRUPTED:
-        return f"{reply.text}\n\n{text(language, 'interrupted')}" if reply.text else text(language, "interrupted")
+    if reply.outcome in NOTICES:
+        # Whatever text arrived stays visible, with the notice under it.
+        notice = text(language, NOTICES[reply.outcome])
+        if reply.outcome is Outcome.GAME_OVER:
+            notice = f"*{notice}*"
+        return f"{reply.text}\n\n{notice}" if reply.text else text(language, NOTICES[reply.outcome])
     body = f"{VERDICT_ICONS[reply.verdict]} {reply.text}".strip()
     if reply.outcome is Outcome.UNCLEAR:
         return f"{body}\n\n{text(language, 'unclear')}"
