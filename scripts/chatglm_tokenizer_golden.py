@@ -20,6 +20,7 @@ the project's own code against.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import shutil
@@ -32,7 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.model_service.glm_spm import write_tokenizer_files  # noqa: E402
+from tests.model_service.glm_spm import model_bytes, write_tokenizer_files  # noqa: E402
 
 ORIGINAL_FILES = ("tokenization_chatglm.py", "modeling_chatglm.py", "configuration_chatglm.py")
 OUTPUT = REPO / "tests" / "model_service" / "golden" / "tokenizer.json"
@@ -242,7 +243,11 @@ def main() -> None:
         original.mkdir()
         fetch_original(args.mirror, original)
     tokenizer_class, model_class = load_original(original)
-    goldens: dict[str, Any] = {"transformers": transformers.__version__, "by_num_image_tokens": {}}
+    goldens: dict[str, Any] = {
+        "transformers": transformers.__version__,
+        "ice_text_sha256": hashlib.sha256(model_bytes()).hexdigest(),
+        "by_num_image_tokens": {},
+    }
     for count in IMAGE_TOKEN_COUNTS:
         folder = write_tokenizer_files(work / f"tokenizer-{count}", count)
         tokenizer = tokenizer_class.from_pretrained(str(folder))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from transformers.generation.logits_process import LogitsProcessor
 from transformers.generation.stopping_criteria import StoppingCriteria
 from transformers.generation.streamers import BaseStreamer
+
+from model_service.backends.chatglm6b.chat import ResponseText
+from model_service.backends.chatglm6b.text import CHAT_FORMAT
 
 STREAM_INTERVAL = 0.02  # seconds between text events after the first: invisible to readers, cheap for the loop
 
@@ -39,23 +42,68 @@ class InvalidScoreGuard(LogitsProcessor):
         return scores
 
 
-class QueueStreamer(BaseStreamer):
-    """Detokenizes incrementally and hands ("text", (piece, tokens)) to `send`.
+class IncrementalText:
+    """Decodes only a short window per step, like vLLM's incremental detokenizer.
 
-    Like vLLM's incremental detokenizer: only a short window is decoded per token, and text is
-    held back while it ends in an incomplete UTF-8 sequence (common with Chinese byte-level BPE).
+    Text is held back while it ends in an incomplete UTF-8 sequence (common with Chinese
+    byte-level BPE).
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self._prefix = 0  # start of the decode window
+        self._read = 0  # end of the text already decoded
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def feed(self, ids: list[int], final: bool = False) -> str:
+        if self._read == len(ids):
+            return ""
+        before = self._decode(ids[self._prefix : self._read])
+        after = self._decode(ids[self._prefix :])
+        if len(after) > len(before) and (final or not after.endswith("\ufffd")):
+            self._prefix, self._read = self._read, len(ids)
+            return after[len(before) :]
+        return ""
+
+    def finish(self, ids: list[int]) -> str:
+        return self.feed(ids, final=True)
+
+
+class TextDecoder(Protocol):
+    def feed(self, ids: list[int]) -> str: ...
+
+    def finish(self, ids: list[int]) -> str: ...
+
+
+def text_decoder(tokenizer: Any) -> TextDecoder:
+    """ChatGLM-6B's replies are decoded and post-processed as its chat() does; other models' incrementally."""
+    if getattr(tokenizer, "chat_format", None) == CHAT_FORMAT:
+        return ResponseText(tokenizer)
+    return IncrementalText(tokenizer)
+
+
+class QueueStreamer(BaseStreamer):
+    """Detokenizes as tokens arrive and hands ("text", (piece, tokens)) to `send`.
+
     The first piece goes out at once; later ones at most every `interval` seconds (like vLLM's
     stream_interval), so per-event costs (waking the loop, an SSE write) are not paid per token.
     """
 
-    def __init__(self, tokenizer: Any, send: Callable[[str, Any], None], interval: float = STREAM_INTERVAL) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        send: Callable[[str, Any], None],
+        interval: float = STREAM_INTERVAL,
+        decoder: TextDecoder | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.send = send
         self.interval = interval
+        self.decoder = decoder if decoder is not None else text_decoder(tokenizer)
         self.ids: list[int] = []
         self._prompt_seen = False
-        self._prefix = 0  # start of the decode window
-        self._read = 0  # end of the text already decoded
         self._text = ""  # decoded, not yet sent
         self._tokens = 0  # tokens behind the unsent text (and undecodable tail)
         self._sent_at: float | None = None
@@ -69,26 +117,14 @@ class QueueStreamer(BaseStreamer):
         now = time.monotonic()
         # Decode only when an event may go out: decoding is the costly part of streaming.
         if self._sent_at is None or now - self._sent_at >= self.interval:
-            self._decode_new()
+            self._text += self.decoder.feed(self.ids)
             if self._text:
                 self._flush(now)
 
     def end(self) -> None:
-        self._decode_new(final=True)
+        self._text += self.decoder.finish(self.ids)
         if self._text or self._tokens:
             self._flush(time.monotonic())
-
-    def _decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
-
-    def _decode_new(self, final: bool = False) -> None:
-        if self._read == len(self.ids):
-            return
-        before = self._decode(self.ids[self._prefix : self._read])
-        after = self._decode(self.ids[self._prefix :])
-        if len(after) > len(before) and (final or not after.endswith("\ufffd")):
-            self._text += after[len(before) :]
-            self._prefix, self._read = self._read, len(self.ids)
 
     def _flush(self, now: float) -> None:
         self.send("text", (self._text, self._tokens))

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from model_service.backends.chatglm6b.chat import build_prompt, split_turns
+from model_service.backends.chatglm6b.text import CHAT_FORMAT
 from model_service.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -41,25 +43,7 @@ def fold_system(messages: Sequence[Message]) -> list[Message]:
 
 def chatglm_rounds(messages: Sequence[Message]) -> str:
     """ChatGLM-6B's own prompt, as its `chat()` builds it, with the system text in round 0's question."""
-    history: list[tuple[str, str]] = []
-    question: list[str] = []
-    answer: list[str] = []
-    for message in fold_system(messages):
-        if message["role"] == "assistant":
-            answer.append(message["content"])
-            continue
-        if answer:  # a user turn after an answer closes the round
-            history.append(("\n".join(question), "\n".join(answer)))
-            question, answer = [], []
-        question.append(message["content"])
-    if answer:  # ended on an assistant turn: it is history, and the new question is empty
-        history.append(("\n".join(question), "\n".join(answer)))
-        question = []
-    query = "\n".join(question)
-    if not history:
-        return query  # ChatGLM-6B sends a first question bare, without a round header
-    rounds = "".join(f"[Round {i}]\n问：{q}\n答：{a}\n" for i, (q, a) in enumerate(history))
-    return f"{rounds}[Round {len(history)}]\n问：{query}\n答："
+    return build_prompt(*split_turns(fold_system(messages)))
 
 
 def plain_transcript(messages: Sequence[Message]) -> str:
@@ -72,7 +56,9 @@ class PromptBuilder:
 
     def __init__(self, tokenizer: Any, model: Any) -> None:
         self.tokenizer = tokenizer
-        if getattr(tokenizer, "chat_template", None):
+        if getattr(tokenizer, "chat_format", None) == CHAT_FORMAT:  # our own ChatGLM-6B tokenizer
+            self.style = "chatglm"
+        elif getattr(tokenizer, "chat_template", None):
             self.style = "template"
         elif hasattr(model, "stream_chat"):
             self.style = "chatglm"
