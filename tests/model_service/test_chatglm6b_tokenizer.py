@@ -167,3 +167,12 @@ def test_bad_num_image_tokens_is_refused(tmp_path: Path) -> None:
     write_tokenizer_files(tmp_path)
     with pytest.raises(ValueError, match="num_image_tokens"):
         ChatGLMTokenizer.from_pretrained(str(tmp_path), num_image_tokens=-1)
+
+
+def test_call_returns_input_ids_only_like_the_original(tokenizers: dict[str, ChatGLMTokenizer]) -> None:
+    tokenizer = tokenizers["0"]
+    encoded = tokenizer(["你好"], return_tensors="pt")  # what chat() does; the model builds its own mask
+    assert list(encoded) == ["input_ids"]
+    batch = tokenizer(["你好", "hello world"], padding=True)
+    assert batch["input_ids"][0][0] == tokenizer.pad_token_id  # padded on the left
+    assert batch["attention_mask"][0][0] == 0

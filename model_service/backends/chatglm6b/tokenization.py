@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import sentencepiece as spm
 from transformers import PreTrainedTokenizer
+from transformers.utils import PaddingStrategy
 
 from model_service.backends.chatglm6b.text import CHAT_FORMAT, clean_up_spaces, decode_whitespace, encode_whitespace
 
@@ -219,6 +220,23 @@ class ChatGLMTokenizer(PreTrainedTokenizer):
         self, token_ids_0: list[int], token_ids_1: list[int] | None = None
     ) -> list[int]:
         return [0] * len(self.build_inputs_with_special_tokens(token_ids_0, token_ids_1))
+
+    def _pad(  # type: ignore[override]
+        self,
+        encoded_inputs: dict[str, Any],
+        max_length: int | None = None,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Unpadded input comes back as it is: input_ids only, as the original returned it.
+
+        ChatGLM-6B's model makes its own attention mask and 2D positions from the ids. Padded
+        batches are padded on the left with a 1-D mask (the original built its 3-D mask here).
+        """
+        unpadded = max_length is None or padding_strategy == PaddingStrategy.DO_NOT_PAD
+        if unpadded and "attention_mask" not in encoded_inputs:
+            return encoded_inputs
+        return dict(super()._pad(encoded_inputs, max_length, padding_strategy, **kwargs))
 
     # -- decoding -------------------------------------------------------------------------------
 
