@@ -1,0 +1,157 @@
+"""Weight-only int8/int4 matmul kernels on this CPU: which one the ChatGLM-6B quantized linears should use.
+
+    .venv/bin/python bench/bench_quant_kernels.py [--rows 1 16 128] [--repeat 10] [--quick]
+
+For each of ChatGLM-6B's four linear shapes (query_key_value 4096->12288, dense 4096->4096,
+dense_h_to_4h 4096->16384, dense_4h_to_h 16384->4096) and a few activation row counts (1 = a decode
+step, larger = prefill), it times y = x @ W.T with fp32 activations and:
+
+- fp32: the dense weight (the baseline, 4 bytes per weight);
+- int8 torch: torch.ops.aten._weight_int8pack_mm (int8 weight, per-row fp32 scale);
+- int8 torch bf16-x: the same kernel with the activations cast to bf16 (its fast path on AVX512 CPUs);
+- int8 dequant: weight.to(fp32) * scale, then a dense matmul;
+- int8 bitsandbytes: bnb.nn.Linear8bitLt (LLM.int8 with threshold 0, i.e. plain row-wise int8);
+- int4 torch: torch.ops.aten._weight_int4pack_mm_for_cpu (weights packed by _convert_weight_to_int4pack_for_cpu,
+  symmetric per-row scale replicated over groups of 256, zero point 0);
+- int4 torch bf16-x: the same with bf16 activations;
+- int4 dequant: unpack the two nibbles, scale, dense matmul;
+- int4 bitsandbytes: bnb.nn.Linear4bit (fp4/nf4; not ChatGLM's signed int4, shown for speed only).
+
+Prints one line per (kernel, shape, rows) with milliseconds per call and the effective weight
+bandwidth (weight bytes / time), then the sum over the four shapes per kernel: the per-token cost
+of one transformer block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model_service.backends.chatglm6b.quantization import (  # noqa: E402
+    pack_int4_for_torch,
+    quantize_rows,
+    unpack_int4,
+)
+
+SHAPES = {  # name: (in_features, out_features)
+    "query_key_value": (4096, 12288),
+    "dense": (4096, 4096),
+    "dense_h_to_4h": (4096, 16384),
+    "dense_4h_to_h": (16384, 4096),
+}
+GROUP = 256
+
+
+def timed(call: Callable[[], torch.Tensor], repeat: int) -> float:
+    """Median seconds per call after a warm-up call; a kernel slower than a second is timed once."""
+    started = time.perf_counter()
+    call()
+    if time.perf_counter() - started > 1.0:
+        started = time.perf_counter()
+        call()
+        return time.perf_counter() - started
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def kernels(weight: torch.Tensor) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], int]]:
+    """name -> (x -> y, weight bytes read per call)."""
+    out_features, in_features = weight.shape
+    q8, s8 = quantize_rows(weight, 8)
+    s8_fp32 = s8.float()
+    q4, s4 = quantize_rows(weight, 4)  # packed [out, in/2], ChatGLM's layout
+    int4pack, scale_zeros = pack_int4_for_torch(q4, s4.float(), GROUP)
+    s4_fp32 = s4.float()
+    s8_bf16, sz_bf16 = s8.bfloat16(), scale_zeros.bfloat16()
+    found: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], int]] = {
+        "fp32": (lambda x: x @ weight.T, weight.numel() * 4),
+        "int8 torch": (lambda x: torch.ops.aten._weight_int8pack_mm(x, q8, s8_fp32), q8.numel()),
+        "int8 torch bf16-x": (
+            lambda x: torch.ops.aten._weight_int8pack_mm(x.bfloat16(), q8, s8_bf16).float(),
+            q8.numel(),
+        ),
+        "int8 dequant": (lambda x: x @ (q8.float() * s8_fp32[:, None]).T, q8.numel()),
+        "int4 torch": (
+            lambda x: torch.ops.aten._weight_int4pack_mm_for_cpu(x, int4pack, GROUP, scale_zeros),
+            int4pack.numel(),
+        ),
+        "int4 torch bf16-x": (
+            lambda x: torch.ops.aten._weight_int4pack_mm_for_cpu(x.bfloat16(), int4pack, GROUP, sz_bf16).float(),
+            int4pack.numel(),
+        ),
+        "int4 dequant": (lambda x: x @ (unpack_int4(q4).float() * s4_fp32[:, None]).T, q4.numel()),
+    }
+    found.update(_bitsandbytes(weight, in_features, out_features))
+    return found
+
+
+def _bitsandbytes(weight: torch.Tensor, in_features: int, out_features: int) -> dict:
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return {}
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            layer8 = bnb.nn.Linear8bitLt(in_features, out_features, bias=False, has_fp16_weights=False, threshold=0.0)
+            layer8.weight = bnb.nn.Int8Params(weight.clone(), requires_grad=False, has_fp16_weights=False)
+            layer8 = layer8.to("cpu")
+            layer8(torch.zeros(1, in_features))
+            found["int8 bitsandbytes"] = (layer8, weight.numel())
+        except Exception as error:  # a CPU build without the int8 path
+            print(f"# bitsandbytes int8 unavailable: {type(error).__name__}: {str(error)[:120]}")
+        try:
+            layer4 = bnb.nn.Linear4bit(in_features, out_features, bias=False, compute_dtype=torch.float32)
+            layer4.weight = bnb.nn.Params4bit(weight.clone(), requires_grad=False, quant_type="nf4")
+            layer4 = layer4.to("cpu")
+            layer4(torch.zeros(1, in_features))
+            found["int4 bitsandbytes (nf4)"] = (layer4, weight.numel() // 2)
+        except Exception as error:
+            print(f"# bitsandbytes 4-bit unavailable: {type(error).__name__}: {str(error)[:120]}")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one small shape, for the smoke test")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    shapes = {"dense (1/4 size)": (1024, 1024)} if args.quick else SHAPES
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
+    totals: dict[tuple[str, int], float] = {}
+    with torch.inference_mode():
+        for name, (in_features, out_features) in shapes.items():
+            weight = torch.randn(out_features, in_features) * 0.02
+            for kernel, (call, nbytes) in kernels(weight).items():
+                for rows in args.rows:
+                    x = torch.randn(rows, in_features)
+                    seconds = timed(lambda call=call, x=x: call(x), args.repeat)
+                    totals[(kernel, rows)] = totals.get((kernel, rows), 0.0) + seconds
+                    print(
+                        f"{kernel:24s} {name:16s} rows={rows:4d} {seconds * 1e3:8.2f} ms  "
+                        f"{nbytes / seconds / 1e9:6.1f} GB/s of weights"
+                    )
+    print("\nper block (sum over the shapes), ms:")
+    for (kernel, rows), seconds in sorted(totals.items(), key=lambda item: (item[0][1], item[1])):
+        print(f"  rows={rows:4d} {kernel:24s} {seconds * 1e3:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

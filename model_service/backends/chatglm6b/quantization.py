@@ -1,0 +1,198 @@
+"""Weight-only int8/int4 linears in ChatGLM-6B's published layout, run with torch's own kernels.
+
+The checkpoints THUDM/chatglm-6b-int8 and -int4 store, for each block's four linears:
+
+- `weight`: int8 `[out, in]` (8-bit), or int8 `[out, in/2]` (4-bit) with input column 2j in the high
+  nibble and column 2j+1 in the low nibble, both signed (-8..7);
+- `weight_scale`: fp16 `[out]`, so that `W[o, i] = q[o, i] * weight_scale[o]` (symmetric, per output row);
+- `bias`: as in the float model.
+
+`quantize: 4|8` at load time produces the same layout from float weights (absmax / 127 or / 7 per
+row, rounded, as ChatGLM-6B's own `quantize()` does).
+
+On CPU the matmul runs on torch's weight-only kernels (`_weight_int8pack_mm`,
+`_weight_int4pack_mm_for_cpu`); bench/bench_quant_kernels.py measured them against bitsandbytes and
+against dequantize-then-matmul on this project's CPU (figures in docs/MODEL_SERVICE.md). The weight
+is converted to the kernel's format once, on the first forward (or by `pack()`), and the checkpoint
+copy is dropped so only one copy stays in memory; `state_dict()` converts back. On CUDA (or any
+other device, or with activations in fp16) the weight is dequantized per call and multiplied in the
+activation dtype, as the original's kernels do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+INT4_GROUP = 256  # torch's int4 kernel wants groups of 32..256 input columns; ChatGLM has one scale per row
+LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
+
+
+def quantize_rows(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float `[out, in]` -> (int8 weight in the checkpoint layout, fp16 per-row scale), like ChatGLM's quantize()."""
+    if bits not in (4, 8):
+        raise ValueError(f"quantization bits must be 4 or 8, not {bits}")
+    top = 2 ** (bits - 1) - 1
+    scale = (weight.abs().amax(dim=-1).float() / top).half()
+    safe = torch.where(scale == 0, torch.ones_like(scale), scale).float()
+    quantized = torch.round(weight.float() / safe[:, None]).clamp_(-top - 1, top).to(torch.int8)
+    return (pack_int4(quantized) if bits == 4 else quantized), scale
+
+
+def pack_int4(values: torch.Tensor) -> torch.Tensor:
+    """int8 `[out, in]` in -8..7 -> int8 `[out, in/2]`: column 2j in the high nibble, 2j+1 in the low nibble."""
+    high, low = values[:, 0::2], values[:, 1::2]
+    return ((high << 4) | (low & 0xF)).to(torch.int8)
+
+
+def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
+    """The inverse of pack_int4 (signed nibbles: arithmetic shifts on int8 sign-extend them)."""
+    high = packed >> 4
+    low = (packed << 4) >> 4
+    return torch.stack((high, low), dim=-1).reshape(packed.shape[0], packed.shape[1] * 2)
+
+
+def dequantize(weight: torch.Tensor, scale: torch.Tensor, bits: int, dtype: torch.dtype) -> torch.Tensor:
+    values = unpack_int4(weight) if bits == 4 else weight
+    return values.to(dtype) * scale.to(dtype)[:, None]
+
+
+def pack_int4_for_torch(packed: torch.Tensor, scale: torch.Tensor, group: int = INT4_GROUP) -> tuple[Any, Any]:
+    """ChatGLM int4 -> (torch's CPU int4pack weight, its [in/group, out, 2] scales-and-zeros, fp32)."""
+    unsigned = (unpack_int4(packed).to(torch.int32) + 8).contiguous()  # torch's kernel computes (q - 8) * s + z
+    weight = torch.ops.aten._convert_weight_to_int4pack_for_cpu(unsigned, 1)
+    groups = packed.shape[1] * 2 // group
+    scale_zeros = torch.zeros(groups, packed.shape[0], 2, dtype=torch.float32, device=packed.device)
+    scale_zeros[..., 0] = scale.float()[None, :]
+    return weight, scale_zeros
+
+
+def _int4_from_torch_pack(weight: torch.Tensor, in_features: int, group: int) -> torch.Tensor:
+    """Recover the signed values from torch's opaque int4pack: multiply by the identity with scale 1, zero 0."""
+    out_features = weight.shape[0]
+    ones = torch.zeros(in_features // group, out_features, 2, dtype=torch.float32, device=weight.device)
+    ones[..., 0] = 1
+    eye = torch.eye(in_features, dtype=torch.float32, device=weight.device)
+    values = torch.ops.aten._weight_int4pack_mm_for_cpu(eye, weight, group, ones)  # [in, out], exactly q - 8
+    return values.T.round().to(torch.int8)
+
+
+class QuantizedLinear(nn.Module):
+    """`y = x @ (q * scale).T + bias` with q int8 or int4, in ChatGLM-6B's parameter names and layout."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bits: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: torch.dtype = torch.float16,
+    ) -> None:
+        super().__init__()
+        if bits not in (4, 8):
+            raise ValueError(f"quantization_bit must be 4 or 8, not {bits}")
+        self.in_features, self.out_features, self.bits = in_features, out_features, bits
+        columns = in_features * bits // 8
+        self.weight = nn.Parameter(
+            torch.empty(out_features, columns, dtype=torch.int8, device=device), requires_grad=False
+        )
+        self.weight_scale = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device), requires_grad=False)
+        self.bias = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device)) if bias else None
+        self._packed: tuple[torch.Tensor, torch.Tensor] | None = None  # torch's kernel format, CPU only
+        self._use_cpu_kernel = in_features % INT4_GROUP == 0 or bits == 8
+
+    @classmethod
+    def from_float(cls, linear: nn.Linear, bits: int) -> QuantizedLinear:
+        """Quantize a float nn.Linear (ChatGLM's `quantize(bits)`); the float weight can then be freed."""
+        layer = cls(
+            linear.in_features, linear.out_features, bits, bias=linear.bias is not None, device=linear.weight.device
+        )
+        weight, scale = quantize_rows(linear.weight.detach(), bits)
+        layer.weight = nn.Parameter(weight, requires_grad=False)
+        layer.weight_scale = nn.Parameter(scale, requires_grad=False)
+        if linear.bias is not None:
+            layer.bias = nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        return layer
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}"
+
+    # -- the CPU kernels' format -------------------------------------------------------------
+
+    def pack(self) -> None:
+        """Convert the weight to torch's CPU kernel format now (the first forward would do it) and drop the copy."""
+        if self._packed is not None or self.weight.device.type != "cpu" or not self._use_cpu_kernel:
+            return
+        if self.weight.device.type == "meta" or self.weight.numel() == 0:
+            return
+        with torch.no_grad():
+            if self.bits == 8:
+                packed = (self.weight.data.contiguous(), self.weight_scale.data.float())
+            else:
+                packed = pack_int4_for_torch(self.weight.data, self.weight_scale.data)
+        self._packed = packed
+        # One copy in memory: the checkpoint-layout tensor is rebuilt by state_dict() when saving.
+        self.weight.data = torch.empty(0, dtype=torch.int8)
+
+    def _checkpoint_weight(self) -> torch.Tensor:
+        if self._packed is None:
+            return self.weight.data
+        if self.bits == 8:
+            return self._packed[0]
+        return pack_int4(_int4_from_torch_pack(self._packed[0], self.in_features, INT4_GROUP))
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "weight"] = self._checkpoint_weight()
+
+    def _apply(self, fn: Any, recurse: bool = True) -> QuantizedLinear:
+        # Moving or casting the module: go back to the checkpoint layout, repacked lazily where useful.
+        if self._packed is not None:
+            self.weight.data = self._checkpoint_weight()
+            self._packed = None
+        result = super()._apply(fn, recurse)
+        self.weight.data = self.weight.data.to(torch.int8)  # .half()/.float() must not cast the integers
+        return result
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.dtype == torch.float32 and self._use_cpu_kernel:
+            if self._packed is None:
+                self.pack()
+            output = self._cpu_kernel(x)
+        else:
+            weight = dequantize(self._checkpoint_weight(), self.weight_scale, self.bits, x.dtype)
+            output = x @ weight.T
+        if self.bias is not None:
+            output = output + self.bias.to(output.dtype)
+        return output
+
+    def _cpu_kernel(self, x: torch.Tensor) -> torch.Tensor:
+        assert self._packed is not None
+        weight, scales = self._packed
+        rows = x.reshape(-1, self.in_features).contiguous()
+        if self.bits == 8:
+            output = torch.ops.aten._weight_int8pack_mm(rows, weight, scales)
+        else:
+            output = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, weight, INT4_GROUP, scales)
+        return output.reshape(*x.shape[:-1], self.out_features)
+
+
+def quantize_blocks(layers: nn.ModuleList, bits: int) -> None:
+    """Replace each block's four float linears by QuantizedLinear, one at a time (peak memory: one linear)."""
+    for block in layers:
+        for name in LINEAR_NAMES:
+            parent_name, child = name.split(".")
+            parent = getattr(block, parent_name)
+            linear = getattr(parent, child)
+            if isinstance(linear, QuantizedLinear):
+                continue
+            setattr(parent, child, QuantizedLinear.from_float(linear, bits))
+            linear.weight.data = torch.empty(0)  # free the float copy now, not at the end
