@@ -85,13 +85,16 @@ class OpenAIBackendConfig(_Section):
     model: str = "gpt-4o-mini"
     connect_timeout: float = Field(5.0, gt=0)
     max_retries: int = Field(0, ge=0, le=10)
+    max_in_flight: int = Field(500, ge=1, description="Requests relayed at once; more get 429 queue_full.")
 
 
 class ChatGLMBackendConfig(_Section):
     model_path: str = "THUDM/chatglm-6b-int4"
     quantize: Literal[4, 8] | None = 4
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    trust_remote_code: bool = True
+    # ChatGLM-6B runs on the project's own code, never the checkpoint's; this only lets a model of
+    # another type that ships its own modelling code run it.
+    trust_remote_code: bool = False
     max_new_tokens: int = Field(512, ge=1)
     max_context_tokens: int = Field(2048, ge=64)
 

@@ -1,4 +1,10 @@
-"""Loading a local model and tokenizer with transformers, optionally quantized, with errors that say what to do.
+"""Loading a local model and tokenizer, optionally quantized, with errors that say what to do.
+
+ChatGLM-6B folders (config.json `model_type: chatglm`) load with the project's own model code
+(model_service/backends/chatglm6b), never the checkpoint's: float, the published -int8/-int4, or
+quantized at load with `quantize: 4|8`. Other models transformers knows natively (Llama, Qwen, ...)
+load with `AutoModelForCausalLM`, quantized with bitsandbytes when asked; a model that needs its
+own code runs only with `trust_remote_code: true`.
 
 Imported only by the chatglm backend, and it imports torch/transformers inside functions, so the
 slim install (no `local` extra) never needs them.
@@ -7,8 +13,10 @@ slim install (no `local` extra) never needs them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +27,10 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install the local extra: pip install 'turtle-soup-bot[local]' (or pip install -e '.[local]')"
 MEMORY_HINT = (
-    "set model_service.chatglm.quantize: 4 (about 6 GB of GPU memory, or about 5.2 GB of RAM on CPU for "
-    "ChatGLM-6B-int4), free memory, or use the openai backend"
+    "set model_service.chatglm.quantize: 4 (or use the THUDM/chatglm-6b-int4 folder: about 5 GB of RAM on "
+    "CPU, 4 GB of GPU memory), free memory, or use the openai backend"
 )
+GIB = 2**30
 
 
 @dataclass
@@ -29,7 +38,8 @@ class LoadedModel:
     tokenizer: Any
     model: Any
     device: str
-    quantized: str  # how: "none", "chatglm-4bit", "bitsandbytes-8bit", "checkpoint", ...
+    quantized: str  # how: "none", "checkpoint-4bit", "torch-8bit", "bitsandbytes-4bit", ...
+    report: dict[str, Any] = field(default_factory=dict)  # how it loaded: seconds, memory, files
 
 
 def load_model(config: ChatGLMBackendConfig) -> LoadedModel:
@@ -39,40 +49,145 @@ def load_model(config: ChatGLMBackendConfig) -> LoadedModel:
         import transformers
     except ImportError as error:
         raise BackendStartError(f"the chatglm backend needs torch and transformers ({error}); {INSTALL_HINT}") from None
+    started = time.perf_counter()
     source = _check_source(config.model_path)
     device = _resolve_device(config.device, torch)
     try:
-        model_config = transformers.AutoConfig.from_pretrained(source, trust_remote_code=config.trust_remote_code)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)
-        if getattr(model_config, "auto_map", None) and config.trust_remote_code:
-            model, how = _load_remote_code(source, model_config, config, device, transformers)
+        folder = _local_folder(source)
+        model_type = _model_type(folder)
+        if model_type == "chatglm":
+            loaded = _load_chatglm6b(folder, config, device, torch)
         else:
-            model, how = _load_native(source, model_config, config, device, torch, transformers)
+            loaded = _load_other(folder, model_type, config, device, torch, transformers)
     except BackendStartError:
         raise
     except (MemoryError, _oom_error(torch)) as error:
         raise BackendStartError(f"not enough memory to load {source}: {error}; {MEMORY_HINT}") from None
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         raise BackendStartError(_explain(source, error)) from None
-    model.eval()
-    log.info("loaded %s on %s (quantization: %s, prompt format follows)", source, device, how)
+    loaded.model.eval()
+    loaded.report.update(source=source, device=device, quantization=loaded.quantized)
+    loaded.report["load_seconds"] = round(time.perf_counter() - started, 2)
+    log.info("loaded %s: %s", source, loaded.report)
+    return loaded
+
+
+# -- ChatGLM-6B ------------------------------------------------------------------------------------
+
+
+def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, torch: Any) -> LoadedModel:
+    from model_service.backends.chatglm6b import register
+    from model_service.backends.chatglm6b.checkpoint import (
+        CheckpointError,
+        available_bytes,
+        check_chatglm6b,
+        estimate_bytes,
+        load_streaming,
+        memory_report,
+        read_config,
+    )
+    from model_service.backends.chatglm6b.configuration import ChatGLMConfig
+
+    register()
+    try:
+        files = check_chatglm6b(folder, read_config(folder))
+        model_config = ChatGLMConfig.from_pretrained(folder)
+    except CheckpointError as error:
+        raise BackendStartError(str(error)) from None
+    dtype = torch.float16 if device == "cuda" else torch.float32
+    checkpoint_bits = int(model_config.quantization_bit or 0)
+    bits = checkpoint_bits or (config.quantize or 0)
+    if checkpoint_bits and config.quantize and config.quantize != checkpoint_bits:
+        log.warning(
+            "%s is already quantized to %d bits; model_service.chatglm.quantize: %s does not apply",
+            folder,
+            checkpoint_bits,
+            config.quantize,
+        )
+    _check_memory(folder, estimate_bytes(model_config, bits, dtype), available_bytes(device))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        model = load_streaming(folder, files, model_config, bits, dtype, device)
+    except CheckpointError as error:
+        raise BackendStartError(str(error)) from None
+    packed = model.pack_quantized() if device == "cpu" else 0
+    how = "none" if not bits else f"checkpoint-{bits}bit" if checkpoint_bits else f"torch-{bits}bit"
+    report = {"weights": [path.name for path in files], "packed_linears": packed, "memory_gib": memory_report()}
+    return LoadedModel(tokenizer=tokenizer, model=model, device=device, quantized=how, report=report)
+
+
+def _check_memory(folder: Path, needed: int, available: int | None) -> None:
+    if available is None or needed * 1.05 < available:
+        return
+    raise BackendStartError(
+        f"{folder} needs about {needed / GIB:.1f} GiB of memory as configured, and only {available / GIB:.1f} GiB "
+        f"is free; {MEMORY_HINT}"
+    )
+
+
+# -- other models ----------------------------------------------------------------------------------
+
+
+def _load_other(
+    folder: Path, model_type: str, config: ChatGLMBackendConfig, device: str, torch: Any, transformers: Any
+) -> LoadedModel:
+    """A model transformers knows (or, with trust_remote_code, one that brings its own code)."""
+    known = model_type in transformers.CONFIG_MAPPING
+    if not known and not config.trust_remote_code:
+        raise BackendStartError(
+            f"{folder / 'config.json'} says model_type {model_type!r}, which neither this project (ChatGLM-6B) nor "
+            "transformers can load; point model_service.chatglm.model_path at a ChatGLM-6B folder "
+            "(THUDM/chatglm-6b, -int8, -int4), or set model_service.chatglm.trust_remote_code: true to run that "
+            "model's own code"
+        )
+    remote = not known
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
+    kwargs: dict[str, Any] = {_dtype_argument(transformers): torch.float16 if device == "cuda" else torch.float32}
+    model_config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
+    how = "checkpoint" if getattr(model_config, "quantization_config", None) else "none"
+    if config.quantize and how == "none":
+        kwargs["quantization_config"] = _bitsandbytes_config(config.quantize, device, torch, transformers)
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+        how = f"bitsandbytes-{config.quantize}bit"
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=remote, **kwargs)
+    except (RuntimeError, ValueError, ImportError, AttributeError) as error:
+        if how.startswith("bitsandbytes"):
+            raise BackendStartError(
+                f"cannot load {folder} with {config.quantize}-bit bitsandbytes quantization on {device}: "
+                f"{_first_line(error)}; set model_service.chatglm.quantize: null, or run on a CUDA GPU"
+            ) from None
+        raise
+    if "device_map" not in kwargs and device != "cpu":
+        model = model.to(device)
     return LoadedModel(tokenizer=tokenizer, model=model, device=device, quantized=how)
 
 
-def _oom_error(torch: Any) -> type[BaseException]:
-    # torch.OutOfMemoryError is recent; older torch (as ChatGLM-6B's pinned stack may use) has the cuda one.
-    return getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+def _bitsandbytes_config(bits: int, device: str, torch: Any, transformers: Any) -> Any:
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise BackendStartError(
+            f"quantize: {bits} needs the bitsandbytes package ({INSTALL_HINT}); "
+            "or set model_service.chatglm.quantize: null"
+        )
+    if bits == 4:
+        compute = torch.float16 if device == "cuda" else torch.float32
+        return transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=compute)
+    return transformers.BitsAndBytesConfig(load_in_8bit=True)
 
 
-def _dtype_argument(transformers: Any) -> str:
-    # transformers renamed from_pretrained's torch_dtype to dtype (4.56); older versions need the old name.
-    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
-    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+# -- where the files are -----------------------------------------------------------------------------
 
 
 def _check_source(model_path: str) -> str:
     path = Path(model_path).expanduser()
     if path.exists():
+        if not path.is_dir():
+            raise BackendStartError(
+                f"{path} is a file; model_service.chatglm.model_path must be the model's folder (the one holding "
+                "config.json, ice_text.model and the weights)"
+            )
         if not (path / "config.json").is_file():
             raise BackendStartError(
                 f"{path} has no config.json, so it is not a model folder; point model_service.chatglm.model_path "
@@ -89,6 +204,28 @@ def _check_source(model_path: str) -> str:
     return model_path  # a Hub id
 
 
+def _local_folder(source: str) -> Path:
+    """The folder itself, or the Hub snapshot (downloaded or cached) of a Hub id."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.model", "*.safetensors", "*.bin", "*.txt", "*.py"]
+    return Path(snapshot_download(source, allow_patterns=patterns))
+
+
+def _model_type(folder: Path) -> str:
+    path = folder / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return str(data["model_type"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BackendStartError(
+            f"cannot read model_type from {path} ({type(error).__name__}: {error}); download the model folder again"
+        ) from None
+
+
 def _resolve_device(device: str, torch: Any) -> str:
     has_cuda = bool(torch.cuda.is_available())
     if device == "cuda" and not has_cuda:
@@ -101,83 +238,28 @@ def _resolve_device(device: str, torch: Any) -> str:
     return device
 
 
-def _already_quantized(model_config: Any) -> bool:
-    # ChatGLM-6B-int4/int8 set quantization_bit; transformers-native checkpoints carry quantization_config.
-    return bool(getattr(model_config, "quantization_bit", 0)) or getattr(model_config, "quantization_config", None)
+def _oom_error(torch: Any) -> type[BaseException]:
+    return getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
 
 
-def _load_remote_code(source: str, model_config: Any, config: ChatGLMBackendConfig, device: str, transformers: Any):
-    """ChatGLM-6B style: the checkpoint's own modelling code, quantized with its own `quantize(bits)`."""
-    model = transformers.AutoModel.from_pretrained(source, trust_remote_code=True)
-    how = "checkpoint" if _already_quantized(model_config) else "none"
-    model = model.half() if device == "cuda" else model.float()
-    if config.quantize and how == "none":
-        if not hasattr(model, "quantize"):
-            raise BackendStartError(
-                f"{source} has no quantize() method of its own; set model_service.chatglm.quantize: null "
-                "or use a model native to transformers (quantized with bitsandbytes)"
-            )
-        model = model.quantize(config.quantize)
-        how = f"chatglm-{config.quantize}bit"
-    if device == "cuda":
-        model = model.cuda()
-    return model, how
-
-
-def _load_native(
-    source: str, model_config: Any, config: ChatGLMBackendConfig, device: str, torch: Any, transformers: Any
-):
-    """A model transformers knows: bitsandbytes 4/8-bit when asked (and not already quantized)."""
-    kwargs: dict[str, Any] = {_dtype_argument(transformers): torch.float16 if device == "cuda" else torch.float32}
-    how = "checkpoint" if _already_quantized(model_config) else "none"
-    if config.quantize and how == "none":
-        kwargs["quantization_config"] = _bitsandbytes_config(config.quantize, device, torch, transformers)
-        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
-        how = f"bitsandbytes-{config.quantize}bit"
-    try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except (RuntimeError, ValueError, ImportError, AttributeError) as error:
-        if how.startswith("bitsandbytes"):
-            raise BackendStartError(
-                f"cannot load {source} with {config.quantize}-bit bitsandbytes quantization on {device}: "
-                f"{_first_line(error)}; set model_service.chatglm.quantize: null, or run on a CUDA GPU"
-            ) from None
-        raise
-    if "device_map" not in kwargs and device != "cpu":
-        model = model.to(device)
-    return model, how
-
-
-def _bitsandbytes_config(bits: int, device: str, torch: Any, transformers: Any) -> Any:
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise BackendStartError(
-            f"quantize: {bits} needs the bitsandbytes package ({INSTALL_HINT}); "
-            "or set model_service.chatglm.quantize: null"
-        )
-    if bits == 4:
-        compute = torch.float16 if device == "cuda" else torch.float32
-        return transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=compute)
-    return transformers.BitsAndBytesConfig(load_in_8bit=True)
+def _dtype_argument(transformers: Any) -> str:
+    # transformers renamed from_pretrained's torch_dtype to dtype (4.56); older versions need the old name.
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
 def _explain(source: str, error: BaseException) -> str:
     text = _first_line(error)
     if "out of memory" in text.lower() or "can't allocate memory" in text.lower():
         return f"not enough memory to load {source}: {text}; {MEMORY_HINT}"
-    if isinstance(error, OSError) and not Path(source).exists():
+    if not Path(source).exists():
         return (
             f"cannot get {source} from the Hugging Face Hub ({text}); if it is meant as a local folder, it does "
-            "not exist. Without network access (or with "
-            f"HF_HUB_OFFLINE=1 and no cached copy), download it on a connected machine with `huggingface-cli "
-            f"download {source} --local-dir <folder>`, copy the folder here and set model_service.chatglm.model_path "
-            "to it"
+            "not exist. Without network access (or with HF_HUB_OFFLINE=1 and no cached copy), download it on a "
+            f"connected machine with `huggingface-cli download {source} --local-dir <folder>`, copy the folder here "
+            "and set model_service.chatglm.model_path to it"
         )
-    if "trust_remote_code" in text:
-        return f"{source} ships its own modelling code: set model_service.chatglm.trust_remote_code: true ({text})"
-    return (
-        f"cannot load {source}: {text}. ChatGLM-6B's own code needs transformers 4.27-4.33 "
-        "(see docs/MODEL_SERVICE.md), or serve the model with vLLM/Ollama and use the openai backend"
-    )
+    return f"cannot load {source}: {text}; check that the folder is a complete download of the model"
 
 
 def _first_line(error: BaseException) -> str:
