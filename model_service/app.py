@@ -131,13 +131,15 @@ class ChatCompletion:
         self.model = state.config.served_model_name
         self.usage = Usage()
         self._content_template: tuple[str, str] | None = None
+        self._deltas: AsyncIterator[Delta] | None = None
+        self._released = False
 
     async def answer(self, request: Request) -> Response:
         generation = to_generation_request(self.body)
         metrics = self.state.metrics
         config = self.state.config
         metrics.in_flight.inc()
-        deltas = with_deadlines(
+        deltas = self._deltas = with_deadlines(
             self.state.backend.stream(generation),
             config.first_token_timeout,
             config.request_timeout,
@@ -151,13 +153,23 @@ class ChatCompletion:
             # (429, 502, 504) still get their proper HTTP status.
             first = await until_disconnect(request, anext(deltas, None))
             handed_over = True
-            return EventStreamResponse(self._events(first, deltas))
+            # The response releases the request even when its body never starts (the client left
+            # first): the events generator's own cleanup would not run then.
+            return EventStreamResponse(self._events(first, deltas), on_close=self._release)
         except ClientDisconnected:
             return Response(status_code=CLIENT_CLOSED)
         finally:
             if not handed_over:
-                await close_quietly(deltas)
-                metrics.in_flight.dec()
+                await self._release()
+
+    async def _release(self) -> None:
+        """Stop the backend stream and leave the in-flight gauge, once, whichever way the request ended."""
+        if self._released:
+            return
+        self._released = True
+        if self._deltas is not None:
+            await close_quietly(self._deltas)
+        self.state.metrics.in_flight.dec()
 
     def _count(self, delta: Delta) -> None:
         tokens = delta.tokens if delta.tokens is not None else (1 if delta.text else 0)
@@ -220,6 +232,5 @@ class ChatCompletion:
             self.state.metrics.stream_errors.labels(code=error.code).inc()
             yield error_event(error)
         finally:
-            await close_quietly(deltas)
-            self.state.metrics.in_flight.dec()
+            await self._release()
         yield DONE

@@ -26,13 +26,30 @@ class RedactingFilter(logging.Filter):
         self.secrets = [secret for secret in secrets if secret]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = _BEARER.sub(r"\1[redacted]", message)
-        for secret in self.secrets:
-            clean = clean.replace(secret, "[redacted]")
-        if clean != message:
+        # A filter that raises propagates into the logging call itself, so a library's malformed
+        # message (`log.warning("failed:", error)`) would crash whatever logged it: never raise.
+        try:
+            message, formatted = record.getMessage(), True
+        except Exception:
+            message, formatted = _unformattable(record), False
+        clean = self.redact(message)
+        if clean != message or not formatted:
             record.msg, record.args = clean, None
         return True
+
+    def redact(self, text: str) -> str:
+        clean = _BEARER.sub(r"\1[redacted]", text)
+        for secret in self.secrets:
+            clean = clean.replace(secret, "[redacted]")
+        return clean
+
+
+def _unformattable(record: logging.LogRecord) -> str:
+    """The message and its arguments side by side, for a record whose %-formatting fails."""
+    try:
+        return f"{record.msg} [unformattable log arguments: {record.args!r}]"
+    except Exception:  # str() or repr() of a broken object can fail too
+        return f"[unprintable log message from {record.name} at {record.pathname}:{record.lineno}]"
 
 
 def uvicorn_config(app: FastAPI, host: str, port: int, **overrides: object) -> uvicorn.Config:

@@ -121,21 +121,34 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        headers: dict[str, str] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         base = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         super().__init__(content, headers={**base, **(headers or {})})
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with anyio.create_task_group() as group:
+        try:
+            async with anyio.create_task_group() as group:
 
-            async def body() -> None:
-                with contextlib.suppress(OSError):  # the socket closed under us: same as a disconnect
-                    await self.stream_response(send)
+                async def body() -> None:
+                    with contextlib.suppress(OSError):  # the socket closed under us: same as a disconnect
+                        await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(body)
+                await _wait_disconnect(receive)
                 group.cancel_scope.cancel()
-
-            group.start_soon(body)
-            await _wait_disconnect(receive)
-            group.cancel_scope.cancel()
+        finally:
+            # Runs even when the body was cancelled before its first step, which skips the
+            # content generator's own `finally`.
+            if self.on_close is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.on_close()
 
 
 def error_event(error: ServiceError) -> bytes:

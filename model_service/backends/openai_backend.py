@@ -23,6 +23,7 @@ from model_service.errors import DEFAULT_RETRY_AFTER, GatewayTimeout, RateLimite
 log = logging.getLogger(__name__)
 
 READY_CACHE_SECONDS = 5.0  # /readyz probes often; don't hit the upstream every time
+BUSY_RETRY_AFTER = "1"  # seconds: relayed replies take a few seconds, and a slot frees with each
 MAX_UPSTREAM_MESSAGE = 300
 DONE = object()  # the upstream's "data: [DONE]"
 _NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised outside the client
@@ -38,6 +39,7 @@ class OpenAIBackend(Backend):
         self._client: openai.AsyncOpenAI | None = None
         self._ready_at = 0.0
         self._ready = False
+        self._in_flight = 0  # requests relayed now, counted before the upstream is called
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -80,38 +82,57 @@ class OpenAIBackend(Backend):
         self._ready_at = time.monotonic()
         return self._ready
 
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
-        # The official client's generic `post` (its documented way to call any endpoint) sends the
-        # request, retries and maps HTTP errors to exceptions, and hands back the unread response;
-        # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
-        # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
+        self._admit()  # before any upstream call: a full relay refuses at once and costs the upstream nothing
         try:
-            response = await self.client.post(
-                "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
-            )
+            # The official client's generic `post` (its documented way to call any endpoint) sends the
+            # request, retries and maps HTTP errors to exceptions, and hands back the unread response;
+            # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
+            # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
             try:
-                finished = False
-                async for line in response.aiter_lines():
-                    # After [DONE], read on to the end of the body so the connection can be reused.
-                    delta = None if finished else parse_sse_line(line)
-                    if delta is DONE:
-                        finished = True
-                    elif delta is not None:
-                        yield delta
-            finally:
-                # Closing the response drops the connection: that is how the upstream learns we
-                # stopped listening. Shielded, because we are often here because of a cancellation.
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
-        except openai.APIError as exc:
-            raise self._describe(exc) from None
-        except _http.TimeoutException:
-            raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
-        except _http.RequestError as exc:
-            error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
-            raise self._describe(error) from None
-        except UpstreamStreamError as exc:
-            raise UpstreamError(f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}") from None
+                response = await self.client.post(
+                    "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
+                )
+                try:
+                    finished = False
+                    async for line in response.aiter_lines():
+                        # After [DONE], read on to the end of the body so the connection can be reused.
+                        delta = None if finished else parse_sse_line(line)
+                        if delta is DONE:
+                            finished = True
+                        elif delta is not None:
+                            yield delta
+                finally:
+                    # Closing the response drops the connection: that is how the upstream learns we
+                    # stopped listening. Shielded, because we are often here because of a cancellation.
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+            except openai.APIError as exc:
+                raise self._describe(exc) from None
+            except _http.TimeoutException:
+                raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
+            except _http.RequestError as exc:
+                error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
+                raise self._describe(error) from None
+            except UpstreamStreamError as exc:
+                raise UpstreamError(
+                    f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}"
+                ) from None
+        finally:
+            self._in_flight -= 1
+
+    def _admit(self) -> None:
+        if self._in_flight >= self._config.max_in_flight:
+            raise RateLimited(
+                f"The relay already has {self._config.max_in_flight} requests in flight; retry shortly.",
+                retry_after=BUSY_RETRY_AFTER,
+                code="queue_full",
+            )
+        self._in_flight += 1
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
         arguments: dict[str, Any] = {"model": self._config.model, "messages": request.messages, "stream": True}
