@@ -86,7 +86,6 @@ class OpenAIBackendConfig(_Section):
     connect_timeout: float = Field(5.0, gt=0)
     max_retries: int = Field(0, ge=0, le=10)
     max_in_flight: int = Field(500, ge=1, description="Requests relayed at once; more get 429 queue_full.")
-    max_in_flight: int = Field(500, ge=1, description="Requests relayed at once; more get 429 queue_full.")
 
 
 class ChatGLMBackendConfig(_Section):
