@@ -164,7 +164,7 @@ class Bot:
 
     @classmethod
     def build(cls, config: Config) -> Bot:
-        client = connect(config.redis)  # as bot.app builds it
+        client = connect(config.redis, config.game.max_questions_in_flight)  # as bot.app builds it
         host = ModelHost(config.model)
         return cls(config, client, host, build_games(config, client, host, PuzzleBank(builtin_puzzles()), 3600))
 
