@@ -37,6 +37,7 @@ from bench.harness import (
 from bot.game.puzzles import PuzzleBank
 from bot.game.session import Outcome, Overloaded, Player
 from bot.game.store import Exchange
+from common.config import GameConfig
 
 QUESTION = "Did the man know the bartender before that night?"
 REPLY = "No. They had never met before."
@@ -170,12 +171,12 @@ async def run(channels: int, per_channel: int, contention: bool, in_flight: int 
             finally:
                 await bot.close()
             return
-        limits = {"max_questions_in_flight": in_flight} if in_flight else {}
+        limit = in_flight or GameConfig.model_fields["max_questions_in_flight"].default
         # Redis and the fake model started above keep both cores; only the bot shares its core.
         with cpu_hog(core=0):
             for run_number in range(1, runs + 1):
                 print(f"-- run {run_number} of {runs}, bot pinned to core 0 beside a busy loop")
-                bot = Bot.build(bench_config(redis_url, model_url, **limits))
+                bot = Bot.build(bench_config(redis_url, model_url, max_questions_in_flight=limit))
                 try:
                     await bot.redis.flushdb()
                     await overload(bot, channels, per_channel)
@@ -188,7 +189,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=1000)
     parser.add_argument("--per-channel", type=int, default=3)
     parser.add_argument("--contention", action="store_true", help="the overload run, beside a CPU hog")
-    parser.add_argument("--in-flight", type=int, help="game.max_questions_in_flight (default: the config's)")
+    parser.add_argument("--in-flight", type=int, help="game.max_questions_in_flight (default: the config default)")
     parser.add_argument("--runs", type=int, default=1, help="overload runs in a row (with --contention)")
     args = parser.parse_args()
     asyncio.run(run(args.channels, args.per_channel, args.contention, args.in_flight, args.runs))

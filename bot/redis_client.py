@@ -14,16 +14,16 @@ COMMAND_HEADROOM = 32  # connections for slash commands and bookkeeping beside t
 def connect(config: RedisConfig, questions_in_flight: int = 0) -> aioredis.Redis | RedisCluster:
     """A client that callers share; a burst of commands waits for a connection instead of opening thousands.
 
-    Each admitted question uses at most one connection at a time, so with room for
-    `questions_in_flight` of them no admitted question ever waits on the pool for long, and
-    none fails on it: a wait for a connection has no deadline (each command keeps its own)."""
+    Admission control bounds the questions in flight, so a wait for a pooled connection needs no
+    deadline of its own (each command keeps its socket timeout): admitted work never fails on the
+    pool. The cluster client's per-node pools refuse past their size instead of waiting, so they
+    get room for every admitted question (each uses one connection at a time) plus commands."""
     options = {"decode_responses": True, "socket_connect_timeout": 3, "socket_timeout": 10}
-    connections = max(CONNECTIONS, questions_in_flight + COMMAND_HEADROOM)
     if config.cluster:
         # Every key of a channel carries one hash tag, so each script and pipeline stays on one node.
-        # (The cluster client's per-node pools refuse past their size instead of waiting.)
+        connections = max(CONNECTIONS, questions_in_flight + COMMAND_HEADROOM)
         return RedisCluster.from_url(config.url, max_connections=connections, **options)
     pool = aioredis.BlockingConnectionPool.from_url(
-        config.url, max_connections=connections, timeout=None, health_check_interval=30, **options
+        config.url, max_connections=CONNECTIONS, timeout=None, health_check_interval=30, **options
     )
     return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
