@@ -126,7 +126,8 @@ def bench_config(redis_url: str, model_url: str, **game: object) -> Config:
         {
             "redis": {"url": redis_url},
             "model": {"base_url": model_url, "api_key": "bench", "max_retries": 0},
-            "game": {"question_cooldown": 0, "max_queued_questions": 1000, **game},
+            # No admission limit unless a benchmark sets one: most measure the work, not the door.
+            "game": {"question_cooldown": 0, "max_queued_questions": 1000, "max_questions_in_flight": 100_000, **game},
         },
         "bench",
     )
@@ -164,7 +165,7 @@ class Bot:
 
     @classmethod
     def build(cls, config: Config) -> Bot:
-        client = connect(config.redis)  # as bot.app builds it
+        client = connect(config.redis, config.game.max_questions_in_flight)  # as bot.app builds it
         host = ModelHost(config.model)
         return cls(config, client, host, build_games(config, client, host, PuzzleBank(builtin_puzzles()), 3600))
 

@@ -39,7 +39,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
         )
         self.config = config
         self.bank = bank
-        self.redis = connect(config.redis)
+        self.redis = connect(config.redis, config.game.max_questions_in_flight)
         self.host = ModelHost(config.model)
         self.games = build_games(config, self.redis, self.host, bank)
 

@@ -120,7 +120,7 @@ def start_reader(source: TextIO, lines: asyncio.Queue[str | None]) -> None:
 
 async def play(config: Config, language: str, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     bank = load_configured_bank(config)
-    client = connect(config.redis)
+    client = connect(config.redis, config.game.max_questions_in_flight)
     host = ModelHost(config.model)
     # One player at a keyboard: no flood to guard against, so no cooldown between questions;
     # and a terminal game is not worth keeping for days.

@@ -72,6 +72,9 @@ class GameConfig(_Section):
     chatter_prefix: str = "//"
     question_cooldown: float = Field(2.0, ge=0, description="Seconds a player waits between questions.")
     max_queued_questions: int = Field(10, ge=1, description="Questions waiting per channel beyond the one answered.")
+    max_questions_in_flight: int = Field(
+        128, ge=1, description="Questions one bot process answers or queues at once; the rest hear 'busy'."
+    )
     end_game_by: Literal["starter_or_moderator", "anyone"] = "starter_or_moderator"
 
 

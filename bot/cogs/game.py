@@ -24,6 +24,7 @@ from bot.game.session import (
     NoActiveGame,
     NotAllowed,
     Outcome,
+    Overloaded,
     Player,
     QuestionRejected,
 )
@@ -195,6 +196,12 @@ class GameCog(commands.Cog):
             first = await anext(updates)
         except NoActiveGame:
             return
+        except Overloaded as error:
+            # Refused before any Redis read: answer only where this process has seen a game.
+            if error.language is not None:
+                notice = self._refusal(error, error.language)
+                await message.reply(notice, mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
         except (QuestionRejected, ChannelBusy, CoolingDown) as error:
             await self._refuse(message, error)
             return
@@ -254,7 +261,7 @@ class GameCog(commands.Cog):
             return text(language, "no_puzzles")
         if isinstance(cause, redis.exceptions.RedisError):
             return text(language, "redis_down")
-        simple = {NoActiveGame: "no_game", ChannelBusy: "busy"}
+        simple = {NoActiveGame: "no_game", ChannelBusy: "busy", Overloaded: "host_busy"}
         return text(language, next((key for kind, key in simple.items() if isinstance(cause, kind)), "error"))
 
     def _shard_of(self, guild: discord.Guild | None) -> int:

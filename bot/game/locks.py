@@ -12,6 +12,28 @@ class QueueFull(Exception):
     """Too many questions are already waiting in this channel."""
 
 
+class AtCapacity(Exception):
+    """The process already has as many questions in flight as it may."""
+
+
+class InFlightLimit:
+    """Admission control for one process: at most `limit` questions between acceptance and their
+    final reply. Refusing at the door is cheap; a question let in holds Redis connections and
+    model time, and under overload an unbounded crowd of them starves every one."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    def enter(self) -> None:
+        if self.in_flight >= self.limit:
+            raise AtCapacity(f"{self.in_flight} questions are already in flight")
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+
 class ChannelLocks:
     def __init__(self, max_waiting: int) -> None:
         self.max_waiting = max_waiting

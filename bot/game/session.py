@@ -20,7 +20,7 @@ import redis.exceptions
 
 from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
-from bot.game.locks import ChannelLocks, QueueFull
+from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
 from bot.game.prompts import Turn, build_messages
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.store import Exchange, Game, GameStore
@@ -30,6 +30,7 @@ from common.config import GameConfig
 log = logging.getLogger(__name__)
 
 GUARD_CACHE_SIZE = 4096
+LANGUAGES_KEPT = 100_000  # channels whose game language an overload refusal can name
 COOLDOWN_SWEEP_SIZE = 10_000
 # Invisible characters that make a message look non-empty: zero-width spaces, joiners, marks, BOM.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
@@ -62,6 +63,14 @@ class QuestionRejected(GameError):
 
 class ChannelBusy(GameError):
     pass
+
+
+class Overloaded(GameError):
+    """The process is at its in-flight limit; `language` is the channel's game's, when known."""
+
+    def __init__(self, reason: str, language: str | None) -> None:
+        super().__init__(reason)
+        self.language = language
 
 
 class CoolingDown(GameError):
@@ -132,6 +141,8 @@ class GameService:
         self.config = config
         self.rng = rng or random.Random()
         self.locks = ChannelLocks(max_waiting=config.max_queued_questions)
+        self.admission = InFlightLimit(config.max_questions_in_flight)
+        self._languages: OrderedDict[int, str] = OrderedDict()  # channel -> language of a game seen there
         self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
         self._last_question: dict[tuple[int, int], float] = {}
         self._answering: dict[int, Game] = {}  # channel -> the game its current question is in
@@ -214,7 +225,21 @@ class GameService:
 
         Raises NoActiveGame (before yielding) when the channel has no game, so a caller can
         treat ordinary chat in game-less channels as not-a-question without replying at all.
+        Raises Overloaded (before anything else happens, no cooldown started) when the process
+        already holds `max_questions_in_flight` questions.
         """
+        try:
+            self.admission.enter()
+        except AtCapacity as error:
+            raise Overloaded(str(error), self._languages.get(channel_id)) from None
+        try:
+            async with aclosing(self._ask_admitted(channel_id, player, question)) as replies:
+                async for reply in replies:
+                    yield reply
+        finally:
+            self.admission.leave()
+
+    async def _ask_admitted(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
         question = self.check_question(question)
         self._check_cooldown(channel_id, player)
         try:
@@ -375,7 +400,13 @@ class GameService:
         return HostReply(text, verdict, Outcome.ANSWERED, game, leaked)
 
     def _guard(self, game: Game) -> LeakGuard:
-        """Leak guards are built once per game, not per question."""
+        """Leak guards are built once per game, not per question. Every game passes here when it
+        starts or is asked about, so the channel's language is noted too: an overload refusal
+        answers in it without a Redis read."""
+        self._languages[game.channel_id] = game.language
+        self._languages.move_to_end(game.channel_id)
+        if len(self._languages) > LANGUAGES_KEPT:
+            self._languages.popitem(last=False)
         guard = self._guards.get(game.game_id)
         if guard is None:
             guard = self._guards[game.game_id] = LeakGuard(game.story, game.answer, game.language)

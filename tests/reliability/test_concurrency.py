@@ -43,6 +43,11 @@ async def test_fifty_racing_newgames_replace_the_game_once(table: Table, redis_u
     assert game["status"] == "active" and game["game_id"] not in replaced
 
 
+@pytest.fixture
+def config_overrides() -> dict[str, dict]:
+    return {"game": {"max_questions_in_flight": 256}}  # room for the 200-question burst below
+
+
 @pytest.mark.simcord(settle_timeout=120)  # 200 streamed replies on a 2-core machine
 async def test_twenty_channels_ten_questions_each_at_once(
     table: Table, fake_upstream: FakeUpstream, redis_url: str
