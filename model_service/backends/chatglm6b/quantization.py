@@ -11,12 +11,15 @@ The checkpoints THUDM/chatglm-6b-int8 and -int4 store, for each block's four lin
 row, rounded, as ChatGLM-6B's own `quantize()` does).
 
 On CPU the matmul runs on torch's weight-only kernels (`_weight_int8pack_mm`,
-`_weight_int4pack_mm_for_cpu`); bench/bench_quant_kernels.py measured them against bitsandbytes and
-against dequantize-then-matmul on this project's CPU (figures in docs/MODEL_SERVICE.md). The weight
-is converted to the kernel's format once, on the first forward (or by `pack()`), and the checkpoint
-copy is dropped so only one copy stays in memory; `state_dict()` converts back. On CUDA (or any
-other device, or with activations in fp16) the weight is dequantized per call and multiplied in the
-activation dtype, as the original's kernels do.
+`_weight_int4pack_mm_for_cpu`) with the activations in bf16, their fast path (their fp32 path is
+10-100x slower); bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower
+here) and against dequantize-then-matmul (figures in docs/MODEL_SERVICE.md). Those kernels cost
+time per activation row, so a prompt of more than PREFILL_ROWS tokens instead dequantizes the
+weight to bf16 once and runs one bf16 matmul (AMX where the CPU has it). The weight is converted to
+the kernel's format once, on the first forward (or by `pack()`), and the checkpoint copy is dropped
+so only one copy stays in memory; `state_dict()` converts back. On CUDA (or any other device, or
+with activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
+as the original's kernels do.
 """
 
 from __future__ import annotations
@@ -29,8 +32,14 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
-INT4_GROUP = 256  # torch's int4 kernel wants groups of 32..256 input columns; ChatGLM has one scale per row
+INT4_GROUPS = (256, 128, 64, 32)  # torch's int4 kernel: groups of input columns; ChatGLM has one scale per row
+PACK_BLOCK = 64  # torch's CPU int4 pack: blocks of 64 output rows (N must divide by it to unpack here)
+PREFILL_ROWS = 32  # above this many activation rows, dequantize once and matmul (measured crossover)
 LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
+
+
+def int4_group(in_features: int) -> int | None:
+    return next((group for group in INT4_GROUPS if in_features % group == 0), None)
 
 
 def quantize_rows(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,7 +71,7 @@ def dequantize(weight: torch.Tensor, scale: torch.Tensor, bits: int, dtype: torc
     return values.to(dtype) * scale.to(dtype)[:, None]
 
 
-def pack_int4_for_torch(packed: torch.Tensor, scale: torch.Tensor, group: int = INT4_GROUP) -> tuple[Any, Any]:
+def pack_int4_for_torch(packed: torch.Tensor, scale: torch.Tensor, group: int = 256) -> tuple[Any, Any]:
     """ChatGLM int4 -> (torch's CPU int4pack weight, its [in/group, out, 2] scales-and-zeros, fp32)."""
     unsigned = (unpack_int4(packed).to(torch.int32) + 8).contiguous()  # torch's kernel computes (q - 8) * s + z
     weight = torch.ops.aten._convert_weight_to_int4pack_for_cpu(unsigned, 1)
@@ -72,14 +81,17 @@ def pack_int4_for_torch(packed: torch.Tensor, scale: torch.Tensor, group: int = 
     return weight, scale_zeros
 
 
-def _int4_from_torch_pack(weight: torch.Tensor, in_features: int, group: int) -> torch.Tensor:
-    """Recover the signed values from torch's opaque int4pack: multiply by the identity with scale 1, zero 0."""
-    out_features = weight.shape[0]
-    ones = torch.zeros(in_features // group, out_features, 2, dtype=torch.float32, device=weight.device)
-    ones[..., 0] = 1
-    eye = torch.eye(in_features, dtype=torch.float32, device=weight.device)
-    values = torch.ops.aten._weight_int4pack_mm_for_cpu(eye, weight, group, ones)  # [in, out], exactly q - 8
-    return values.T.round().to(torch.int8)
+def int4_from_torch_pack(weight: torch.Tensor, out_features: int, in_features: int) -> torch.Tensor:
+    """Signed int4 values [out, in] from torch's CPU int4pack.
+
+    That format (torch 2.5+, `_convert_weight_to_int4pack_for_cpu`) is, per block of 64 output rows
+    and for each input column k, 32 bytes whose low nibbles are rows 0-31 of the block and high
+    nibbles rows 32-63, unsigned with an offset of 8 (checked against the op in the tests).
+    """
+    blocks = weight.reshape(out_features // PACK_BLOCK, in_features, PACK_BLOCK // 2).to(torch.int8)
+    low, high = blocks & 0xF, (blocks >> 4) & 0xF
+    values = torch.stack((low, high), dim=1).permute(0, 1, 3, 2).reshape(out_features, in_features)
+    return values - 8
 
 
 class QuantizedLinear(nn.Module):
@@ -105,7 +117,8 @@ class QuantizedLinear(nn.Module):
         self.weight_scale = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device), requires_grad=False)
         self.bias = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device)) if bias else None
         self._packed: tuple[torch.Tensor, torch.Tensor] | None = None  # torch's kernel format, CPU only
-        self._use_cpu_kernel = in_features % INT4_GROUP == 0 or bits == 8
+        self._group = int4_group(in_features)
+        self._use_cpu_kernel = bits == 8 or (self._group is not None and out_features % PACK_BLOCK == 0)
 
     @classmethod
     def from_float(cls, linear: nn.Linear, bits: int) -> QuantizedLinear:
@@ -133,9 +146,10 @@ class QuantizedLinear(nn.Module):
             return
         with torch.no_grad():
             if self.bits == 8:
-                packed = (self.weight.data.contiguous(), self.weight_scale.data.float())
+                packed = (self.weight.data.contiguous(), self.weight_scale.data.to(torch.bfloat16))
             else:
-                packed = pack_int4_for_torch(self.weight.data, self.weight_scale.data)
+                weight, scale_zeros = pack_int4_for_torch(self.weight.data, self.weight_scale.data, self._group or 256)
+                packed = (weight, scale_zeros.to(torch.bfloat16))
         self._packed = packed
         # One copy in memory: the checkpoint-layout tensor is rebuilt by state_dict() when saving.
         self.weight.data = torch.empty(0, dtype=torch.int8)
@@ -145,7 +159,7 @@ class QuantizedLinear(nn.Module):
             return self.weight.data
         if self.bits == 8:
             return self._packed[0]
-        return pack_int4(_int4_from_torch_pack(self._packed[0], self.in_features, INT4_GROUP))
+        return pack_int4(int4_from_torch_pack(self._packed[0], self.out_features, self.in_features))
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)
@@ -177,12 +191,18 @@ class QuantizedLinear(nn.Module):
     def _cpu_kernel(self, x: torch.Tensor) -> torch.Tensor:
         assert self._packed is not None
         weight, scales = self._packed
-        rows = x.reshape(-1, self.in_features).contiguous()
-        if self.bits == 8:
+        rows = x.reshape(-1, self.in_features).to(torch.bfloat16)
+        if rows.shape[0] > PREFILL_ROWS:  # a prompt: one dequantization beats per-row kernel work
+            if self.bits == 8:
+                values = weight.to(torch.bfloat16)
+            else:
+                values = int4_from_torch_pack(weight, self.out_features, self.in_features).to(torch.bfloat16)
+            output = rows @ (values * self.weight_scale.to(torch.bfloat16)[:, None]).T
+        elif self.bits == 8:
             output = torch.ops.aten._weight_int8pack_mm(rows, weight, scales)
         else:
-            output = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, weight, INT4_GROUP, scales)
-        return output.reshape(*x.shape[:-1], self.out_features)
+            output = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, weight, self._group, scales)
+        return output.float().reshape(*x.shape[:-1], self.out_features)
 
 
 def quantize_blocks(layers: nn.ModuleList, bits: int) -> None:
