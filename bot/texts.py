@@ -24,6 +24,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "in a moment.",
         "interrupted": "⚠️ *Interrupted: the host stopped mid-reply. Not counted; please ask again.*",
         "game_over": "This game ended before your question was answered.",
+        "game_changed": "A new puzzle started while your question waited, so it was not asked or counted. "
+        "If it is about the new puzzle, ask it again.",
+        "host_busy": "⏳ The host is busy; ask again in a few seconds. Your question was not counted.",
         "not_saved": "⚠️ The game store is unreachable, so this was not recorded. Please ask again shortly.",
         "story_footer": "Ask yes/no questions here. /newgame reveals the answer and starts another; /stop ends.",
         "solved_title": "🎉 Solved: {title}",
@@ -38,7 +41,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_long": "That question is too long (at most {limit} characters). Please shorten it.",
         "empty": "Please write a question.",
         "busy": "Too many questions are waiting in this channel; please wait a moment and ask again.",
-        "host_busy": "The host is busy right now; please ask again in a few seconds. (Not counted.)",
         "lost_race": "Someone else just started a new puzzle here:",
         "redis_down": "The game store is unreachable right now; nothing was changed. Please try again shortly.",
         "error": "Something went wrong; nothing was changed. Please try again.",
@@ -55,6 +57,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "unavailable": "⚠️ 主持人暂时无法回答。本题不计，请稍后再问。",
         "interrupted": "⚠️ *回答中断：主持人没有说完。本题不计，请再问一次。*",
         "game_over": "在回答你的问题之前，本局已经结束。",
+        "game_changed": "你的问题排队时已经换了新的谜题，所以没有提问，也不计数。如果是问新谜题的，请再问一次。",
+        "host_busy": "⏳ 主持人正忙，请过几秒再问。本题不计。",
         "not_saved": "⚠️ 游戏存储暂时无法连接，本题没有记录。请稍后再问。",
         "story_footer": "在这里提出可以用是/否回答的问题。/newgame 揭晓汤底并开始新的一局；/stop 结束。",
         "solved_title": "🎉 破解：{title}",
@@ -68,7 +72,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_long": "问题太长了（最多 {limit} 个字符），请精简一下。",
         "empty": "请写下你的问题。",
         "busy": "本频道排队的问题太多了，请稍等再问。",
-        "host_busy": "主持人现在太忙了，请过几秒再问。（本题不计。）",
         "lost_race": "刚刚有人在这里开始了新的谜题：",
         "redis_down": "游戏存储暂时无法连接，没有做任何改动。请稍后再试。",
         "error": "出了点问题，没有做任何改动。请再试一次。",
@@ -86,7 +89,12 @@ def text(language: str, key: str, **values: object) -> str:
 
 
 # Outcomes shown as a notice under whatever text had arrived.
-NOTICES = {Outcome.GAME_OVER: "game_over", Outcome.NOT_SAVED: "not_saved", Outcome.INTERRUPTED: "interrupted"}
+NOTICES = {
+    Outcome.GAME_OVER: "game_over",
+    Outcome.GAME_CHANGED: "game_changed",
+    Outcome.NOT_SAVED: "not_saved",
+    Outcome.INTERRUPTED: "interrupted",
+}
 
 
 def format_reply(reply: HostReply, language: str) -> str:
@@ -102,6 +110,8 @@ def format_reply(reply: HostReply, language: str) -> str:
         return f"{icon}{reply.text} {IN_PROGRESS}"
     if reply.outcome is Outcome.UNAVAILABLE:
         return text(language, "unavailable")
+    if reply.outcome is Outcome.BUSY:
+        return text(language, "host_busy")
     if reply.outcome in NOTICES:
         # Whatever text arrived stays visible, with the notice under it.
         notice = text(language, NOTICES[reply.outcome])

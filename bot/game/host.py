@@ -24,6 +24,10 @@ class HostUnavailable(Exception):
     """The model endpoint failed before or without giving a reply."""
 
 
+class HostBusy(HostUnavailable):
+    """The endpoint is overloaded (429: its queue is full or it rate-limits us): worth asking again soon."""
+
+
 class HostInterrupted(Exception):
     """The reply stopped part-way (the endpoint died or ended the stream with an error)."""
 
@@ -53,29 +57,35 @@ class ModelHost:
         await self.client.close()
 
     async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable;
-        failures after it raise HostInterrupted (a retry would answer the question twice)."""
+        """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable
+        (HostBusy when the endpoint said it is overloaded); failures after it raise HostInterrupted
+        (a retry would answer the question twice)."""
         attempt = 0
+        loop = asyncio.get_running_loop()
         while True:
             started = False
-            # The read timeout bounds the wait for each chunk; this deadline bounds the whole reply.
-            # (asyncio.timeout must not span a yield: it would cancel the consumer, not us.)
-            deadline = asyncio.get_running_loop().time() + self.config.request_timeout
+            # Both deadlines are kept by the clock, not checked when text arrives: keep-alives (SSE
+            # comments, empty deltas) reset the read timeout but must not hold the channel forever.
+            deadline = loop.time() + self.config.request_timeout
+            first_by = min(deadline, loop.time() + self.config.first_token_timeout)
             try:
                 # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
                 # stream now, which cancels the generation upstream, not whenever GC runs.
                 async with contextlib.aclosing(self._attempt(messages)) as deltas:
-                    async for delta in deltas:
+                    while True:
+                        # The timeout wraps only the wait for the next delta: one spanning a yield
+                        # would cancel the consumer instead of us.
+                        async with asyncio.timeout_at(deadline if started else first_by):
+                            delta = await anext(deltas, None)
+                        if delta is None:
+                            return
                         started = True
                         yield delta
-                        if asyncio.get_running_loop().time() > deadline:
-                            raise TimeoutError
-                return
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:
                     raise HostInterrupted(_describe(error)) from error
                 if attempt >= self.config.max_retries or not _retryable(error):
-                    raise HostUnavailable(_describe(error)) from error
+                    raise (HostBusy if _busy(error) else HostUnavailable)(_describe(error)) from error
                 delay = _backoff(attempt, error)
                 attempt += 1
                 log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt, delay)
@@ -121,6 +131,15 @@ def _retryable(error: Exception) -> bool:
     if isinstance(error, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError):
         return False
     return isinstance(error, openai.APIConnectionError | httpx2.TransportError)
+
+
+def _busy(error: Exception) -> bool:
+    """A 429 other than an exhausted quota (which asking again soon will not fix)."""
+    return (
+        isinstance(error, openai.APIStatusError)
+        and error.status_code == 429
+        and getattr(error, "code", None) != "insufficient_quota"
+    )
 
 
 def _backoff(attempt: int, error: Exception) -> float:

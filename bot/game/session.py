@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 
 import redis.exceptions
 
-from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
+from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
 from bot.game.prompts import Turn, build_messages
 from bot.game.puzzles import Puzzle, PuzzleBank
+from bot.game.solving import judge_solve
 from bot.game.store import Exchange, Game, GameStore
 from bot.game.verdict import Verdict, label, parse_verdict
 from common.config import GameConfig
@@ -34,6 +35,11 @@ LANGUAGES_KEPT = 100_000  # channels whose game language an overload refusal can
 COOLDOWN_SWEEP_SIZE = 10_000
 # Invisible characters that make a message look non-empty: zero-width spaces, joiners, marks, BOM.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+
+
+def _unsolved(verdict: Verdict) -> Verdict:
+    """How a verdict is shown when the question does not solve: a "Correct" that is not believed is unclear."""
+    return Verdict.UNCLEAR if verdict is Verdict.CORRECT else verdict
 
 
 def clean_question(text: str) -> str:
@@ -94,8 +100,10 @@ class Outcome(enum.StrEnum):
     SOLVED = "solved"  # stored, and the game is now solved
     UNCLEAR = "unclear"  # shown, but no verdict: nothing changes
     UNAVAILABLE = "unavailable"  # the model could not be reached; nothing changes
+    BUSY = "busy"  # the model endpoint is overloaded (429): nothing changes, no cooldown, ask again soon
     INTERRUPTED = "interrupted"  # the reply broke off; nothing changes
     GAME_OVER = "game_over"  # the game ended while the question waited or streamed
+    GAME_CHANGED = "game_changed"  # another game started while the question waited: not asked, no cooldown
     NOT_SAVED = "not_saved"  # answered, but the store failed: not counted
 
 
@@ -145,7 +153,6 @@ class GameService:
         self._languages: OrderedDict[int, str] = OrderedDict()  # channel -> language of a game seen there
         self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
         self._last_question: dict[tuple[int, int], float] = {}
-        self._answering: dict[int, Game] = {}  # channel -> the game its current question is in
 
     # -- starting and ending ---------------------------------------------------------
 
@@ -226,7 +233,9 @@ class GameService:
         Raises NoActiveGame (before yielding) when the channel has no game, so a caller can
         treat ordinary chat in game-less channels as not-a-question without replying at all.
         Raises Overloaded (before anything else happens, no cooldown started) when the process
-        already holds `max_questions_in_flight` questions.
+        already holds `max_questions_in_flight` questions. The player's cooldown starts when the
+        question is accepted and is given back when the question ends without reaching the model
+        (or the model was too busy to answer).
         """
         try:
             self.admission.enter()
@@ -241,23 +250,35 @@ class GameService:
 
     async def _ask_admitted(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
         question = self.check_question(question)
-        self._check_cooldown(channel_id, player)
+        claim = self._claim_cooldown(channel_id, player)
+        spent = False
+        try:
+            async with aclosing(self._ask_in_turn(channel_id, player, question)) as replies:
+                async for reply in replies:
+                    if reply.outcome is Outcome.STREAMING:
+                        spent = True  # the model is being asked
+                    elif reply.outcome is Outcome.BUSY:
+                        spent = False
+                    yield reply
+        finally:
+            if not spent:
+                self._refund_cooldown(claim)
+
+    async def _ask_in_turn(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
         try:
             holding = self.locks.hold(channel_id)
             waited = await holding.__aenter__()
         except QueueFull as error:
             raise ChannelBusy(str(error)) from None
         try:
-            asked_in: str | None = None
+            asked_in: Game | None = None
             if waited is not None:
-                # Someone else's question holds the channel. If it is being answered in a game,
-                # this one is queued behind it (placeholder now, answer in turn, and only in that
-                # same game); otherwise it just waits, silently, to find out whether it is a question.
-                current = self._answering.get(channel_id)
-                if current is not None:
-                    asked_in = current.game_id
-                    self._note_question(channel_id, player)
-                    yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, current)
+                # Others are ahead. The question belongs to the game the player sees now (not to the
+                # one being answered: a /newgame may have come between); say "queued" at once.
+                asked_in = await self.store.load(channel_id, with_transcript=False)
+                if asked_in is None or not asked_in.active:
+                    raise NoActiveGame()
+                yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, asked_in)
                 await waited()
             try:
                 game = await self.store.load(channel_id)
@@ -265,41 +286,50 @@ class GameService:
                 if asked_in is None:
                     raise
                 log.warning("could not load the game in %s for a queued question: %s", channel_id, error)
-                yield HostReply("", Verdict.UNCLEAR, Outcome.NOT_SAVED, self._answering.get(channel_id))
+                yield HostReply("", Verdict.UNCLEAR, Outcome.NOT_SAVED, asked_in)
                 return
-            if game is None or not game.active or asked_in not in (None, game.game_id):
+            if game is None or not game.active:
                 if asked_in is None:
                     raise NoActiveGame()
-                yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, game)
+                yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, asked_in)
                 return
-            if asked_in is None:
-                self._note_question(channel_id, player)
-            self._answering[channel_id] = game
-            try:
-                async with aclosing(self._answer(game, player, question)) as replies:
-                    async for reply in replies:
-                        yield reply
-            finally:
-                if self._answering.get(channel_id) is game:
-                    del self._answering[channel_id]
+            if asked_in is not None and game.game_id != asked_in.game_id:
+                # Asked about a puzzle that was replaced while it waited: not answered in the new one.
+                yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_CHANGED, game)
+                return
+            async with aclosing(self._answer(game, player, question)) as replies:
+                async for reply in replies:
+                    yield reply
         finally:
             await holding.__aexit__(None, None, None)
 
-    def _note_question(self, channel_id: int, player: Player) -> None:
-        """Start the player's cooldown when a question is accepted (queued ones included)."""
-        if self.config.question_cooldown:
-            self._last_question[channel_id, player.id] = time.monotonic()
-
-    def _check_cooldown(self, channel_id: int, player: Player) -> None:
-        last = self._last_question.get((channel_id, player.id))
-        if last is None or not self.config.question_cooldown:
-            return
-        remaining = last + self.config.question_cooldown - time.monotonic()
-        if remaining > 0:
+    def _claim_cooldown(self, channel_id: int, player: Player) -> tuple[tuple[int, int], float | None, float] | None:
+        """Check the player's cooldown and start it, in one step with no await between, so two quick
+        messages cannot both pass. Returns what `_refund_cooldown` needs to give it back."""
+        if not self.config.question_cooldown:
+            return None
+        key = (channel_id, player.id)
+        now = time.monotonic()
+        last = self._last_question.get(key)
+        if last is not None and (remaining := last + self.config.question_cooldown - now) > 0:
             raise CoolingDown(remaining)
         if len(self._last_question) > COOLDOWN_SWEEP_SIZE:
-            horizon = time.monotonic() - self.config.question_cooldown
-            self._last_question = {key: at for key, at in self._last_question.items() if at > horizon}
+            horizon = now - self.config.question_cooldown
+            self._last_question = {held: at for held, at in self._last_question.items() if at > horizon}
+        self._last_question[key] = now
+        return key, last, now
+
+    def _refund_cooldown(self, claim: tuple[tuple[int, int], float | None, float] | None) -> None:
+        """Give back a cooldown claimed for a question that was not put to the model."""
+        if claim is None:
+            return
+        key, before, claimed_at = claim
+        if self._last_question.get(key) != claimed_at:
+            return  # already swept, or replaced by a later claim
+        if before is None:
+            del self._last_question[key]
+        else:
+            self._last_question[key] = before
 
     async def tracked(
         self, updates: AsyncIterator[HostReply], message_id: Callable[[], int | None], shard_id: int
@@ -326,9 +356,6 @@ class GameService:
         history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
         puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer)
         messages = build_messages(puzzle, history, question, self.config.history_tokens)
-        # "Correct" lifts the leak guard, so it is believed only when the players have named part
-        # of the answer: a host talked into "Correct!" by an injection gets no free reveal.
-        credible = guard.touched_by(known[len(game.story) :])
         raw = ""
         shown = ""
         leaked = False
@@ -338,35 +365,55 @@ class GameService:
                 async for delta in deltas:
                     raw += delta
                     verdict = parse_verdict(raw)
-                    if (verdict is not Verdict.CORRECT or not credible) and guard.leaks(raw, known):
+                    # "Correct" lifts the leak guard only when this very question solves the puzzle:
+                    # a host talked into "Correct!" by an injection gets no free reveal.
+                    solves = judge_solve(guard, question, verdict)
+                    if not solves and guard.leaks(raw, known):
                         # Never show a leaking reply; its verdict still counts. Closing the
                         # stream also cancels the rest of the generation upstream.
                         leaked, shown = True, label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
                         break
                     shown = raw
-                    yield HostReply(shown, verdict, Outcome.STREAMING, game)
+                    yield HostReply(shown, verdict if solves else _unsolved(verdict), Outcome.STREAMING, game)
+        except HostBusy as error:
+            log.warning("host busy in channel %s: %s", game.channel_id, error)
+            yield HostReply("", Verdict.UNCLEAR, Outcome.BUSY, game)
+            return
         except HostUnavailable as error:
             log.warning("host unavailable in channel %s: %s", game.channel_id, error)
             yield HostReply("", Verdict.UNCLEAR, Outcome.UNAVAILABLE, game)
             return
         except HostInterrupted as error:
             log.warning("host reply interrupted in channel %s: %s", game.channel_id, error)
-            if parse_verdict(raw) is Verdict.CORRECT and credible:
+            if judge_solve(guard, question, parse_verdict(raw)):
                 # The verdict was given and its explanation may already be on screen: solved.
-                yield await self._record(game, player, question, shown.strip(), Verdict.CORRECT, leaked)
+                yield await self._record_solve(game, player, question, shown.strip(), guard, known)
                 return
-            yield HostReply(shown, parse_verdict(raw), Outcome.INTERRUPTED, game)
+            yield HostReply(shown, _unsolved(parse_verdict(raw)), Outcome.INTERRUPTED, game)
             return
         verdict = parse_verdict(raw)
-        if verdict is Verdict.CORRECT and not credible:
+        if verdict is Verdict.CORRECT and not judge_solve(guard, question, verdict):
             log.warning(
-                "channel %s: 'Correct' for a guess that names nothing of the answer; not solved", game.channel_id
+                "channel %s: 'Correct' for a question that names nothing of the answer; not solved", game.channel_id
             )
             verdict = Verdict.UNCLEAR
         if verdict is Verdict.UNCLEAR:
             yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
             return
+        if verdict is Verdict.CORRECT:
+            yield await self._record_solve(game, player, question, shown.strip(), guard, known)
+            return
         yield await self._record(game, player, question, shown.strip(), verdict, leaked)
+
+    async def _record_solve(
+        self, game: Game, player: Player, question: str, text: str, guard: LeakGuard, known: str
+    ) -> HostReply:
+        """Store a solve. Its explanation went out unguarded; if the solve was not stored the game
+        goes on, so the final text is the guarded one."""
+        reply = await self._record(game, player, question, text, Verdict.CORRECT, False)
+        if reply.outcome is Outcome.NOT_SAVED and guard.leaks(text, known):
+            return replace(reply, text=label(Verdict.CORRECT, game.language), leaked=True)
+        return reply
 
     async def _answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
         """Answer; a reply that ends without being stored forgets its streaming marker here (storing

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 
+import discord
 import pytest
 import redis.asyncio as aioredis
 
 from bot.game.session import CoolingDown, HostReply, NoActiveGame, Outcome, Player
+from tests.bot.test_game_flow import start_game
 from tests.bot_fixtures import Table
+from tests.fakes.declared_http import declare_model_waits
+from tests.fakes.redis_state import exchanges, only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 
 
@@ -62,8 +68,11 @@ async def test_a_question_queued_before_newgame_is_not_answered_in_the_new_game(
     await games.new_game(table.channel.id, Player(1, "a"))
     await first_task
     replies = await queued_task
-    assert [reply.outcome for reply in replies] == [Outcome.QUEUED, Outcome.GAME_OVER]
+    assert [reply.outcome for reply in replies] == [Outcome.QUEUED, Outcome.GAME_CHANGED]
     assert len(fake_upstream.requests) == 1
+    # The dropped question spent no cooldown (5 s here): its player may ask about the new puzzle at once.
+    again = await drain(games.ask(table.channel.id, Player(3, "c"), "about the new puzzle?"))
+    assert again[-1].outcome is Outcome.ANSWERED
 
 
 @pytest.fixture
@@ -83,3 +92,47 @@ async def test_the_cooldown_counts_queued_questions(table: Table, fake_upstream:
         await anext(games.ask(table.channel.id, Player(3, "c"), "and again?"))
     await drain(queued)
     await other
+
+
+def _reply_to(table: Table, question: discord.Message) -> str | None:
+    """The bot's reply to ``question`` once it is final (no spinner), else None."""
+    for message in table.channel.history():
+        if message.reference and message.reference.message_id == question.id and "⏳" not in message.content:
+            return message.content
+    return None
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Let the bot run until ``condition()`` holds, without settling: a question waiting its turn behind a
+    reply parked on the model is a wait SimCord cannot see through, so settling would fail until it ends."""
+    deadline = time.perf_counter() + within  # the wall clock: SimCord holds time.monotonic still
+    while not condition():
+        assert time.perf_counter() < deadline, f"not done within {within} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_question_asked_after_newgame_is_answered_in_the_new_game(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """While a reply in G1 streams, Alice runs /newgame and Bob asks about G2's story. His question waits
+    behind G1's reply, then is answered in G2: not dropped as "game over"."""
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    first = await only_game(redis_url)
+    gate = threading.Event()
+    fake_upstream.queue(Reply.text("No, and it was not", size=6, gate=gate))
+    fake_upstream.default = Reply.text("Yes.")
+    await table.alice.send(table.channel, "Is the first one about a lamp?")  # streams until the gate opens
+    started = await table.alice.slash(table.channel, "newgame")
+    assert len(started.response.embeds) == 2  # the reveal and the new story
+    late = table.env.backend.create_message(table.channel.id, table.bob.id, "About the new puzzle?")
+    await wait_for(lambda: "Queued" in (table.channel.last_message.content or ""))
+    gate.set()
+    await wait_for(lambda: _reply_to(table, late) is not None)
+    await table.env.settle()
+
+    assert _reply_to(table, late) == "✅ Yes."
+    second = await only_game(redis_url)
+    assert second["game_id"] != first["game_id"] and second["status"] == "active"
+    assert [entry["q"] for entry in await exchanges(redis_url)] == ["About the new puzzle?"]
+    assert second["story"] in fake_upstream.requests[-1]["messages"][0]["content"]  # asked with G2's story

@@ -7,7 +7,9 @@ process would be, and its timers fire when the test moves the clock with `env.ad
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 
 import httpx2 as httpx
 import openai
@@ -71,3 +73,16 @@ async def declare_model_waits(env: simcord.Env, timeout: float | httpx.Timeout |
     )
     await bot.host.close()
     bot.host = bot.games.host = ModelHost(config, client=client)
+
+
+async def settle_until(env: simcord.Env, done: Callable[[], bool], within: float = 10.0) -> None:
+    """Settle the bot until ``done()`` holds. A bot parked in a declared model wait counts as settled,
+    so after releasing that wait (a gate, a keep-alive ending) the test settles again until the reply is in."""
+    deadline = time.perf_counter() + within  # SimCord may move time.monotonic; this is the wall clock
+    while True:
+        await env.settle()
+        if done():
+            return
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"not done within {within} s")
+        await asyncio.sleep(0.05)

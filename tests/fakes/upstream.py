@@ -33,6 +33,12 @@ class Reply:
     cut_after: int | None = None  # abort the connection after this many content chunks
     gate: threading.Event | None = None  # after the first chunk, wait for this before the rest
     stamp: bool = False  # append "@<time.perf_counter()>" to each content chunk as it is sent (benchmarks)
+    # After the chunks, keep the stream open with keep-alives, never finishing: "comment" sends SSE
+    # comments (": ping"), "empty" sends chunks whose delta has empty content; one every keepalive_every s,
+    # the first keepalive_after s after the last chunk.
+    keepalive: str | None = None
+    keepalive_every: float = 0.1
+    keepalive_after: float = 0.0
 
     @classmethod
     def text(cls, text: str, size: int = 4, **kwargs: Any) -> Reply:
@@ -154,6 +160,20 @@ class FakeUpstream:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._halt.wait(), 3600)
 
+    async def _keep_alive(self, response: web.StreamResponse, ident: str, body: dict[str, Any], reply: Reply) -> None:
+        """Keep-alives until the client goes away (a write fails) or the server stops; at most a minute."""
+        await asyncio.sleep(reply.keepalive_after)
+        for _ in range(int(60 / reply.keepalive_every)):
+            if self._halt is not None and self._halt.is_set():
+                return
+            if reply.keepalive == "comment":
+                if response.task is not None and response.task.done():
+                    raise ConnectionResetError
+                await response.write(b": ping\n\n")
+            else:
+                await _send(response, _chunk(ident, body, {"content": ""}))
+            await asyncio.sleep(reply.keepalive_every)
+
     async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -172,6 +192,9 @@ class FakeUpstream:
                 await _send(response, _chunk(ident, body, {"content": text}))
                 if index == 0 and reply.gate is not None:
                     await asyncio.to_thread(reply.gate.wait, 30)
+            if reply.keepalive is not None:
+                await self._keep_alive(response, ident, body, reply)
+                return response
             await _send(response, _chunk(ident, body, {}, finish="stop"))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()

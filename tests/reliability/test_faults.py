@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import discord
@@ -10,7 +11,7 @@ import pytest
 from common.config import Config
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table, restart
-from tests.fakes.declared_http import declare_model_waits
+from tests.fakes.declared_http import declare_model_waits, settle_until
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.redis_state import transcript
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -19,8 +20,9 @@ from tests.fakes.upstream import FakeUpstream, Reply
 
 
 @pytest.fixture
-def config_overrides() -> dict[str, dict]:
-    return {"model": {"max_retries": 2, "first_token_timeout": 0.5}}
+def config_overrides(request: pytest.FixtureRequest) -> dict[str, dict]:
+    """The module's settings, or a test's own through indirect parametrisation."""
+    return getattr(request, "param", {"model": {"max_retries": 2, "first_token_timeout": 0.5}})
 
 
 async def test_rate_limit_is_retried_after_retry_after_then_answered_once(
@@ -72,6 +74,48 @@ async def test_a_stream_cut_midway_is_marked_interrupted_not_retried(
     assert await transcript(redis_url) == []
     fake_upstream.queue(Reply.text("Yes."))
     await table.alice.send(table.channel, "Was he tired?")
+    assert len(await transcript(redis_url)) == 1
+
+
+KEEP_ALIVE_TIMEOUTS = {"model": {"max_retries": 0, "first_token_timeout": 0.5, "request_timeout": 2}}
+
+
+@pytest.mark.parametrize("config_overrides", [KEEP_ALIVE_TIMEOUTS], indirect=True, ids=["timeouts"])
+@pytest.mark.parametrize(
+    ("keepalive", "text", "notice"),
+    [
+        ("comment", "", "can't answer right now"),
+        ("empty", "", "can't answer right now"),
+        ("comment", "Yes, and", "Interrupted"),
+        ("empty", "Yes, and", "Interrupted"),
+    ],
+)
+async def test_a_keep_alive_stream_ends_at_the_deadline_and_frees_the_channel(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str, keepalive: str, text: str, notice: str
+) -> None:
+    """SSE comments (": ping") or empty deltas, forever, before or after some text: the clock still ends
+    the reply at the deadline (first_token_timeout before text, request_timeout after), and the next
+    question in the channel is answered.
+
+    The model waits are declared, so the bot's clock moves only when the test moves it; the read timeout
+    is long (keep-alives would reset it anyway), so only the reply's own deadline can end the stream."""
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    fake_upstream.queue(
+        Reply(chunks=[text] if text else [], keepalive=keepalive, keepalive_every=0.1, keepalive_after=0.2)
+    )
+    await table.alice.send(table.channel, "Is he alive?")  # returns with the bot parked on the stream
+    await asyncio.sleep(0.5)  # wall clock: keep-alives are arriving
+    assert "⏳" in bot_replies(table)[-1].content
+    await table.env.advance_time(table.env.bot.config.model.request_timeout + 1)
+    await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content, within=3)
+    shown = bot_replies(table)[-1].content
+    assert notice in shown and shown.startswith(text)
+    assert await transcript(redis_url) == []
+
+    fake_upstream.queue(Reply.text("No."))
+    await table.alice.send(table.channel, "Is he dead?")
+    assert bot_replies(table)[-1].content == "❌ No."
     assert len(await transcript(redis_url)) == 1
 
 
