@@ -94,6 +94,14 @@ def kernels(weight: torch.Tensor) -> dict[str, tuple[Callable[[torch.Tensor], to
             int4pack.numel(),
         ),
         "int4 dequant": (lambda x: x @ (unpack_int4(q4).float() * s4_fp32[:, None]).T, q4.numel()),
+        "int8 dequant bf16": (
+            lambda x: (x.bfloat16() @ (q8.to(torch.bfloat16) * s8_bf16[:, None]).T).float(),
+            q8.numel(),
+        ),
+        "int4 dequant bf16": (
+            lambda x: (x.bfloat16() @ (unpack_int4(q4).to(torch.bfloat16) * s4.bfloat16()[:, None]).T).float(),
+            q4.numel(),
+        ),
     }
     found.update(_bitsandbytes(weight, in_features, out_features))
     return found
