@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import random
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from bot.game.puzzles import (
+    BUILTIN_PACKS,
+    DIFFICULTIES,
     Puzzle,
     PuzzleBank,
     PuzzleError,
     already_stated,
     builtin_puzzles,
+    key_fact_problems,
     load_bank,
     parse_pack,
 )
@@ -45,6 +51,34 @@ def test_builtin_bank_has_enough_puzzles_in_both_languages() -> None:
     for puzzle in puzzles:
         assert puzzle.story and puzzle.answer and puzzle.title
         assert puzzle.answer not in puzzle.story
+
+
+def builtin_entries() -> list[dict[str, Any]]:
+    """The built-in packs as written, so a field left to its default is still seen as missing."""
+    folder = resources.files("bot") / "puzzles"
+    return [
+        entry
+        for name in BUILTIN_PACKS
+        for entry in yaml.safe_load(folder.joinpath(name).read_text(encoding="utf-8"))["puzzles"]
+    ]
+
+
+@pytest.mark.parametrize("entry", builtin_entries(), ids=lambda entry: entry["id"])
+def test_every_builtin_puzzle_has_key_facts_hints_and_a_difficulty(entry: dict[str, Any]) -> None:
+    assert entry.get("difficulty") in DIFFICULTIES
+    assert 2 <= len(entry.get("key_facts", [])) <= 5
+    assert 2 <= len(entry.get("hints", [])) <= 3
+    assert key_fact_problems(entry["key_facts"], entry) == []
+    # A hint nudges; it never gives a key fact away.
+    for hint in entry["hints"]:
+        assert not [fact for fact in entry["key_facts"] if already_stated(fact, hint)], hint
+
+
+def test_builtin_bank_offers_every_difficulty_in_both_languages() -> None:
+    bank = PuzzleBank(builtin_puzzles())
+    for language in ("en", "zh"):
+        for difficulty in DIFFICULTIES:
+            assert sum(p.difficulty == difficulty for p in bank.by_language[language]) >= 5, (language, difficulty)
 
 
 def error_of(text: str, source: str = "pack.yaml") -> str:
