@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -16,7 +18,21 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh")
 REQUIRED_FIELDS = ("id", "language", "title", "story", "answer")
-OPTIONAL_FIELDS = ("hints",)
+OPTIONAL_FIELDS = ("hints", "key_facts", "difficulty")
+DIFFICULTIES = ("easy", "medium", "hard")
+DEFAULT_DIFFICULTY = "medium"
+# A key fact is one short sentence of the answer; the progress line and the end-of-game summary list them all.
+MIN_KEY_FACTS, MAX_KEY_FACTS = 2, 5
+MAX_KEY_FACT_LENGTH = 200
+# "Already stated in the story": the fact's normalised text occurs in the story's, or at least this share of
+# its tokens (English content words, CJK character bigrams) does. A fact the story gives away finds itself.
+STATED_OVERLAP = 0.8
+_STOPWORD_TEXT = """
+    a an the and or but if of to in on at by for with from into onto as is are was were be been being it its
+    he she they them his her their him we us our you your i me my this that these those there here then than so
+    not no do does did had has have will would can could just very all also once one who whom which what when
+    where why how up down out off over again still yet"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 BUILTIN_PACKS = ("en.yaml", "zh.yaml")
 # Stories and answers are shown in embeds (4,096 characters of description, 256 of title),
 # with a line of our own around them.
@@ -36,6 +52,8 @@ class Puzzle:
     answer: str
     hints: tuple[str, ...] = ()
     source: str = ""
+    key_facts: tuple[str, ...] = ()
+    difficulty: str = DEFAULT_DIFFICULTY
 
 
 def parse_pack(text: str, source: str) -> list[Puzzle]:
@@ -95,6 +113,13 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
     hints = entry.get("hints", [])
     if not isinstance(hints, list) or not all(isinstance(hint, str) and hint.strip() for hint in hints):
         problems.append(f"{where}: hints: expected a list of non-empty texts")
+    difficulty = entry.get("difficulty", DEFAULT_DIFFICULTY)
+    if difficulty not in DIFFICULTIES:
+        problems.append(f"{where}: difficulty: unknown difficulty {difficulty!r} (expected easy, medium or hard)")
+    # Optional: a pack without key facts plays as before (the host judges against the whole answer).
+    key_facts = entry.get("key_facts", [])
+    if "key_facts" in entry:
+        problems.extend(f"{where}: key_facts: {problem}" for problem in key_fact_problems(key_facts, entry))
     if problems:
         return None, problems
     puzzle = Puzzle(
@@ -105,8 +130,65 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
         answer=entry["answer"].strip(),
         hints=tuple(hint.strip() for hint in hints),
         source=source,
+        key_facts=tuple(fact.strip() for fact in key_facts),
+        difficulty=difficulty,
     )
     return puzzle, []
+
+
+def key_fact_problems(key_facts: Any, entry: dict[str, Any]) -> list[str]:
+    """What is wrong with a `key_facts` value, judged against the entry's story and answer."""
+    if not isinstance(key_facts, list) or not all(isinstance(fact, str) and fact.strip() for fact in key_facts):
+        return ["expected a list of non-empty texts"]
+    if not MIN_KEY_FACTS <= len(key_facts) <= MAX_KEY_FACTS:
+        return [f"expected {MIN_KEY_FACTS} to {MAX_KEY_FACTS} key facts, got {len(key_facts)}"]
+    story, answer = entry.get("story"), entry.get("answer")
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, fact in enumerate((fact.strip() for fact in key_facts), start=1):
+        if len(fact) > MAX_KEY_FACT_LENGTH:
+            problems.append(f"key fact {number}: too long ({len(fact)} characters, at most {MAX_KEY_FACT_LENGTH})")
+        if isinstance(answer, str) and answer.strip() and len(fact) >= len(answer.strip()):
+            problems.append(f"key fact {number}: not shorter than the answer (a key fact is one part of it)")
+        if isinstance(story, str) and story.strip() and already_stated(fact, story):
+            problems.append(f"key fact {number}: already stated in the story ({fact!r})")
+        if normalise(fact) in seen:
+            problems.append(f"key fact {number}: repeats an earlier key fact")
+        seen.add(normalise(fact))
+    return problems
+
+
+def normalise(text: str) -> str:
+    """Case-folded, width-folded text with punctuation and spacing reduced to single spaces."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
+
+
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+# A run of CJK characters, or a run of other letters and digits.
+_TOKEN_RUN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+
+
+def fact_tokens(text: str) -> set[str]:
+    """English content words (a plural's trailing s dropped) and CJK character bigrams of a text."""
+    tokens: set[str] = set()
+    for run in _TOKEN_RUN.findall(normalise(text)):
+        if "\u3400" <= run[0] <= "\u9fff" or "\uf900" <= run[0] <= "\ufaff":
+            tokens.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+        elif run not in STOPWORDS and len(run) > 1:
+            tokens.add(run[:-1] if len(run) > 3 and run.endswith("s") else run)
+    return tokens
+
+
+def already_stated(fact: str, story: str) -> bool:
+    """Whether the story already says `fact`: contained after normalising, or most of its tokens appear in it."""
+    fact_text, story_text = normalise(fact), normalise(story)
+    if fact_text and fact_text in story_text:
+        return True
+    tokens = fact_tokens(fact)
+    if not tokens:
+        return False
+    return len(tokens & fact_tokens(story)) / len(tokens) >= STATED_OVERLAP
 
 
 def load_pack(path: Path) -> list[Puzzle]:
@@ -142,11 +224,23 @@ class PuzzleBank:
     def get(self, puzzle_id: str) -> Puzzle | None:
         return self.by_id.get(puzzle_id)
 
-    def pick(self, language: str, recent: Sequence[str] = (), rng: random.Random | None = None) -> Puzzle:
-        """A random puzzle in `language` that is not among `recent`, when any such exists."""
+    def pick(
+        self,
+        language: str,
+        recent: Sequence[str] = (),
+        rng: random.Random | None = None,
+        difficulty: str | None = None,
+    ) -> Puzzle:
+        """A random puzzle in `language` (of `difficulty`, when given) that is not among `recent`, when any exists."""
         candidates = self.by_language.get(language) or []
         if not candidates:
             raise PuzzleError(f"no puzzles in language {language!r} are loaded")
+        if difficulty is not None:
+            if difficulty not in DIFFICULTIES:
+                raise PuzzleError(f"unknown difficulty {difficulty!r} (expected easy, medium or hard)")
+            candidates = [puzzle for puzzle in candidates if puzzle.difficulty == difficulty]
+            if not candidates:
+                raise PuzzleError(f"no {difficulty} puzzles in language {language!r} are loaded")
         fresh = [puzzle for puzzle in candidates if puzzle.id not in set(recent)]
         if not fresh:
             # Every puzzle was played lately: avoid at least the most recent ones.

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import random
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from bot.game.puzzles import PuzzleBank, PuzzleError, builtin_puzzles, load_bank, parse_pack
+from bot.game.puzzles import (
+    BUILTIN_PACKS,
+    DIFFICULTIES,
+    Puzzle,
+    PuzzleBank,
+    PuzzleError,
+    already_stated,
+    builtin_puzzles,
+    key_fact_problems,
+    load_bank,
+    parse_pack,
+)
 
 GOOD = """\
 puzzles:
@@ -18,6 +32,16 @@ puzzles:
     answer: He was a lighthouse keeper's enemy.
 """
 
+WITH_FACTS = (
+    GOOD
+    + """\
+    difficulty: hard
+    key_facts:
+      - He hated the keeper.
+      - The dark lamp meant a wreck.
+"""
+)
+
 
 def test_builtin_bank_has_enough_puzzles_in_both_languages() -> None:
     puzzles = builtin_puzzles()
@@ -27,6 +51,34 @@ def test_builtin_bank_has_enough_puzzles_in_both_languages() -> None:
     for puzzle in puzzles:
         assert puzzle.story and puzzle.answer and puzzle.title
         assert puzzle.answer not in puzzle.story
+
+
+def builtin_entries() -> list[dict[str, Any]]:
+    """The built-in packs as written, so a field left to its default is still seen as missing."""
+    folder = resources.files("bot") / "puzzles"
+    return [
+        entry
+        for name in BUILTIN_PACKS
+        for entry in yaml.safe_load(folder.joinpath(name).read_text(encoding="utf-8"))["puzzles"]
+    ]
+
+
+@pytest.mark.parametrize("entry", builtin_entries(), ids=lambda entry: entry["id"])
+def test_every_builtin_puzzle_has_key_facts_hints_and_a_difficulty(entry: dict[str, Any]) -> None:
+    assert entry.get("difficulty") in DIFFICULTIES
+    assert 2 <= len(entry.get("key_facts", [])) <= 5
+    assert 2 <= len(entry.get("hints", [])) <= 3
+    assert key_fact_problems(entry["key_facts"], entry) == []
+    # A hint nudges; it never gives a key fact away.
+    for hint in entry["hints"]:
+        assert not [fact for fact in entry["key_facts"] if already_stated(fact, hint)], hint
+
+
+def test_builtin_bank_offers_every_difficulty_in_both_languages() -> None:
+    bank = PuzzleBank(builtin_puzzles())
+    for language in ("en", "zh"):
+        for difficulty in DIFFICULTIES:
+            assert sum(p.difficulty == difficulty for p in bank.by_language[language]) >= 5, (language, difficulty)
 
 
 def error_of(text: str, source: str = "pack.yaml") -> str:
@@ -105,3 +157,109 @@ def test_pick_avoids_recent_puzzles() -> None:
     assert {bank.pick("en", recent, rng).id for _ in range(20)} == {english[-1]}
     # When everything was played lately, it still picks, avoiding the most recent.
     assert bank.pick("en", english, rng).id != english[0]
+
+
+def test_key_facts_and_difficulty_are_read() -> None:
+    [puzzle] = parse_pack(WITH_FACTS, "pack.yaml")
+    assert puzzle.key_facts == ("He hated the keeper.", "The dark lamp meant a wreck.")
+    assert puzzle.difficulty == "hard"
+
+
+def test_key_facts_and_difficulty_are_optional_in_packs() -> None:
+    [puzzle] = parse_pack(GOOD, "pack.yaml")
+    assert puzzle.key_facts == ()
+    assert puzzle.difficulty == "medium"
+    # Code that builds a Puzzle from stored game fields keeps working.
+    assert Puzzle("x", "en", "T", "S", "A").difficulty == "medium"
+
+
+def facts(*items: str) -> str:
+    return GOOD + "    key_facts:\n" + "".join(f"      - {item}\n" for item in items)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD + "    key_facts: He hated the keeper.\n",
+            "puzzle 'lamp': key_facts: expected a list of non-empty texts",
+        ),
+        (GOOD + "    key_facts: []\n", "puzzle 'lamp': key_facts: expected 2 to 5 key facts, got 0"),
+        (facts("He hated the keeper."), "puzzle 'lamp': key_facts: expected 2 to 5 key facts, got 1"),
+        (facts(*(f"Fact number {n}." for n in range(6))), "key_facts: expected 2 to 5 key facts, got 6"),
+        (facts("He hated the keeper.", "''"), "puzzle 'lamp': key_facts: expected a list of non-empty texts"),
+        (facts("He hated the keeper.", "[nested]"), "puzzle 'lamp': key_facts: expected a list of non-empty texts"),
+        (
+            facts("He hated the keeper.", "The keeper's enemy was glad the lamp went out."),
+            "pack.yaml: puzzle 'lamp': key_facts: key fact 2: not shorter than the answer",
+        ),
+        (
+            facts("He hated the keeper.", "a LAMP went out"),
+            "pack.yaml: puzzle 'lamp': key_facts: key fact 2: already stated in the story ('a LAMP went out')",
+        ),
+        (
+            facts("He hated the keeper.", "The man, glad."),
+            "puzzle 'lamp': key_facts: key fact 2: already stated in the story",
+        ),
+        (facts("He hated the keeper.", "he hated the keeper"), "key_facts: key fact 2: repeats an earlier key fact"),
+        (facts("He hated the keeper.", "x" * 201), "key_facts: key fact 2: too long (201 characters, at most 200)"),
+        (GOOD + "    difficulty: extreme\n", "puzzle 'lamp': difficulty: unknown difficulty 'extreme' (expected easy"),
+        (GOOD + "    difficulty: 3\n", "pack.yaml: puzzle 'lamp': difficulty: unknown difficulty 3"),
+    ],
+)
+def test_bad_key_facts_and_difficulty_name_file_puzzle_and_field(text: str, expected: str) -> None:
+    text = text.replace(
+        "answer: He was a lighthouse keeper's enemy.", "answer: He was the lighthouse keeper's old enemy."
+    )
+    assert expected in error_of(text)
+
+
+def test_key_fact_problems_in_several_puzzles_are_reported_together_and_nothing_is_loaded() -> None:
+    second = (
+        WITH_FACTS.split("puzzles:\n")[1]
+        .replace("id: lamp", "id: lamp-2")
+        .replace("difficulty: hard", "difficulty: odd")
+    )
+    text = facts("He hated the keeper.", "A lamp went out.") + second
+    message = error_of(text)
+    assert "pack.yaml: puzzle 'lamp': key_facts: key fact 2: already stated in the story" in message
+    assert "pack.yaml: puzzle 'lamp-2': difficulty: unknown difficulty 'odd'" in message
+    assert len(message.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("fact", "story", "stated"),
+    [
+        ("The lamp went out.", "A LAMP went out, and a man was glad!", True),
+        ("The man was glad the lamp went out.", "A lamp went out and a man was glad.", True),
+        ("The man hated the lighthouse keeper.", "A lamp went out and a man was glad.", False),
+        ("The divers swim to the ships", "Divers swim in a ballroom; the ship sank.", True),
+        ("他以为自己又瞎了。", "火车驶进隧道，车厢里漆黑一片，他跳下了火车。", False),
+        ("车厢里漆黑一片", "火车驶进隧道，车厢里漆黑一片，他跳下了火车。", True),
+        ("他跳下了火车", "火车驶进隧道后，他在黑暗中跳下了火车。", True),
+    ],
+)
+def test_already_stated_is_containment_or_most_tokens_in_the_story(fact: str, story: str, stated: bool) -> None:
+    assert already_stated(fact, story) is stated
+
+
+def test_pick_filters_by_difficulty_and_still_avoids_recent() -> None:
+    [puzzle] = parse_pack(WITH_FACTS, "pack.yaml")
+    easy = [Puzzle(f"easy-{n}", "en", "T", "S", "A", difficulty="easy") for n in range(3)]
+    bank = PuzzleBank([puzzle, *easy])
+    rng = random.Random(2)
+    assert bank.pick("en", rng=rng, difficulty="hard") == puzzle
+    picked = {bank.pick("en", ["easy-0", "easy-1"], rng, difficulty="easy").id for _ in range(20)}
+    assert picked == {"easy-2"}
+    # The filter does not count puzzles of another difficulty as fresh: all easy ones played, the oldest comes back.
+    assert bank.pick("en", ["easy-2", "easy-1", "easy-0", "lamp"], rng, difficulty="easy").id != "easy-2"
+
+
+def test_pick_with_a_difficulty_nobody_has_says_so() -> None:
+    bank = PuzzleBank(parse_pack(WITH_FACTS, "pack.yaml"))
+    with pytest.raises(PuzzleError, match="no easy puzzles in language 'en' are loaded"):
+        bank.pick("en", difficulty="easy")
+    with pytest.raises(PuzzleError, match="unknown difficulty 'brutal'"):
+        bank.pick("en", difficulty="brutal")
+    with pytest.raises(PuzzleError, match="no puzzles in language 'zh' are loaded"):
+        bank.pick("zh", difficulty="hard")
