@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import discord
 
+from bot.game.puzzles import MESSAGE_EMBEDS_LIMIT
 from bot.streaming import DisplayError
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,7 @@ ORIGINAL = "original"  # the page that is the interaction's own response
 ACKNOWLEDGE_WITHIN = 2.0
 # What Discord answers for an interaction past its deadline (or a token past its 15 minutes).
 EXPIRED_CODES = (10062, 10015)  # Unknown Interaction, Unknown Webhook
-# Discord's limits on the embeds of one message.
-MESSAGE_EMBED_CHARACTERS = 6000
+# Discord's limit on the number of embeds in one message (their characters: MESSAGE_EMBEDS_LIMIT).
 MESSAGE_EMBEDS = 10
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def embed_batches(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
     batches: list[list[discord.Embed]] = []
     for embed in embeds:
         last = batches[-1] if batches else None
-        if last and len(last) < MESSAGE_EMBEDS and sum(map(len, last)) + len(embed) <= MESSAGE_EMBED_CHARACTERS:
+        if last and len(last) < MESSAGE_EMBEDS and sum(map(len, last)) + len(embed) <= MESSAGE_EMBEDS_LIMIT:
             last.append(embed)
         else:
             batches.append([embed])
