@@ -7,13 +7,15 @@ mid-stream is replaced by a fresh one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import discord
 
+from bot.game.puzzles import MESSAGE_EMBEDS_LIMIT
 from bot.streaming import DisplayError
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,13 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Interaction tokens live 15 minutes; stop using one a little before that.
 INTERACTION_TOKEN_LIFETIME = timedelta(minutes=14, seconds=30)
 ORIGINAL = "original"  # the page that is the interaction's own response
+# Discord drops an interaction not answered within 3 s; work still running after this long is
+# deferred ("thinking…") first, leaving a second for the defer itself to arrive.
+ACKNOWLEDGE_WITHIN = 2.0
+# What Discord answers for an interaction past its deadline (or a token past its 15 minutes).
+EXPIRED_CODES = (10062, 10015)  # Unknown Interaction, Unknown Webhook
+# Discord's limit on the number of embeds in one message (their characters: MESSAGE_EMBEDS_LIMIT).
+MESSAGE_EMBEDS = 10
 
 T = TypeVar("T")
 
@@ -42,6 +51,84 @@ async def _send_to(channel: discord.abc.Messageable, content: str) -> discord.Me
         return await _discord_call(lambda: channel.send(content, allowed_mentions=NO_MENTIONS))
     except discord.NotFound as error:
         raise DisplayError("the channel is gone", permanent=True) from error
+
+
+def _expired(error: discord.NotFound) -> bool:
+    return error.code in EXPIRED_CODES
+
+
+def embed_batches(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
+    """The embeds in order, grouped into as few messages as Discord's limits allow (e.g. a long
+    answer's reveal and a long new story go out as two messages rather than failing as one)."""
+    batches: list[list[discord.Embed]] = []
+    for embed in embeds:
+        last = batches[-1] if batches else None
+        if last and len(last) < MESSAGE_EMBEDS and sum(map(len, last)) + len(embed) <= MESSAGE_EMBEDS_LIMIT:
+            last.append(embed)
+        else:
+            batches.append([embed])
+    return batches
+
+
+class InteractionReplies:
+    """Answers one slash command: at once when its work is quick, deferred before Discord's 3 s
+    deadline when it is not, and in the channel when the interaction has expired."""
+
+    def __init__(self, interaction: discord.Interaction, channel: discord.abc.Messageable) -> None:
+        self.interaction = interaction
+        self.channel = channel
+        self.started = asyncio.get_running_loop().time()
+        self.expired = False
+
+    async def in_time(self, work: Awaitable[T]) -> T:
+        """Await `work`, deferring the response if it runs past ACKNOWLEDGE_WITHIN."""
+        task = asyncio.ensure_future(work)
+        if not (self.expired or self.interaction.response.is_done()):
+            left = self.started + ACKNOWLEDGE_WITHIN - asyncio.get_running_loop().time()
+            try:
+                done, _ = await asyncio.wait({task}, timeout=max(left, 0.0))
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if not done:
+                await self.defer()
+        return await task
+
+    async def defer(self) -> None:
+        try:
+            await self.interaction.response.defer(thinking=True)
+        except discord.NotFound as error:
+            if not _expired(error):
+                raise
+            self._expire(error)
+
+    def token_alive(self) -> bool:
+        return discord.utils.utcnow() - self.interaction.created_at < INTERACTION_TOKEN_LIFETIME
+
+    def _expire(self, error: discord.NotFound) -> None:
+        log.info("interaction %s expired (%s): answering in the channel", self.interaction.id, error.text)
+        self.expired = True
+
+    async def send(
+        self, content: str | None = None, *, embeds: Iterable[discord.Embed] = (), ephemeral: bool = False
+    ) -> None:
+        """The response, a follow-up once responded (or deferred), or a channel message once expired
+        (a note meant for the caller alone then goes to the channel too: better than nothing)."""
+        options: dict[str, Any] = {"embeds": list(embeds), "allowed_mentions": NO_MENTIONS}
+        if not self.expired:
+            response = self.interaction.response
+            try:
+                if not response.is_done():
+                    await response.send_message(content, ephemeral=ephemeral, **options)
+                    return
+                if self.token_alive():
+                    await self.interaction.followup.send(content, ephemeral=ephemeral, **options)
+                    return
+            except discord.NotFound as error:
+                if not _expired(error):
+                    raise
+                self._expire(error)
+        await self.channel.send(content, **options)
 
 
 class MessageReplySurface:
@@ -82,11 +169,15 @@ class MessageReplySurface:
 
 
 class InteractionSurface:
-    """Page one is the interaction's response; late or extra pages go to the channel."""
+    """Page one is the interaction's response (or completes its deferred one); late or extra pages,
+    and every page once the interaction expired, go to the channel."""
 
-    def __init__(self, interaction: discord.Interaction, channel: discord.abc.Messageable) -> None:
+    def __init__(
+        self, interaction: discord.Interaction, channel: discord.abc.Messageable, expired: bool = False
+    ) -> None:
         self.interaction = interaction
         self.channel = channel
+        self.expired = expired
         self.first_message_id: int | None = None
 
     def _token_alive(self) -> bool:
@@ -96,15 +187,35 @@ class InteractionSurface:
         return await _send_to(self.channel, content)
 
     async def post(self, content: str, first: bool) -> object:
-        if first and not self.interaction.response.is_done():
+        if first and not self.expired:
+            try:
+                page = await self._respond(content)
+            except discord.NotFound as error:
+                if not _expired(error):
+                    raise DisplayError(f"HTTP 404: {error.text}", permanent=False) from error
+                log.info("interaction %s expired: the reply goes to the channel", self.interaction.id)
+                self.expired, page = True, None
+            if page is not None:
+                return page
+        message = await self._send(content)
+        if first:
+            self.first_message_id = message.id
+        return message
+
+    async def _respond(self, content: str) -> object | None:
+        """Page one as the interaction's response; None when its token is too old for that."""
+        if not self.interaction.response.is_done():
             response = self.interaction.response
             callback = await _discord_call(lambda: response.send_message(content, allowed_mentions=NO_MENTIONS))
             self.first_message_id = getattr(callback, "message_id", None)
             return ORIGINAL
-        if first and self._token_alive():
-            followup = self.interaction.followup
-            return await _discord_call(lambda: followup.send(content, allowed_mentions=NO_MENTIONS, wait=True))
-        return await self._send(content)
+        if not self._token_alive():
+            return None
+        # After a defer, the first follow-up completes the "thinking…" response.
+        followup = self.interaction.followup
+        message = await _discord_call(lambda: followup.send(content, allowed_mentions=NO_MENTIONS, wait=True))
+        self.first_message_id = message.id
+        return message
 
     async def edit(self, page: object, content: str) -> object:
         if isinstance(page, discord.Message) and not isinstance(page, discord.WebhookMessage):

@@ -19,6 +19,7 @@ from bot.game.session import (
     ChannelBusy,
     CoolingDown,
     GameAlreadyRunning,
+    GameChanged,
     GameError,
     HostReply,
     NoActiveGame,
@@ -30,7 +31,7 @@ from bot.game.session import (
 )
 from bot.game.store import Game
 from bot.streaming import stream_to
-from bot.surfaces import NO_MENTIONS, InteractionSurface, MessageReplySurface
+from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
 from bot.texts import IN_PROGRESS, format_reply, text
 
 if TYPE_CHECKING:
@@ -115,59 +116,74 @@ class GameCog(commands.Cog):
     @app_commands.describe(language=_("Puzzle language: en or zh"))
     @app_commands.guild_only()
     async def play(self, interaction: discord.Interaction, language: Language | None = None) -> None:
-        await self.answering(interaction, self._play(interaction, language))
+        replies = self._replies(interaction)
+        await self.answering(replies, self._play(replies, language))
 
     @app_commands.command(name="newgame", description=_("Reveal the answer and start a new puzzle"))
     @app_commands.describe(language=_("Puzzle language: en or zh"))
     @app_commands.guild_only()
     async def newgame(self, interaction: discord.Interaction, language: Language | None = None) -> None:
-        await self.answering(interaction, self._newgame(interaction, language))
+        replies = self._replies(interaction)
+        await self.answering(replies, self._newgame(replies, language))
 
     @app_commands.command(name="stop", description=_("Reveal the answer and end the game"))
     @app_commands.guild_only()
     async def stop(self, interaction: discord.Interaction) -> None:
-        await self.answering(interaction, self._stop(interaction))
+        replies = self._replies(interaction)
+        await self.answering(replies, self._stop(replies))
 
     @app_commands.command(name="ask", description=_("Ask the host a yes/no question"))
     @app_commands.describe(question=_("Your yes/no question or your guess"))
     @app_commands.guild_only()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        await self.answering(interaction, self._ask(interaction, question))
+        replies = self._replies(interaction)
+        await self.answering(replies, self._ask(replies, question))
 
-    async def _play(self, interaction: discord.Interaction, language: str | None) -> None:
+    def _replies(self, interaction: discord.Interaction) -> InteractionReplies:
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
+        return InteractionReplies(interaction, channel)
+
+    async def _play(self, replies: InteractionReplies, language: str | None) -> None:
+        interaction = replies.interaction
         self._require_permissions(interaction)
-        game = await self.games.start(
-            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language
+        game = await replies.in_time(
+            self.games.start(interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language)
         )
-        await interaction.response.send_message(embed=story_embed(game))
+        await replies.send(embeds=[story_embed(game)])
 
-    async def _newgame(self, interaction: discord.Interaction, language: str | None) -> None:
+    async def _newgame(self, replies: InteractionReplies, language: str | None) -> None:
+        interaction = replies.interaction
         self._require_permissions(interaction)
-        revealed, game = await self.games.new_game(
-            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language
+        revealed, game = await replies.in_time(
+            self.games.new_game(interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language)
         )
         if revealed is None and game.started_by != interaction.user.id:
             lost = text(ui_language(interaction), "lost_race")
-            await interaction.response.send_message(lost, embed=story_embed(game), ephemeral=True)
+            await replies.send(lost, embeds=[story_embed(game)], ephemeral=True)
             return
-        embeds = [reveal_embed(revealed), story_embed(game)] if revealed else [story_embed(game)]
-        await interaction.response.send_message(embeds=embeds)
+        # A long answer and a long story may not fit in one message: then they go out as two.
+        for embeds in embed_batches([reveal_embed(revealed), story_embed(game)] if revealed else [story_embed(game)]):
+            await replies.send(embeds=embeds)
 
-    async def _stop(self, interaction: discord.Interaction) -> None:
-        game = await self.games.stop(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
-        who = discord.utils.escape_markdown(interaction.user.display_name)
-        await interaction.response.send_message(
-            text(game.language, "stopped", who=who), embed=reveal_embed(game), allowed_mentions=NO_MENTIONS
+    async def _stop(self, replies: InteractionReplies) -> None:
+        interaction = replies.interaction
+        game = await replies.in_time(
+            self.games.stop(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
         )
+        who = discord.utils.escape_markdown(interaction.user.display_name)
+        await replies.send(text(game.language, "stopped", who=who), embeds=[reveal_embed(game)])
 
-    async def _ask(self, interaction: discord.Interaction, question: str) -> None:
-        channel = interaction.channel
-        assert isinstance(channel, discord.abc.Messageable)
+    async def _ask(self, replies: InteractionReplies, question: str) -> None:
+        interaction, channel = replies.interaction, replies.channel
         self._require_permissions(interaction)
         updates = self.games.ask(
             interaction.channel_id or 0, player_of(interaction.user, interaction.channel), question
         )
-        first = await anext(updates)  # the game's refusals come before anything is shown
+        # The game's refusals come before anything is shown; a question waiting on a slow Redis
+        # gets the interaction deferred meanwhile.
+        first = await replies.in_time(anext(updates))
         language = first.game.language if first.game else ui_language(interaction)
         asked = discord.utils.escape_markdown(question.strip())
         who = discord.utils.escape_markdown(interaction.user.display_name)
@@ -176,7 +192,7 @@ class GameCog(commands.Cog):
         def render(reply: HostReply) -> str:
             return f"{heading}\n{format_reply(reply, language)}"
 
-        surface = InteractionSurface(interaction, channel)
+        surface = InteractionSurface(interaction, channel, expired=replies.expired)
         tracked = self.games.tracked(
             _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
         )
@@ -253,6 +269,8 @@ class GameCog(commands.Cog):
             return text(language, cause.reason, limit=self.games.config.max_question_length)
         if isinstance(cause, CoolingDown):
             return text(language, "cooldown", seconds=max(1, round(cause.seconds)))
+        if isinstance(cause, GameChanged):
+            return text(cause.game.language, "game_changed", title=cause.game.title)
         if isinstance(cause, NotAllowed):
             return text(cause.game.language, "not_allowed")
         if isinstance(cause, MissingPermission):
@@ -297,7 +315,7 @@ class GameCog(commands.Cog):
 
     # -- errors ----------------------------------------------------------------------
 
-    async def answering(self, interaction: discord.Interaction, work: Coroutine[Any, Any, None]) -> None:
+    async def answering(self, replies: InteractionReplies, work: Coroutine[Any, Any, None]) -> None:
         """Run a command; the game's refusals and a Redis outage become an ephemeral reply.
 
         (Handled here rather than in cog_app_command_error, which discord.py follows with the
@@ -305,19 +323,17 @@ class GameCog(commands.Cog):
         try:
             await work
         except (GameError, PuzzleError, redis.exceptions.RedisError) as error:
-            await self._refuse_interaction(interaction, error)
+            await self._refuse_interaction(replies, error)
 
-    async def _refuse_interaction(self, interaction: discord.Interaction, cause: Exception) -> None:
+    async def _refuse_interaction(self, replies: InteractionReplies, cause: Exception) -> None:
+        interaction = replies.interaction
         if isinstance(cause, redis.exceptions.RedisError):
             log.warning("redis unavailable during /%s: %s", interaction.command and interaction.command.name, cause)
         message = self._refusal(cause, ui_language(interaction))
         # A running game is pointed to with its story in an embed (a story may be longer than
         # a message's 2,000 characters).
-        embed = story_embed(cause.game) if isinstance(cause, GameAlreadyRunning) else discord.utils.MISSING
-        if interaction.response.is_done():
-            await interaction.followup.send(message, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(message, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        embeds = [story_embed(cause.game)] if isinstance(cause, GameAlreadyRunning) else []
+        await replies.send(message, embeds=embeds, ephemeral=True)
 
 
 def _is_done(reply: HostReply) -> bool:

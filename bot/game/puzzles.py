@@ -34,9 +34,29 @@ _STOPWORD_TEXT = """
     where why how up down out off over again still yet"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 BUILTIN_PACKS = ("en.yaml", "zh.yaml")
-# Stories and answers are shown in embeds (4,096 characters of description, 256 of title),
-# with a line of our own around them.
-MAX_LENGTHS = {"id": 100, "title": 200, "story": 3500, "answer": 3500}
+# Stories and answers are shown in Discord embeds: at most 256 characters of title, 4,096 of
+# description and 6,000 across one message's embeds. Our own words go around them ("🐢 The answer
+# to “…”", the solver's line above a solved answer, the story's footer), so a puzzle may fill each
+# embed only up to the room they leave. (A reveal and the next story, together past 6,000, are sent
+# as two messages; one puzzle's own story message, title + story + footer, stays within 6,000.)
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+MESSAGE_EMBEDS_LIMIT = 6000
+TITLE_RESERVE = 56
+DESCRIPTION_RESERVE = 596
+MAX_LENGTHS = {
+    "id": 100,
+    "title": EMBED_TITLE_LIMIT - TITLE_RESERVE,
+    "story": EMBED_DESCRIPTION_LIMIT - DESCRIPTION_RESERVE,
+    "answer": EMBED_DESCRIPTION_LIMIT - DESCRIPTION_RESERVE,
+}
+# Why each limit exists, for the error message.
+_WITH_OUR_WORDS = "with the bot's words around it"
+LIMIT_REASONS = {
+    "title": f"Discord shows at most {EMBED_TITLE_LIMIT:,} characters in an embed title, {_WITH_OUR_WORDS}",
+    "story": f"Discord shows at most {EMBED_DESCRIPTION_LIMIT:,} characters in an embed, {_WITH_OUR_WORDS}",
+    "answer": f"Discord shows at most {EMBED_DESCRIPTION_LIMIT:,} characters in an embed, {_WITH_OUR_WORDS}",
+}
 
 
 class PuzzleError(ValueError):
@@ -105,8 +125,9 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
         elif not value.strip():
             problems.append(f"{where}: {field}: empty text")
         elif len(value.strip()) > MAX_LENGTHS.get(field, len(value)):
+            reason = f"; {LIMIT_REASONS[field]}" if field in LIMIT_REASONS else ""
             problems.append(
-                f"{where}: {field}: too long ({len(value.strip())} characters, at most {MAX_LENGTHS[field]})"
+                f"{where}: {field}: too long ({len(value.strip())} characters, at most {MAX_LENGTHS[field]}){reason}"
             )
     if isinstance(entry.get("language"), str) and entry["language"].strip() and entry["language"] not in LANGUAGES:
         problems.append(f"{where}: language: unknown language {entry['language']!r} (expected en or zh)")

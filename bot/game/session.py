@@ -93,6 +93,14 @@ class NotAllowed(GameError):
         self.game = game
 
 
+class GameChanged(GameError):
+    """The game a command was meant for was replaced before the command took effect."""
+
+    def __init__(self, game: Game) -> None:
+        super().__init__("the game changed before the command took effect")
+        self.game = game
+
+
 class Outcome(enum.StrEnum):
     STREAMING = "streaming"
     QUEUED = "queued"
@@ -194,10 +202,13 @@ class GameService:
         if current is None or not current.active:
             raise NoActiveGame()
         self._check_may_end(current, player)
-        changed, game = await self.store.stop(channel_id, player.id)
-        if not changed or game is None:
-            raise NoActiveGame()
-        return game
+        # Only the game the player saw (and was allowed to end): another may have started since.
+        changed, game = await self.store.stop(channel_id, player.id, current.game_id)
+        if changed and game is not None:
+            return game
+        if game is not None and game.active and game.game_id != current.game_id:
+            raise GameChanged(game)
+        raise NoActiveGame()
 
     def _check_may_end(self, game: Game, player: Player) -> None:
         if self.config.end_game_by == "anyone" or player.moderator or player.id == game.started_by:
@@ -422,7 +433,7 @@ class GameService:
             async for reply in replies:
                 if reply.done and reply.outcome not in (Outcome.ANSWERED, Outcome.SOLVED):
                     try:
-                        await self.store.clear_streaming(game.channel_id, game.game_id)
+                        await self.store.clear_streaming(game.channel_id)
                     except redis.exceptions.RedisError as error:
                         log.warning("could not clear the streaming marker in %s: %s", game.channel_id, error)
                 yield reply

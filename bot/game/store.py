@@ -23,7 +23,8 @@ _START = """
 local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 local status = redis.call('HGET', KEYS[1], 'status') or ''
 if ARGV[1] == 'play' and status == 'active' then return {0, redis.call('HGETALL', KEYS[1])} end
-if ARGV[1] == 'new' and current ~= ARGV[2] then return {0, redis.call('HGETALL', KEYS[1])} end
+-- A game that expired since the caller saw it ('' now) no longer stands in the way.
+if ARGV[1] == 'new' and current ~= ARGV[2] and current ~= '' then return {0, redis.call('HGETALL', KEYS[1])} end
 redis.call('DEL', KEYS[1], KEYS[2])
 local fields = cjson.decode(ARGV[3])
 for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
@@ -35,28 +36,55 @@ redis.call('EXPIRE', KEYS[3], ARGV[4])
 return {1, redis.call('HGETALL', KEYS[1])}
 """
 
-# Note the message a reply streams into, only in the game it belongs to (never recreating an
-# expired game's hash without its fields or TTL).
+# Replies being streamed, one marker each in the channel's `replies` hash (message id -> JSON with
+# its owner, the process that streams it), noted only in the game it belongs to (never recreating an
+# expired game's hash without its fields or TTL). Only the owner clears a marker.
 _MARK = """
 if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'streaming', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
 
-_CLEAR = """
-if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
-return redis.call('HDEL', KEYS[1], 'streaming')
+_CLEAR_OWN = """
+local function clear_own(key, message_id, owner)
+  if message_id == '' then return 0 end
+  local marker = redis.call('HGET', key, message_id)
+  if not marker or cjson.decode(marker)['owner'] ~= owner then return 0 end
+  return redis.call('HDEL', key, message_id)
+end
+"""
+
+_CLEAR = _CLEAR_OWN + "return clear_own(KEYS[1], ARGV[1], ARGV[2])"
+
+# Take (read and remove at once) the markers of these shards, so that two starting processes
+# never both take one.
+_TAKE = """
+local wanted = cjson.decode(ARGV[1])
+local markers = redis.call('HGETALL', KEYS[1])
+local taken = {}
+for i = 1, #markers, 2 do
+  if wanted[tostring(cjson.decode(markers[i + 1])['shard'])] then
+    redis.call('HDEL', KEYS[1], markers[i])
+    table.insert(taken, markers[i])
+    table.insert(taken, markers[i + 1])
+  end
+end
+return taken
 """
 
 # Store one whole exchange, only into the game it was asked in, and only while that game is active.
-_APPEND = """
+# The reply's own streaming marker is cleared in the same script, whether or not it is stored.
+_APPEND = (
+    _CLEAR_OWN
+    + """
+clear_own(KEYS[3], ARGV[7], ARGV[8])
 if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
-redis.call('HDEL', KEYS[1], 'streaming')
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'status', 'solved', 'solver', ARGV[5], 'ended_at', ARGV[6])
 end
@@ -64,10 +92,13 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
+)
 
-# End the active game as stopped; answer the game as it now is.
+# End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any);
+# answer the game as it now is.
 _STOP = """
-if redis.call('HGET', KEYS[1], 'status') == 'active' then
+local current = redis.call('HGET', KEYS[1], 'game_id') or ''
+if redis.call('HGET', KEYS[1], 'status') == 'active' and (ARGV[3] == '' or current == ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[1])
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stopped_by', ARGV[2]) end
   return {1, redis.call('HGETALL', KEYS[1])}
@@ -169,10 +200,19 @@ class GameStore:
         self._stop = client.register_script(_STOP)
         self._mark = client.register_script(_MARK)
         self._clear = client.register_script(_CLEAR)
+        self._take = client.register_script(_TAKE)
+        # This process, as the owner of the markers it writes, and the reply it streams in each channel
+        # (one at a time: questions in a channel are answered in turn).
+        self.owner = uuid.uuid4().hex[:12]
+        self._marked: dict[int, str] = {}
 
     def keys(self, channel_id: int) -> tuple[str, str, str]:
         tag = f"{self.prefix}:{{ch{channel_id}}}"
         return f"{tag}:game", f"{tag}:log", f"{tag}:recent"
+
+    def replies_key(self, channel_id: int) -> str:
+        """The channel's streaming markers, in the same hash slot as its game."""
+        return f"{self.prefix}:{{ch{channel_id}}}:replies"
 
     async def load(self, channel_id: int, with_transcript: bool = True) -> Game | None:
         """The channel's current game (active or ended), in one round trip."""
@@ -221,10 +261,11 @@ class GameStore:
         return StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
 
     async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
-        """Store one exchange in `game`; False when that game is no longer the channel's active one."""
+        """Store one exchange in `game`; False when that game is no longer the channel's active one.
+        Either way, the marker of the reply this process streams in that channel is cleared."""
         game_key, log_key, _ = self.keys(game.channel_id)
         stored = await self._append(
-            keys=[game_key, log_key],
+            keys=[game_key, log_key, self.replies_key(game.channel_id)],
             args=[
                 game.game_id,
                 exchange.encode(),
@@ -232,13 +273,16 @@ class GameStore:
                 self.ttl,
                 "" if solved_by is None else str(solved_by),
                 repr(exchange.at),
+                self._marked.pop(game.channel_id, ""),
+                self.owner,
             ],
         )
         return bool(stored)
 
-    async def stop(self, channel_id: int, stopped_by: int | None = None) -> tuple[bool, Game | None]:
+    async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
+        """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""
         game_key, _, _ = self.keys(channel_id)
-        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or ""])
+        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or "", game_id])
         if not flat:
             return False, None
         return bool(changed), Game.from_hash(channel_id, _pairs(flat))
@@ -246,27 +290,29 @@ class GameStore:
     # -- replies being streamed, so a restarted bot can mark the ones it abandoned ---------
 
     async def mark_streaming(self, game: Game, shard_id: int, message_id: int) -> None:
-        marker = f"{message_id}:{game.language}:{shard_id}"
-        await self._mark(keys=[self.keys(game.channel_id)[0]], args=[game.game_id, marker])
+        marker = json.dumps({"owner": self.owner, "game": game.game_id, "language": game.language, "shard": shard_id})
+        self._marked[game.channel_id] = str(message_id)
+        await self._mark(
+            keys=[self.keys(game.channel_id)[0], self.replies_key(game.channel_id)],
+            args=[game.game_id, str(message_id), marker, self.ttl],
+        )
 
-    async def clear_streaming(self, channel_id: int, game_id: str) -> None:
-        await self._clear(keys=[self.keys(channel_id)[0]], args=[game_id])
+    async def clear_streaming(self, channel_id: int) -> None:
+        """Forget the marker of the reply this process streams in the channel (no one else's)."""
+        message_id = self._marked.pop(channel_id, "")
+        if message_id:
+            await self._clear(keys=[self.replies_key(channel_id)], args=[message_id, self.owner])
 
     async def take_abandoned(self, shard_ids: Iterable[int]) -> list[tuple[int, int, str]]:
         """(channel, message, language) of replies that were streaming, in these shards, when a
-        process stopped; the markers are cleared. Found with SCAN (never KEYS), once at start-up."""
-        wanted = {str(shard) for shard in shard_ids}
+        process stopped; each is taken (read and removed) in one script. Found with SCAN (never
+        KEYS), once at start-up."""
+        wanted = json.dumps({str(shard): True for shard in shard_ids})
         abandoned = []
-        async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:game", count=1000):
-            marker = await self.redis.hget(key, "streaming")
-            if not marker:
-                continue
-            message_id, language, shard = marker.split(":")
-            if shard not in wanted:
-                continue
-            await self.redis.hdel(key, "streaming")
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:replies", count=1000):
             channel_id = int(key.split("{ch", 1)[1].split("}", 1)[0])
-            abandoned.append((channel_id, int(message_id), language))
+            for message_id, raw in _pairs(await self._take(keys=[key], args=[wanted])).items():
+                abandoned.append((channel_id, int(message_id), json.loads(raw)["language"]))
         return abandoned
 
 

@@ -107,6 +107,14 @@ def error_of(text: str, source: str = "pack.yaml") -> str:
         ("puzzles: [\n", "pack.yaml: line"),
         (GOOD + "extra: 1\n", "unknown top-level key 'extra'"),
         (GOOD.replace("story: A", "story: " + "x" * 3600 + " A"), "story: too long (3636 characters, at most 3500)"),
+        (
+            GOOD.replace("answer: He", "answer: " + "x" * 3600 + " He"),
+            "answer: too long (3636 characters, at most 3500); Discord shows at most 4,096 characters in an embed",
+        ),
+        (
+            GOOD.replace("title: The Lamp", "title: " + "T" * 201),
+            "title: too long (201 characters, at most 200); Discord shows at most 256 characters in an embed title",
+        ),
     ],
 )
 def test_every_problem_names_file_puzzle_and_field(text: str, expected: str) -> None:

@@ -14,11 +14,15 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 import simcord
 
 from bot.app import create_bot
+from bot.game.store import GameStore
 from common.config import Config
-from tests.bot_fixtures import Table
+from tests.bot.test_game_flow import bot_replies
+from tests.bot_fixtures import Table, restart
+from tests.fakes.declared_http import declare_model_waits
 from tests.fakes.redis_state import exchanges
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -147,3 +151,44 @@ async def test_simultaneous_questions_from_both_instances_are_all_stored_whole(
     assert all(entry["r"] == f"Yes. ({entry['q']})" for entry in entries)  # no reply crossed into another
     here = [entry["q"] for entry in entries if entry["q"].startswith("here")]
     assert here == [f"here {i}?" for i in range(5)]  # each instance keeps its arrival order
+
+
+async def test_a_reply_streaming_in_one_process_keeps_its_marker_when_the_other_answers(
+    table: Table, other_process: OtherProcess, fake_upstream: FakeUpstream, bot_settings: Config
+) -> None:
+    await declare_model_waits(table.env, timeout=60)
+    await table.alice.slash(table.channel, "play")
+    gate = threading.Event()
+    fake_upstream.queue(Reply.text("Yes, and then he went on to", size=6, gate=gate), Reply.text("No."))
+    await table.alice.send(table.channel, "Did he leave?")  # here: the reply stops mid-stream
+    streaming = bot_replies(table)[-1]
+    assert streaming.content.endswith("⏳")
+
+    async def ask_there(env: simcord.Env, world: dict) -> None:
+        await world["bob"].send(world["channel"], "Was it night?")  # there: answered and stored
+
+    await other_process.run(ask_there)
+    fresh = await restart(table.env, bot_settings)  # this process dies mid-stream
+    gate.set()
+    marked = next(m for m in bot_replies(table) if m.id == streaming.id)
+    assert "⏳" not in marked.content and "the bot restarted mid-reply" in marked.content
+    await fresh.close()
+
+
+async def test_two_starting_processes_take_an_abandoned_reply_once(table: Table, redis_url: str) -> None:
+    await table.alice.slash(table.channel, "play")
+    store = table.env.bot.games.store
+    game = await store.load(table.channel.id)
+    assert game is not None
+    await store.mark_streaming(game, 0, 4242)  # a reply its process abandoned
+
+    clients = [aioredis.from_url(redis_url, decode_responses=True) for _ in range(2)]
+    try:
+        starting = [
+            GameStore(client, store.prefix, store.ttl, store.transcript_cap, store.recent_cap) for client in clients
+        ]
+        taken = await asyncio.gather(*(other.take_abandoned([0]) for other in starting))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert sorted(taken, key=len) == [[], [(table.channel.id, 4242, game.language)]]
