@@ -42,7 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "empty": "Please write a question.",
         "busy": "Too many questions are waiting in this channel; please wait a moment and ask again.",
         "lost_race": "Someone else just started a new puzzle here:",
-        "game_changed": "The game changed before your command arrived, so nothing was stopped. Now playing: "
+        "command_game_changed": "The game changed before your command arrived, so nothing was stopped. Now playing: "
         "**{title}**.",
         "redis_down": "The game store is unreachable right now; nothing was changed. Please try again shortly.",
         "error": "Something went wrong; nothing was changed. Please try again.",
@@ -75,7 +75,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "empty": "请写下你的问题。",
         "busy": "本频道排队的问题太多了，请稍等再问。",
         "lost_race": "刚刚有人在这里开始了新的谜题：",
-        "game_changed": "在你的指令生效之前本局已经换成了新的谜题，所以没有结束任何游戏。当前谜题：**{title}**。",
+        "command_game_changed": "在你的指令生效之前本局已经换成了新的谜题，所以没有结束任何游戏。"
+        "当前谜题：**{title}**。",
         "redis_down": "游戏存储暂时无法连接，没有做任何改动。请稍后再试。",
         "error": "出了点问题，没有做任何改动。请再试一次。",
         "asked": "**{who} 问：** {question}",

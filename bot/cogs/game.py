@@ -270,7 +270,7 @@ class GameCog(commands.Cog):
         if isinstance(cause, CoolingDown):
             return text(language, "cooldown", seconds=max(1, round(cause.seconds)))
         if isinstance(cause, GameChanged):
-            return text(cause.game.language, "game_changed", title=cause.game.title)
+            return text(cause.game.language, "command_game_changed", title=cause.game.title)
         if isinstance(cause, NotAllowed):
             return text(cause.game.language, "not_allowed")
         if isinstance(cause, MissingPermission):
