@@ -1,7 +1,8 @@
 """Show a streaming reply by editing messages in place, throttled, splitting at Discord's limits.
 
-The throttle state lives in one `StreamedMessage` per reply, never globally, so channels and
-replies never slow each other down.
+The throttle state lives in one `StreamedMessage` per reply, never globally; the edit budget is
+Discord's, per channel (`EditBudget`), shared by the replies of one channel, so channels never slow
+each other down and a channel's replies never add up past its limit.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ log = logging.getLogger(__name__)
 
 # Discord allows 2,000 characters of content; keep room for the in-progress marker.
 PAGE_LIMIT = 1900
-# Discord lets a channel's messages be edited about 5 times per 5 seconds. Intermediate edits use
-# at most 4 of each window, so the final edit can always go out at once without a 429.
+# Discord lets a channel's messages be edited about 5 times per 5 seconds. Intermediate edits (and
+# placeholders after the first post) use at most 4 of each window, counting every reply in the
+# channel, so a reply's final edit can go out at once.
 RATE_WINDOW = 5.0
 RATE_EDITS = 5
+# Channels whose budgets are kept before idle ones are dropped.
+BUDGETS_KEPT = 10_000
 
 T = TypeVar("T")
 
@@ -58,24 +62,55 @@ def split_pages(content: str, limit: int = PAGE_LIMIT) -> list[str]:
     return pages
 
 
+class EditBudget:
+    """The latest edits in one channel, against Discord's limit of RATE_EDITS per RATE_WINDOW there."""
+
+    def __init__(self) -> None:
+        self.times: deque[float] = deque(maxlen=RATE_EDITS)
+
+    def next_at(self) -> float:
+        """When an intermediate edit may go out: it keeps the window's last slot free for a final one."""
+        allowed = RATE_EDITS - 1
+        return self.times[-allowed] + RATE_WINDOW if len(self.times) >= allowed else float("-inf")
+
+    def idle(self, now: float) -> bool:
+        return not self.times or self.times[-1] + RATE_WINDOW <= now
+
+    def spend(self) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+
+
+class EditBudgets:
+    """One EditBudget per channel, shared by every reply streamed there by this process."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[int, EditBudget] = {}
+
+    def of(self, channel_id: int) -> EditBudget:
+        budget = self._by_channel.get(channel_id)
+        if budget is None:
+            if len(self._by_channel) >= BUDGETS_KEPT:
+                now = asyncio.get_running_loop().time()
+                self._by_channel = {key: kept for key, kept in self._by_channel.items() if not kept.idle(now)}
+            budget = self._by_channel[channel_id] = EditBudget()
+        return budget
+
+
 class StreamedMessage:
     """The pages of one reply, what each currently shows, and when it was last edited."""
 
-    def __init__(self, surface: Surface) -> None:
+    def __init__(self, surface: Surface, budget: EditBudget | None = None) -> None:
         self.surface = surface
+        self.budget = budget or EditBudget()
         self.pages: list[object] = []
         self.shown: list[str] = []
         self.last_update = float("-inf")
         self.updates = 0
         self.gone = False
-        self.edit_times: deque[float] = deque(maxlen=RATE_EDITS)
 
     def next_edit_at(self, interval: float) -> float:
-        """When an intermediate edit may go out: an interval after the last, and within the rate budget."""
-        at = self.last_update + interval
-        if len(self.edit_times) >= RATE_EDITS - 1:
-            at = max(at, self.edit_times[-(RATE_EDITS - 1)] + RATE_WINDOW)
-        return at
+        """When an intermediate edit may go out: an interval after the last, and within the channel's budget."""
+        return max(self.last_update + interval, self.budget.next_at())
 
     async def show(self, content: str) -> bool:
         """Bring the pages up to `content`; False when that could not be done (it is logged)."""
@@ -99,7 +134,7 @@ class StreamedMessage:
             if index < len(self.pages):
                 if self.shown[index] != chunk:
                     # Every edit counts against the channel's budget, also a second page's.
-                    self.edit_times.append(asyncio.get_running_loop().time())
+                    self.budget.spend()
                     self.pages[index] = await self.surface.edit(self.pages[index], chunk)
                     self.shown[index] = chunk
             else:
@@ -115,14 +150,15 @@ async def stream_to(
     interval: float,
     is_final: Callable[[T], bool],
     is_placeholder: Callable[[T], bool] = lambda update: False,
+    budget: EditBudget | None = None,
 ) -> T | None:
     """Show each update as it comes, at most one edit per `interval`, the final one at once.
 
-    Placeholders are shown at once and do not start the interval, so the first real text
-    follows immediately. Later text that arrives within the interval is held and flushed when
-    the interval ends, even if no newer chunk arrives.
+    Placeholders are shown as soon as the channel's edit `budget` allows and do not start the
+    interval, so the first real text follows immediately. Later text that arrives within the
+    interval is held and flushed when the interval ends, even if no newer chunk arrives.
     """
-    stream = _ThrottledStream(StreamedMessage(surface), render, interval, is_placeholder)
+    stream = _ThrottledStream(StreamedMessage(surface, budget), render, interval, is_placeholder)
     pending: asyncio.Future[T] | None = None
     # A plain loop, not an async generator: SimCord (and debuggers) follow awaits through
     # coroutines, not through a generator's asend.
@@ -169,10 +205,11 @@ class _ThrottledStream(Generic[T]):
 
     async def offer(self, update: T) -> None:
         self.latest = update
-        due = self.message.next_edit_at(self.interval) - asyncio.get_running_loop().time()
-        if not self.message.pages or due <= 0 or self.is_placeholder(update):
+        placeholder = self.is_placeholder(update)
+        due = self.message.next_edit_at(0.0 if placeholder else self.interval) - asyncio.get_running_loop().time()
+        if not self.message.pages or due <= 0:  # the first post is no edit: it never waits
             await self.message.show(self.render(update))
-            if self.is_placeholder(update):
+            if placeholder:
                 self.message.last_update = float("-inf")
         elif self.flush is None:
             self.flush = asyncio.ensure_future(asyncio.sleep(due))
@@ -185,6 +222,8 @@ class _ThrottledStream(Generic[T]):
             self.flush = None
             assert self.latest is not None
             await self.message.show(self.render(self.latest))
+            if self.is_placeholder(self.latest):
+                self.message.last_update = float("-inf")
         return pending in done
 
     async def finish(self) -> T | None:

@@ -30,7 +30,7 @@ from bot.game.session import (
     QuestionRejected,
 )
 from bot.game.store import Game
-from bot.streaming import stream_to
+from bot.streaming import EditBudgets, stream_to
 from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
 from bot.texts import IN_PROGRESS, format_reply, text
 
@@ -109,6 +109,7 @@ class GameCog(commands.Cog):
         self.interval = bot.config.stream.edit_interval
         self.chatter_prefix = bot.config.game.chatter_prefix
         self._cooldown_notices: dict[tuple[int, int], float] = {}
+        self.edit_budgets = EditBudgets()  # Discord's edit limit is per channel, across replies
 
     # -- commands --------------------------------------------------------------------
 
@@ -196,7 +197,8 @@ class GameCog(commands.Cog):
         tracked = self.games.tracked(
             _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
         )
-        final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder)
+        budget = self.edit_budgets.of(interaction.channel_id or 0)
+        final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder, budget)
         await self._announce(channel, final, interaction.user)
 
     # -- questions as plain messages -------------------------------------------------
@@ -236,6 +238,7 @@ class GameCog(commands.Cog):
             self.interval,
             _is_done,
             _is_placeholder,
+            self.edit_budgets.of(message.channel.id),
         )
         await self._announce(message.channel, final, message.author)
 

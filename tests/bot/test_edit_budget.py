@@ -1,0 +1,58 @@
+"""Discord lets a channel's messages be edited about 5 times per 5 seconds: the bot keeps to that per
+channel, across replies, so a queued reply does not start with a fresh budget right after the previous
+reply's edits (and meet 429s)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from bot.streaming import RATE_EDITS, RATE_WINDOW
+from tests.bot.test_game_flow import bot_replies, start_game
+from tests.bot_fixtures import Table
+from tests.fakes.declared_http import declare_model_waits
+from tests.fakes.upstream import FakeUpstream, Reply
+
+
+@pytest.fixture
+def config_overrides() -> dict[str, dict]:
+    return {"model": {"request_timeout": 300}}  # the test's clock steps must not time the replies out
+
+
+def edit_times(table: Table) -> list[float]:
+    """When (on SimCord's clock) each message in the channel was edited, from the gateway's updates."""
+    times = [
+        datetime.fromisoformat(payload["edited_timestamp"]).timestamp()
+        for kind, event, payload in table.env.backend.transcript
+        if kind == "GATEWAY" and event == "MESSAGE_UPDATE" and int(payload["channel_id"]) == table.channel.id
+    ]
+    return sorted(times)
+
+
+def busiest_window(times: list[float]) -> int:
+    """The most edits in any RATE_WINDOW seconds."""
+    return max((sum(1 for other in times if start <= other < start + RATE_WINDOW) for start in times), default=0)
+
+
+async def test_a_queued_reply_shares_the_channels_edit_budget(table: Table, fake_upstream: FakeUpstream) -> None:
+    await declare_model_waits(table.env, timeout=60)  # the clock moves only as the test moves it
+    await start_game(table)
+    first = "No. " + "The weather has nothing to do with it, think about what he needed. " * 3
+    second = "Yes. " + "He was in a hurry, and the bartender saw why at once, before anyone. " * 3
+    fake_upstream.queue(Reply.text(first, size=4, chunk_delay=0.03), Reply.text(second, size=4, chunk_delay=0.03))
+    backend = table.env.backend
+    backend.create_message(table.channel.id, table.alice.id, "Was it raining?")
+    backend.create_message(table.channel.id, table.bob.id, "Was he in a hurry?")  # queued behind alice's
+    finals = [f"❌ {first.strip()}", f"✅ {second.strip()}"]
+    for _ in range(400):  # text arrives in real time; half a second passes on the bot's clock per step
+        await table.env.advance_time(0.5)
+        if [reply.content for reply in bot_replies(table)[-2:]] == finals:
+            break
+        await asyncio.sleep(0.02)
+
+    assert [reply.content for reply in bot_replies(table)[-2:]] == finals
+    times = edit_times(table)
+    assert len(times) >= 2 * RATE_EDITS  # both replies were streamed in many edits
+    assert busiest_window(times) <= RATE_EDITS, times  # never past Discord's limit: no 429
