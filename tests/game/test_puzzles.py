@@ -45,8 +45,8 @@ WITH_FACTS = (
 
 def test_builtin_bank_has_enough_puzzles_in_both_languages() -> None:
     puzzles = builtin_puzzles()
-    assert sum(p.language == "en" for p in puzzles) >= 25
-    assert sum(p.language == "zh" for p in puzzles) >= 25
+    assert sum(p.language == "en" for p in puzzles) >= 50
+    assert sum(p.language == "zh" for p in puzzles) >= 50
     assert len({p.id for p in puzzles}) == len(puzzles)
     for puzzle in puzzles:
         assert puzzle.story and puzzle.answer and puzzle.title
