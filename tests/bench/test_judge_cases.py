@@ -21,7 +21,8 @@ def test_the_builtin_set_is_large_bilingual_and_valid() -> None:
     cases = builtin_cases(PUZZLES)  # validates every case against the built-in bank
     languages = Counter(case.puzzle.language for case in cases)
     assert len(cases) >= 300 and min(languages.values()) >= 0.4 * len(cases)
-    assert {case.puzzle.id for case in cases} == set(PUZZLES)  # every built-in puzzle is asked about
+    asked = {case.puzzle.id for case in cases}
+    assert len(asked) >= 60 and asked <= set(PUZZLES)  # the first 30 + 30 built-in puzzles, each asked about
     assert {case.label for case in cases} == set(LABELS)
     assert all(case.kind in ("question", "guess") and case.question for case in cases)
     for language in ("en", "zh"):
@@ -32,6 +33,8 @@ def test_the_builtin_set_is_large_bilingual_and_valid() -> None:
         assert sum(case.label is Verdict.IRRELEVANT and not case.injection for case in mine) >= 30
     # Coverage labels, where the bank has key facts, point at facts that exist (the loader checks the range).
     assert all(case.covers is None or key_facts_of(case.puzzle) for case in cases)
+    if all(key_facts_of(case.puzzle) for case in cases):
+        assert all((case.covers is not None) == (case.kind == "guess") for case in cases)  # every guess is labelled
     assert len({(case.puzzle.id, case.question) for case in cases}) == len(cases)  # no duplicates
 
 
