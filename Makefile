@@ -2,7 +2,7 @@
 CONFIG ?= config.yaml
 PYTHON ?= python3
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench judge
 
 run:
 	@CONFIG="$(CONFIG)" PYTHON="$(PYTHON)" ./scripts/run.sh
@@ -19,3 +19,9 @@ bench:
 	.venv/bin/python -m bench.bench_throughput
 	.venv/bin/python bench/bench_model_service_relay.py
 	.venv/bin/python bench/bench_model_service_local.py
+
+# How well the configured model hosts: every host prompt over the labelled set (docs/JUDGING.md).
+# Extra arguments: make judge JUDGE_ARGS="--language zh --limit 50". Answers are cached; a rerun resumes.
+JUDGE_OUT ?= judge-results/RESULT.json
+judge:
+	.venv/bin/python -m bench.judge $(if $(wildcard $(CONFIG)),--config $(CONFIG),) --variant all --out $(JUDGE_OUT) $(JUDGE_ARGS)

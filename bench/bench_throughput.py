@@ -82,7 +82,7 @@ async def memory_per_game(bot: Bot) -> None:
     channel = 999_999
     largest = max(bot.games.bank.by_id.values(), key=lambda p: len((p.title + p.story + p.answer).encode()))
     bot.games.bank = PuzzleBank([largest])
-    game = await bot.games.start(channel, Player(1, "starter"))
+    game = await bot.games.start(channel, Player(1, "starter"), largest.language)
     cap = bot.config.game.transcript_cap
     for index in range(cap + 5):
         exchange = Exchange(f"{QUESTION} ({index})", REPLY, "no", 123456789012345678, time.time())

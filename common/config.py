@@ -58,6 +58,10 @@ class ModelConfig(_Section):
     first_token_timeout: float = Field(30.0, gt=0)
     request_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    # Names of bot.game.prompt_variants.VARIANTS; `python -m bench.judge --variant ...` compares them.
+    host_prompt: Literal["standard", "few_shot", "key_facts"] = Field(
+        "standard", description="How the host is prompted (see docs/JUDGING.md)."
+    )
 
 
 class GameConfig(_Section):

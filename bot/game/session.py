@@ -21,7 +21,8 @@ import redis.exceptions
 from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.prompts import Turn, build_messages
+from bot.game.prompt_variants import builder_for
+from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.solving import judge_solve
 from bot.game.store import Exchange, Game, GameStore
@@ -366,7 +367,7 @@ class GameService:
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
         puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer)
-        messages = build_messages(puzzle, history, question, self.config.history_tokens)
+        messages = builder_for(self.host)(puzzle, history, question, self.config.history_tokens)
         raw = ""
         shown = ""
         leaked = False

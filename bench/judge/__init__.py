@@ -1,0 +1,1 @@
+"""The judging benchmark: how often a model, prompted as the bot prompts it, gives a careful host's verdict."""
