@@ -2,6 +2,8 @@
 #   docker build -t turtle-soup .
 # Local-model image (adds torch + transformers for the chatglm backend):
 #   docker build --target local -t turtle-soup:local .
+# Browser-page image (adds Gradio for python -m bot.web):
+#   docker build --target web -t turtle-soup:web .
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -24,5 +26,14 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install --index-url "$TORCH_INDEX" "torch==2.13.0" && pip install ".[local]"
 USER soup
 ENV HF_HOME=/models/hf
+
+FROM base AS web
+# The browser page (python -m bot.web): the slim image plus Gradio.
+#   docker build --target web -t turtle-soup:web .
+USER root
+RUN pip install ".[web]"
+USER soup
+EXPOSE 7860
+CMD ["python", "-m", "bot.web", "--config", "/app/config.yaml"]
 
 FROM base AS slim

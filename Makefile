@@ -1,11 +1,15 @@
 # Two commands: `make run` starts the whole stack, `make test` runs the whole test suite.
+# `make web` starts the same stack with the browser page in place of the Discord bot.
 CONFIG ?= config.yaml
 PYTHON ?= python3
 
-.PHONY: run test lint bench judge
+.PHONY: run test lint bench judge web
 
 run:
 	@CONFIG="$(CONFIG)" PYTHON="$(PYTHON)" ./scripts/run.sh
+
+web:
+	@CONFIG="$(CONFIG)" PYTHON="$(PYTHON)" SURFACE=web ./scripts/run.sh
 
 test:
 	@PYTHON="$(PYTHON)" ./scripts/test.sh

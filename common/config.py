@@ -123,6 +123,17 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class WebConfig(_Section):
+    """`python -m bot.web`: the browser page over the same engine as the bot."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 exposes the page.")
+    port: int = Field(7860, ge=0, le=65535)
+    auth: Literal["none", "secret"] = Field("none", description="secret: players log in with web.secret.")
+    secret: str | None = Field(None, description="The shared password when auth is secret.")
+    actions_per_minute: int = Field(20, ge=1, description="Questions and button presses per browser session.")
+    concurrent_replies: int = Field(32, ge=1, description="Host replies streamed at once across all sessions.")
+
+
 class Config(_Section):
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -131,6 +142,7 @@ class Config(_Section):
     stream: StreamConfig = Field(default_factory=StreamConfig)
     model_service: ModelServiceConfig = Field(default_factory=ModelServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     source: str = Field("<defaults>", exclude=True, description="Where this config came from.")
     unset_env: dict[str, str] = Field(default_factory=dict, exclude=True)
 

@@ -1,4 +1,5 @@
-"""`make run`: check what the stack needs, start what is missing (Redis, the model service), run the bot.
+"""`make run`: check what the stack needs, start what is missing (Redis, the model service), run the bot
+(`make web`: the browser page instead).
 
 Every problem stops here with a message saying what to do, before anything logs in to Discord.
 """
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = ROOT / "run"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MODEL_READY_TIMEOUT = {"openai": 30, "chatglm": 900}
+SURFACES = {"bot": "bot", "web": "bot.web"}  # what to run: the Discord bot, or the browser page
 
 MODEL_HELP = """\
 The bot needs an OpenAI-compatible model endpoint at model.base_url ({url}).
@@ -129,20 +131,21 @@ def ensure_model(config: Config, config_path: str, children: list[subprocess.Pop
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="config.yaml")
+    parser.add_argument("--surface", choices=SURFACES, default="bot", help="the Discord bot, or the browser page")
     args = parser.parse_args()
     try:
         config = load_config(args.config)
     except ConfigError as error:
         fail(str(error))
-    if not config.discord.token:
+    if args.surface == "bot" and not config.discord.token:
         print(GUIDE.format(config=args.config), file=sys.stderr, end="")
         return 2
     children: list[subprocess.Popen[bytes]] = []
     try:
         ensure_redis(config, children)
         ensure_model(config, args.config, children)
-        print("==> starting the bot")
-        bot = subprocess.Popen([sys.executable, "-m", "bot", "--config", args.config])
+        print(f"==> starting python -m {SURFACES[args.surface]}")
+        bot = subprocess.Popen([sys.executable, "-m", SURFACES[args.surface], "--config", args.config])
         children.append(bot)
         signal.signal(signal.SIGTERM, lambda *_: bot.terminate())
         return bot.wait()

@@ -2,14 +2,19 @@
 # The whole test suite: installs what it needs (redis-server, the venv), lints, runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "==> installing redis-server (Debian package)"
+# Debian packages the tests need: a real redis-server, and the Chromium the browser tests drive
+# (Playwright is pointed at it; it never downloads a browser of its own).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (Debian packages)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-./scripts/venv.sh "dev,local"
+./scripts/venv.sh "dev,local,web"
 echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
