@@ -18,7 +18,7 @@ from common.config import Config, load_config
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.game",)
+EXTENSIONS = ("bot.cogs.game", "bot.cogs.scores", "bot.cogs.puzzles")
 
 
 def intents(message_content: bool) -> discord.Intents:

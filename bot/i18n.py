@@ -12,6 +12,19 @@ ZH_CN = {
     "Reveal the answer and end the game": "揭晓汤底并结束本局",
     "Ask the host a yes/no question": "向主持人提一个是/否问题",
     "Your yes/no question or your guess": "你的是/否问题或猜测",
+    "This server's top players": "本服务器的排行榜",
+    "week (this ISO week) or all (all time)": "week（本周）或 all（总榜）",
+    "A player's solves, key facts, questions, hints and games": "玩家的破解、关键事实、提问、提示与对局数据",
+    "Whose stats (yours when left out)": "查看谁的数据（不填则为你自己）",
+    "This server's own puzzles (Manage Server)": "本服务器自己的谜题（需要管理服务器权限）",
+    "Add a puzzle to this server (opens a form)": "为本服务器添加谜题（打开表单）",
+    "easy, medium or hard": "难度：easy、medium 或 hard",
+    "List this server's own puzzles": "列出本服务器自己的谜题",
+    "Remove one of this server's puzzles": "删除本服务器的一道谜题",
+    "The puzzle's id, as /puzzle list shows it": "谜题编号（见 /puzzle list）",
+    "This server's puzzles as a puzzle pack file": "把本服务器的谜题导出为谜题包文件",
+    "Add the puzzles of a puzzle pack file (YAML)": "从谜题包文件（YAML）导入谜题",
+    "A puzzle pack: YAML with a `puzzles:` list": "谜题包：含 `puzzles:` 列表的 YAML 文件",
 }
 
 

@@ -80,6 +80,10 @@ class GameConfig(_Section):
         128, ge=1, description="Questions one bot process answers or queues at once; the rest hear 'busy'."
     )
     end_game_by: Literal["starter_or_moderator", "anyone"] = "starter_or_moderator"
+    puzzle_admin_role: str | None = Field(
+        None, description="A role (name or id) that may manage the server's puzzles besides Manage Server."
+    )
+    max_custom_puzzles: int = Field(200, ge=0, le=5000, description="Puzzles one server may add with /puzzle.")
 
 
 class StreamConfig(_Section):

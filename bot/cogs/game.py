@@ -150,7 +150,12 @@ class GameCog(commands.Cog):
         interaction = replies.interaction
         self._require_permissions(interaction)
         game = await replies.in_time(
-            self.games.start(interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language)
+            self.games.start(
+                interaction.channel_id or 0,
+                player_of(interaction.user, interaction.channel),
+                language,
+                guild_id=interaction.guild_id,
+            )
         )
         await replies.send(embeds=[story_embed(game)])
 
@@ -158,7 +163,12 @@ class GameCog(commands.Cog):
         interaction = replies.interaction
         self._require_permissions(interaction)
         revealed, game = await replies.in_time(
-            self.games.new_game(interaction.channel_id or 0, player_of(interaction.user, interaction.channel), language)
+            self.games.new_game(
+                interaction.channel_id or 0,
+                player_of(interaction.user, interaction.channel),
+                language,
+                guild_id=interaction.guild_id,
+            )
         )
         if revealed is None and game.started_by != interaction.user.id:
             lost = text(ui_language(interaction), "lost_race")

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -162,24 +162,29 @@ class GameService:
         self._languages: OrderedDict[int, str] = OrderedDict()  # channel -> language of a game seen there
         self._guards: OrderedDict[str, LeakGuard] = OrderedDict()
         self._last_question: dict[tuple[int, int], float] = {}
+        # A server's own puzzles, played alongside the bank (set by the puzzles cog).
+        self.guild_puzzles: Callable[[int], Awaitable[Sequence[Puzzle]]] | None = None
 
     # -- starting and ending ---------------------------------------------------------
 
-    async def start(self, channel_id: int, player: Player, language: str | None = None) -> Game:
+    async def start(
+        self, channel_id: int, player: Player, language: str | None = None, *, guild_id: int | None = None
+    ) -> Game:
         """Start a game; racing calls create exactly one and the rest raise GameAlreadyRunning."""
         current, recent = await self.store.load_with_recent(channel_id)
         if current is not None and current.active:
             raise GameAlreadyRunning(current)
-        puzzle = self.bank.pick(
-            language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng
-        )
-        result = await self.store.start(channel_id, self._fields(puzzle, player))
+        bank = await self._bank_for(guild_id)
+        puzzle = bank.pick(language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng)
+        result = await self.store.start(channel_id, self._fields(puzzle, player, guild_id))
         if not result.created:
             raise GameAlreadyRunning(result.game)
         self._guard(result.game)  # once per game, here rather than on the first question
         return result.game
 
-    async def new_game(self, channel_id: int, player: Player, language: str | None = None) -> tuple[Game | None, Game]:
+    async def new_game(
+        self, channel_id: int, player: Player, language: str | None = None, *, guild_id: int | None = None
+    ) -> tuple[Game | None, Game]:
         """End the current game (returned, to reveal it) and start another at once.
 
         Racing calls replace the game only once: the losers get the winner's new game and None.
@@ -188,9 +193,9 @@ class GameService:
         if current is not None and current.active:
             self._check_may_end(current, player)
         language = language or (current.language if current else self.config.default_language)
-        puzzle = self.bank.pick(language, recent[: self.config.recent_puzzles], self.rng)
+        puzzle = (await self._bank_for(guild_id)).pick(language, recent[: self.config.recent_puzzles], self.rng)
         result = await self.store.start(
-            channel_id, self._fields(puzzle, player), replacing=current.game_id if current else ""
+            channel_id, self._fields(puzzle, player, guild_id), replacing=current.game_id if current else ""
         )
         if not result.created:
             return None, result.game
@@ -219,8 +224,16 @@ class GameService:
     async def current(self, channel_id: int) -> Game | None:
         return await self.store.load(channel_id, with_transcript=False)
 
-    def _fields(self, puzzle: Puzzle, player: Player) -> dict[str, str]:
+    async def _bank_for(self, guild_id: int | None) -> PuzzleBank:
+        """The bank, with the server's own puzzles added (one replaces a bank puzzle with its id)."""
+        if guild_id is None or self.guild_puzzles is None:
+            return self.bank
+        own = await self.guild_puzzles(guild_id)
+        return PuzzleBank([*self.bank.by_id.values(), *own]) if own else self.bank
+
+    def _fields(self, puzzle: Puzzle, player: Player, guild_id: int | None = None) -> dict[str, str]:
         return {
+            **({"guild_id": str(guild_id)} if guild_id is not None else {}),
             "puzzle_id": puzzle.id,
             "language": puzzle.language,
             "title": puzzle.title,

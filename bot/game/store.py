@@ -7,24 +7,38 @@ Redis Cluster. Every key gets a TTL, renewed on each write, so abandoned games e
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
+
+from bot.game.tally import OUTBOX_KEEP_SECONDS, RECORD_END_LUA, found_key, outbox_key
+
+log = logging.getLogger(__name__)
 
 ACTIVE, SOLVED, STOPPED = "active", "solved", "stopped"
 
-# Start a game unless one is active ("play"), or replace the game the caller saw ("new").
-_START = """
+# Start a game unless one is active ("play"), or replace the game the caller saw ("new"). An active game
+# replaced leaves its tally (KEYS[4], KEYS[5]: found facts, outbox); the third value says so.
+_START = (
+    RECORD_END_LUA
+    + """
 local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 local status = redis.call('HGET', KEYS[1], 'status') or ''
 if ARGV[1] == 'play' and status == 'active' then return {0, redis.call('HGETALL', KEYS[1])} end
 -- A game that expired since the caller saw it ('' now) no longer stands in the way.
 if ARGV[1] == 'new' and current ~= ARGV[2] and current ~= '' then return {0, redis.call('HGETALL', KEYS[1])} end
+local replaced = 0
+if status == 'active' then
+  record_end(KEYS[1], KEYS[4], KEYS[5], 'stopped', 'replaced', ARGV[6], ARGV[7])
+  replaced = 1
+end
 redis.call('DEL', KEYS[1], KEYS[2])
 local fields = cjson.decode(ARGV[3])
 for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
@@ -33,8 +47,9 @@ redis.call('LPUSH', KEYS[3], fields['puzzle_id'])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
-return {1, redis.call('HGETALL', KEYS[1])}
+return {1, redis.call('HGETALL', KEYS[1]), replaced}
 """
+)
 
 # Replies being streamed, one marker each in the channel's `replies` hash (message id -> JSON with
 # its owner, the process that streams it), noted only in the game it belongs to (never recreating an
@@ -77,6 +92,7 @@ return taken
 # The reply's own streaming marker is cleared in the same script, whether or not it is stored.
 _APPEND = (
     _CLEAR_OWN
+    + RECORD_END_LUA
     + """
 clear_own(KEYS[3], ARGV[7], ARGV[8])
 if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
@@ -84,9 +100,11 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
+redis.call('HINCRBY', KEYS[1], 'asked:' .. ARGV[9], 1)
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'status', 'solved', 'solver', ARGV[5], 'ended_at', ARGV[6])
+  record_end(KEYS[1], KEYS[4], KEYS[5], 'solved', 'solved', ARGV[6], ARGV[10])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -96,15 +114,19 @@ return 1
 
 # End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any);
 # answer the game as it now is.
-_STOP = """
+_STOP = (
+    RECORD_END_LUA
+    + """
 local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 if redis.call('HGET', KEYS[1], 'status') == 'active' and (ARGV[3] == '' or current == ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[1])
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stopped_by', ARGV[2]) end
+  record_end(KEYS[1], KEYS[2], KEYS[3], 'stopped', 'stopped', ARGV[1], ARGV[4])
   return {1, redis.call('HGETALL', KEYS[1])}
 end
 return {0, redis.call('HGETALL', KEYS[1])}
 """
+)
 
 
 @dataclass(slots=True)
@@ -147,6 +169,7 @@ class Game:
     ended_at: float | None = None
     stopped_by: int | None = None
     transcript: list[Exchange] = field(default_factory=list)
+    guild_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -169,6 +192,7 @@ class Game:
             solver=_optional_int(data.get("solver")),
             ended_at=_optional_float(data.get("ended_at")),
             stopped_by=_optional_int(data.get("stopped_by")),
+            guild_id=_optional_int(data.get("guild_id")),
         )
 
 
@@ -178,6 +202,14 @@ def _optional_int(value: str | None) -> int | None:
 
 def _optional_float(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+class GameEvents(Protocol):
+    """Told of each game started and of each channel where a game just ended (the score keeper)."""
+
+    async def started(self, game: Game) -> None: ...
+
+    async def ended(self, channel_id: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +237,7 @@ class GameStore:
         # (one at a time: questions in a channel are answered in turn).
         self.owner = uuid.uuid4().hex[:12]
         self._marked: dict[int, str] = {}
+        self.events: GameEvents | None = None
 
     def keys(self, channel_id: int) -> tuple[str, str, str]:
         tag = f"{self.prefix}:{{ch{channel_id}}}"
@@ -213,6 +246,19 @@ class GameStore:
     def replies_key(self, channel_id: int) -> str:
         """The channel's streaming markers, in the same hash slot as its game."""
         return f"{self.prefix}:{{ch{channel_id}}}:replies"
+
+    def tally_keys(self, channel_id: int) -> list[str]:
+        """The found facts and the outbox an ending game's tally is read from and written to."""
+        return [found_key(self.prefix, channel_id), outbox_key(self.prefix, channel_id)]
+
+    async def _tell(self, event: str, subject: Any) -> None:
+        """Best effort: a failure leaves the tally in the outbox, for the keeper's sweep."""
+        if self.events is None:
+            return
+        try:
+            await getattr(self.events, event)(subject)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not count the game event %s for %s: %s", event, subject, error)
 
     async def load(self, channel_id: int, with_transcript: bool = True) -> Game | None:
         """The channel's current game (active or ended), in one round trip."""
@@ -254,18 +300,31 @@ class GameStore:
             "questions": "0",
         }
         mode = "play" if replacing is None else "new"
-        created, flat = await self._start(
-            keys=list(self.keys(channel_id)),
-            args=[mode, replacing or "", json.dumps(record, ensure_ascii=False), self.ttl, self.recent_cap],
+        created, flat, *replaced = await self._start(
+            keys=[*self.keys(channel_id), *self.tally_keys(channel_id)],
+            args=[
+                mode,
+                replacing or "",
+                json.dumps(record, ensure_ascii=False),
+                self.ttl,
+                self.recent_cap,
+                repr(now),
+                OUTBOX_KEEP_SECONDS,
+            ],
         )
-        return StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
+        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
+        if replaced and replaced[0]:
+            await self._tell("ended", channel_id)
+        if result.created:
+            await self._tell("started", result.game)
+        return result
 
     async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
         """Store one exchange in `game`; False when that game is no longer the channel's active one.
         Either way, the marker of the reply this process streams in that channel is cleared."""
         game_key, log_key, _ = self.keys(game.channel_id)
         stored = await self._append(
-            keys=[game_key, log_key, self.replies_key(game.channel_id)],
+            keys=[game_key, log_key, self.replies_key(game.channel_id), *self.tally_keys(game.channel_id)],
             args=[
                 game.game_id,
                 exchange.encode(),
@@ -275,14 +334,23 @@ class GameStore:
                 repr(exchange.at),
                 self._marked.pop(game.channel_id, ""),
                 self.owner,
+                str(exchange.user_id),
+                OUTBOX_KEEP_SECONDS,
             ],
         )
+        if stored and solved_by is not None:
+            await self._tell("ended", game.channel_id)
         return bool(stored)
 
     async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
         """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""
         game_key, _, _ = self.keys(channel_id)
-        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or "", game_id])
+        changed, flat = await self._stop(
+            keys=[game_key, *self.tally_keys(channel_id)],
+            args=[repr(time.time()), stopped_by or "", game_id, OUTBOX_KEEP_SECONDS],
+        )
+        if changed:
+            await self._tell("ended", channel_id)
         if not flat:
             return False, None
         return bool(changed), Game.from_hash(channel_id, _pairs(flat))
