@@ -12,6 +12,7 @@ ZH_CN = {
     "Reveal the answer and end the game": "揭晓汤底并结束本局",
     "Ask the host a yes/no question": "向主持人提一个是/否问题",
     "Your yes/no question or your guess": "你的是/否问题或猜测",
+    "Show the key facts found so far": "查看已经找到的关键要点",
 }
 
 

@@ -16,6 +16,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from bot.game.facts import FoundFact, decode_found
+from bot.game.puzzles import DEFAULT_DIFFICULTY
+
 ACTIVE, SOLVED, STOPPED = "active", "solved", "stopped"
 
 # Start a game unless one is active ("play"), or replace the game the caller saw ("new").
@@ -26,6 +29,7 @@ if ARGV[1] == 'play' and status == 'active' then return {0, redis.call('HGETALL'
 -- A game that expired since the caller saw it ('' now) no longer stands in the way.
 if ARGV[1] == 'new' and current ~= ARGV[2] and current ~= '' then return {0, redis.call('HGETALL', KEYS[1])} end
 redis.call('DEL', KEYS[1], KEYS[2])
+if KEYS[4] then redis.call('DEL', KEYS[4]) end  -- the last game's found key facts
 local fields = cjson.decode(ARGV[3])
 for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
 redis.call('LREM', KEYS[3], 0, fields['puzzle_id'])
@@ -75,6 +79,9 @@ return taken
 
 # Store one whole exchange, only into the game it was asked in, and only while that game is active.
 # The reply's own streaming marker is cleared in the same script, whether or not it is stored.
+# The key facts it found (ARGV[9], index -> record) go into the found hash with it, the first finder
+# keeping each; a solve credits every fact still unfound (ARGV[11] facts) to the solver (ARGV[10]).
+# Answers the found hash as it now is.
 _APPEND = (
     _CLEAR_OWN
     + """
@@ -90,7 +97,15 @@ if ARGV[5] ~= '' then
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
+if not KEYS[4] then return 1 end
+if ARGV[9] and ARGV[9] ~= '' then
+  for index, record in pairs(cjson.decode(ARGV[9])) do redis.call('HSETNX', KEYS[4], index, record) end
+end
+if ARGV[5] ~= '' and ARGV[10] and ARGV[10] ~= '' then
+  for index = 0, tonumber(ARGV[11]) - 1 do redis.call('HSETNX', KEYS[4], tostring(index), ARGV[10]) end
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[4]) end
+return {1, redis.call('HGETALL', KEYS[4])}
 """
 )
 
@@ -116,18 +131,19 @@ class Exchange:
     verdict: str
     user_id: int
     at: float
+    facts: tuple[int, ...] = ()  # the key facts its reply's facts line named (0-based), when it counted
 
     def encode(self) -> str:
-        return json.dumps(
-            {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id, "t": int(self.at)},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id}
+        data["t"] = int(self.at)
+        if self.facts:
+            data["f"] = list(self.facts)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> Exchange:
         data = json.loads(raw)
-        return cls(data["q"], data["r"], data["v"], data["u"], data["t"])
+        return cls(data["q"], data["r"], data["v"], data["u"], data["t"], tuple(data.get("f", ())))
 
 
 @dataclass(slots=True)
@@ -147,10 +163,23 @@ class Game:
     ended_at: float | None = None
     stopped_by: int | None = None
     transcript: list[Exchange] = field(default_factory=list)
+    key_facts: tuple[str, ...] = ()  # copied from the puzzle at start; () when it has none
+    difficulty: str = DEFAULT_DIFFICULTY
+    found: dict[int, FoundFact] = field(default_factory=dict)  # 0-based key fact -> who found it
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+    @property
+    def unfound(self) -> list[int]:
+        """The key facts (0-based) nobody has found yet."""
+        return [index for index in range(len(self.key_facts)) if index not in self.found]
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(found, total) key facts."""
+        return len(self.found), len(self.key_facts)
 
     @classmethod
     def from_hash(cls, channel_id: int, data: dict[str, str]) -> Game:
@@ -169,7 +198,20 @@ class Game:
             solver=_optional_int(data.get("solver")),
             ended_at=_optional_float(data.get("ended_at")),
             stopped_by=_optional_int(data.get("stopped_by")),
+            key_facts=_key_facts(data.get("key_facts")),
+            difficulty=data.get("difficulty") or DEFAULT_DIFFICULTY,
         )
+
+
+def _key_facts(value: str | None) -> tuple[str, ...]:
+    """The stored JSON list; a game stored before key facts existed (or a bad value) has none."""
+    if not value:
+        return ()
+    try:
+        facts = json.loads(value)
+    except ValueError:
+        return ()
+    return tuple(fact for fact in facts if isinstance(fact, str)) if isinstance(facts, list) else ()
 
 
 def _optional_int(value: str | None) -> int | None:
@@ -210,6 +252,10 @@ class GameStore:
         tag = f"{self.prefix}:{{ch{channel_id}}}"
         return f"{tag}:game", f"{tag}:log", f"{tag}:recent"
 
+    def found_key(self, channel_id: int) -> str:
+        """The game's found key facts (0-based index -> JSON record), in the same hash slot as its game."""
+        return f"{self.prefix}:{{ch{channel_id}}}:found"
+
     def replies_key(self, channel_id: int) -> str:
         """The channel's streaming markers, in the same hash slot as its game."""
         return f"{self.prefix}:{{ch{channel_id}}}:replies"
@@ -219,14 +265,16 @@ class GameStore:
         game_key, log_key, _ = self.keys(channel_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(game_key)
+            pipe.hgetall(self.found_key(channel_id))
             if with_transcript:
                 pipe.lrange(log_key, 0, -1)
             results = await pipe.execute()
         if not results[0]:
             return None
         game = Game.from_hash(channel_id, results[0])
+        game.found = decode_found(results[1], len(game.key_facts))
         if with_transcript:
-            game.transcript = [Exchange.decode(raw) for raw in results[1]]
+            game.transcript = [Exchange.decode(raw) for raw in results[2]]
         return game
 
     async def load_with_recent(self, channel_id: int) -> tuple[Game | None, list[str]]:
@@ -255,17 +303,30 @@ class GameStore:
         }
         mode = "play" if replacing is None else "new"
         created, flat = await self._start(
-            keys=list(self.keys(channel_id)),
+            keys=[*self.keys(channel_id), self.found_key(channel_id)],
             args=[mode, replacing or "", json.dumps(record, ensure_ascii=False), self.ttl, self.recent_cap],
         )
         return StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
 
-    async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
+    async def append(
+        self,
+        game: Game,
+        exchange: Exchange,
+        solved_by: int | None = None,
+        found: Iterable[int] = (),
+        finder: str = "",
+    ) -> bool:
         """Store one exchange in `game`; False when that game is no longer the channel's active one.
-        Either way, the marker of the reply this process streams in that channel is cleared."""
+        Either way, the marker of the reply this process streams in that channel is cleared.
+
+        With it, atomically: the key facts (0-based) it `found`, credited to its asker (`finder` is
+        their display name; the first finder keeps each) and, for a solve, every fact still unfound
+        credited to the solver. When stored, `game.found` is the found set as it now is in Redis."""
         game_key, log_key, _ = self.keys(game.channel_id)
-        stored = await self._append(
-            keys=[game_key, log_key, self.replies_key(game.channel_id)],
+        credit = FoundFact(-1, exchange.user_id, finder, exchange.at).encode()
+        records = {str(index): credit for index in found}
+        result = await self._append(
+            keys=[game_key, log_key, self.replies_key(game.channel_id), self.found_key(game.channel_id)],
             args=[
                 game.game_id,
                 exchange.encode(),
@@ -275,9 +336,16 @@ class GameStore:
                 repr(exchange.at),
                 self._marked.pop(game.channel_id, ""),
                 self.owner,
+                json.dumps(records, ensure_ascii=False) if records else "",
+                "" if solved_by is None else FoundFact(-1, solved_by, finder, exchange.at).encode(),
+                len(game.key_facts),
             ],
         )
-        return bool(stored)
+        if not result:
+            return False
+        if isinstance(result, list):
+            game.found = decode_found(_pairs(result[1]), len(game.key_facts))
+        return True
 
     async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
         """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""
