@@ -25,6 +25,7 @@ ZH_CN = {
     "This server's puzzles as a puzzle pack file": "把本服务器的谜题导出为谜题包文件",
     "Add the puzzles of a puzzle pack file (YAML)": "从谜题包文件（YAML）导入谜题",
     "A puzzle pack: YAML with a `puzzles:` list": "谜题包：含 `puzzles:` 列表的 YAML 文件",
+    "Show the key facts found so far": "查看已经找到的关键要点",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.game.facts import progress_bar
 from bot.game.session import HostReply, Outcome
 from bot.game.verdict import Verdict
 
@@ -51,6 +52,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "Only the player who started this game, or someone with Manage Messages, can end it.",
         "missing_permission": "I need the **{permission}** permission in this channel to host a game here.",
         "restarted": "⚠️ *Interrupted: the bot restarted mid-reply. Not counted; please ask again.*",
+        "facts_found": "{count} new key fact(s) found!",
+        "partial": "*Right so far, but part of the answer is still missing. Keep going!*",
+        "progress_title": "**Key facts of “{title}”:** {bar}",
+        "progress_found": "🟩 {number}. {fact} (found by **{who}**)",
+        "progress_unfound": "⬜ {number}. ???",
+        "progress_none": "**{title}** has no key facts to track: solve it by guessing the answer.",
+        "progress_ended": "*This game has ended.*",
     },
     "zh": {
         "thinking": "⏳ *主持人思考中……*",
@@ -84,6 +92,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "只有开局的玩家或拥有“管理消息”权限的成员可以结束本局。",
         "missing_permission": "我需要本频道的 **{permission}** 权限才能在这里主持游戏。",
         "restarted": "⚠️ *回答中断：机器人重启了。本题不计，请再问一次。*",
+        "facts_found": "新找到 {count} 个关键要点！",
+        "partial": "*说对了一部分，但汤底还有关键没找到，继续加油！*",
+        "progress_title": "**“{title}”的关键要点：** {bar}",
+        "progress_found": "🟩 {number}. {fact}（由 **{who}** 找到）",
+        "progress_unfound": "⬜ {number}. ？？？",
+        "progress_none": "**{title}** 没有可追踪的关键要点：猜出汤底即可破解。",
+        "progress_ended": "*本局已经结束。*",
     },
 }
 
@@ -125,4 +140,17 @@ def format_reply(reply: HostReply, language: str) -> str:
     body = f"{VERDICT_ICONS[reply.verdict]} {reply.text}".strip()
     if reply.outcome is Outcome.UNCLEAR:
         return f"{body}\n\n{text(language, 'unclear')}"
-    return body
+    return body + _progress_note(reply, language)
+
+
+def _progress_note(reply: HostReply, language: str) -> str:
+    """The key-fact progress under a reply that found facts (or was partly right): "🟩🟩⬜ 2/3 · 1 new …"."""
+    game = reply.game
+    if game is None or not game.key_facts or not (reply.new_facts or reply.partial):
+        return ""
+    note = progress_bar(*game.progress)
+    if reply.new_facts:
+        note += " · " + text(language, "facts_found", count=len(reply.new_facts))
+    if reply.partial:
+        note = f"{text(language, 'partial')}\n{note}"
+    return f"\n{note}"

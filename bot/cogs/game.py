@@ -30,6 +30,7 @@ from bot.game.session import (
     QuestionRejected,
 )
 from bot.game.store import Game
+from bot.progress import progress_text
 from bot.streaming import EditBudgets, stream_to
 from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
 from bot.texts import IN_PROGRESS, format_reply, text
@@ -139,6 +140,17 @@ class GameCog(commands.Cog):
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         replies = self._replies(interaction)
         await self.answering(replies, self._ask(replies, question))
+
+    @app_commands.command(name="progress", description=_("Show the key facts found so far"))
+    @app_commands.guild_only()
+    async def progress(self, interaction: discord.Interaction) -> None:
+        replies = self._replies(interaction)
+        await self.answering(replies, self._progress(replies))
+
+    async def _progress(self, replies: InteractionReplies) -> None:
+        """Only the caller sees it (no clutter in the channel); found facts are no secret to the table."""
+        game = await replies.in_time(self.games.progress(replies.interaction.channel_id or 0))
+        await replies.send(progress_text(game), ephemeral=True)
 
     def _replies(self, interaction: discord.Interaction) -> InteractionReplies:
         channel = interaction.channel

@@ -394,6 +394,19 @@ class LeakGuard:
         cjk = _cjk_only(norm)
         return any(bigram in cjk for bigram in self._chinese.terms)
 
+    def named_terms(self, text: str) -> dict[str, int]:
+        """The secret terms ``text`` names, each with the length of its longest spelling there
+        (English stems with their words' lengths; Chinese bigrams count 2)."""
+        norm = _normalise(text)
+        named: dict[str, int] = {}
+        for word in WORD_RE.findall(norm):
+            stem = _stem(word)
+            if stem in self._english.terms:
+                named[stem] = max(named.get(stem, 0), len(word))
+        cjk = _cjk_only(norm)
+        named.update((bigram, 2) for bigram in self._chinese.terms if bigram in cjk)
+        return named
+
     def leaks(self, text: str, known: str = "") -> bool:
         """Whether ``text`` gives the answer away; terms found in ``known`` (the players' own words) are free."""
         if known != self._known:

@@ -7,6 +7,7 @@ a `HostReply` as it streams.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import random
 import re
@@ -18,13 +19,14 @@ from dataclasses import dataclass, replace
 
 import redis.exceptions
 
+from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
 from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
 from bot.game.prompt_variants import builder_for
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
-from bot.game.solving import judge_solve
+from bot.game.solving import FactsJudgement, credited_facts, fact_vocabulary, judge_solve, names_secret
 from bot.game.store import Exchange, Game, GameStore
 from bot.game.verdict import Verdict, label, parse_verdict
 from common.config import GameConfig
@@ -41,6 +43,13 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 def _unsolved(verdict: Verdict) -> Verdict:
     """How a verdict is shown when the question does not solve: a "Correct" that is not believed is unclear."""
     return Verdict.UNCLEAR if verdict is Verdict.CORRECT else verdict
+
+
+def _as_host_wrote(exchange: Exchange, language: str) -> str:
+    """A past reply as the host gave it, facts line included, so the model keeps writing one."""
+    if not exchange.facts:
+        return exchange.reply
+    return f"{exchange.reply}\n{facts_line(exchange.facts, language)}"
 
 
 def clean_question(text: str) -> str:
@@ -132,6 +141,8 @@ class HostReply:
     outcome: Outcome
     game: Game | None = None
     leaked: bool = False
+    new_facts: tuple[int, ...] = ()  # key facts (0-based) this question found
+    partial: bool = False  # the host said Correct, but key facts remain unfound: recorded as a Yes
 
     @property
     def done(self) -> bool:
@@ -141,6 +152,33 @@ class HostReply:
     def placeholder(self) -> bool:
         """Nothing from the model yet: "queued" or "thinking"."""
         return self.outcome is Outcome.QUEUED or (self.outcome is Outcome.STREAMING and not self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    """How the reply to one message is judged: its guard, the key facts found before, what players wrote."""
+
+    guard: LeakGuard
+    vocabulary: LeakGuard | None  # the answer's and key facts' terms; None without key facts
+    question: str
+    total: int
+    found: frozenset[int]
+    known: str
+
+    def facts(self, raw: str, final: bool) -> FactsJudgement:
+        return FactsJudgement(self.total, self.found, parse_facts_line(raw, self.total, final), final)
+
+    def solves(self, verdict: Verdict, facts: FactsJudgement) -> bool:
+        return judge_solve(self.guard, self.question, verdict, facts, self.vocabulary)
+
+    def holds(self, verdict: Verdict, solves: bool) -> bool:
+        """A Correct for a message about the answer that does not solve (yet): its text is held back."""
+        return (
+            not solves
+            and verdict is Verdict.CORRECT
+            and self.total > 0
+            and names_secret(self.guard, self.question, self.vocabulary)
+        )
 
 
 class GameService:
@@ -231,6 +269,13 @@ class GameService:
         own = await self.guild_puzzles(guild_id)
         return PuzzleBank([*self.bank.by_id.values(), *own]) if own else self.bank
 
+    async def progress(self, channel_id: int) -> Game:
+        """The channel's game (active or just ended) with its found key facts; NoActiveGame when none."""
+        game = await self.store.load(channel_id, with_transcript=False)
+        if game is None:
+            raise NoActiveGame()
+        return game
+
     def _fields(self, puzzle: Puzzle, player: Player, guild_id: int | None = None) -> dict[str, str]:
         return {
             **({"guild_id": str(guild_id)} if guild_id is not None else {}),
@@ -240,6 +285,8 @@ class GameService:
             "story": puzzle.story,
             "answer": puzzle.answer,
             "started_by": str(player.id),
+            "key_facts": json.dumps(list(puzzle.key_facts), ensure_ascii=False),
+            "difficulty": puzzle.difficulty,
         }
 
     # -- asking ------------------------------------------------------------------------
@@ -376,29 +423,37 @@ class GameService:
                 yield reply
 
     async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
-        guard = self._guard(game)
-        known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
-        history = [Turn(exchange.question, exchange.reply) for exchange in game.transcript]
-        puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer)
+        judge = self._judge(game, question)
+        history = [Turn(exchange.question, _as_host_wrote(exchange, game.language)) for exchange in game.transcript]
+        puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer, key_facts=game.key_facts)
         messages = builder_for(self.host)(puzzle, history, question, self.config.history_tokens)
         raw = ""
         shown = ""
         leaked = False
+        held = False
         yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)  # the placeholder, before the model speaks
         try:
             async with aclosing(self.host.stream(messages)) as deltas:
                 async for delta in deltas:
                     raw += delta
-                    verdict = parse_verdict(raw)
+                    visible = strip_facts_line(raw, final=False)  # the facts line is for the code only
+                    verdict = parse_verdict(visible)
                     # "Correct" lifts the leak guard only when this very question solves the puzzle:
                     # a host talked into "Correct!" by an injection gets no free reveal.
-                    solves = judge_solve(guard, question, verdict)
-                    if not solves and guard.leaks(raw, known):
+                    solves = judge.solves(verdict, judge.facts(raw, final=False))
+                    if judge.holds(verdict, solves):
+                        # A guess its facts line may yet make a solve (or a partly right one): nothing of
+                        # its explanation is shown until the whole reply has been judged.
+                        if not held:
+                            held, shown = True, ""
+                            yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)
+                        continue
+                    if not solves and judge.guard.leaks(visible, judge.known):
                         # Never show a leaking reply; its verdict still counts. Closing the
                         # stream also cancels the rest of the generation upstream.
                         leaked, shown = True, label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
                         break
-                    shown = raw
+                    shown = visible
                     yield HostReply(shown, verdict if solves else _unsolved(verdict), Outcome.STREAMING, game)
         except HostBusy as error:
             log.warning("host busy in channel %s: %s", game.channel_id, error)
@@ -410,25 +465,46 @@ class GameService:
             return
         except HostInterrupted as error:
             log.warning("host reply interrupted in channel %s: %s", game.channel_id, error)
-            if judge_solve(guard, question, parse_verdict(raw)):
+            cut = parse_verdict(strip_facts_line(raw, final=False))
+            if judge.solves(cut, judge.facts(raw, final=False)):
                 # The verdict was given and its explanation may already be on screen: solved.
-                yield await self._record_solve(game, player, question, shown.strip(), guard, known)
+                yield await self._record_solve(game, player, question, shown.strip(), judge.guard, judge.known)
                 return
-            yield HostReply(shown, _unsolved(parse_verdict(raw)), Outcome.INTERRUPTED, game)
+            yield HostReply(shown, _unsolved(cut), Outcome.INTERRUPTED, game)
             return
-        verdict = parse_verdict(raw)
-        if verdict is Verdict.CORRECT and not judge_solve(guard, question, verdict):
-            log.warning(
-                "channel %s: 'Correct' for a question that names nothing of the answer; not solved", game.channel_id
-            )
+        yield await self._conclude(game, player, judge, raw, shown if leaked and not held else None)
+
+    async def _conclude(self, game: Game, player: Player, judge: _Judge, raw: str, cut: str | None) -> HostReply:
+        """Judge the whole reply and store it. ``cut``: what the leak guard left of a reply it stopped."""
+        visible = strip_facts_line(raw)
+        verdict = parse_verdict(visible)
+        facts = judge.facts(raw, final=True)
+        if judge.solves(verdict, facts):
+            return await self._record_solve(game, player, judge.question, visible, judge.guard, judge.known)
+        credited = credited_facts(judge.guard, judge.question, verdict, facts, judge.vocabulary)
+        if judge.holds(verdict, False) and facts.named is not None:
+            # Right as far as it goes, but key facts remain: what it found counts, the puzzle goes on.
+            shown = label(Verdict.YES, game.language)
+            return await self._record(game, player, judge.question, shown, Verdict.YES, False, credited, True)
+        # The whole reply, judged once more as players will see it (facts line gone).
+        leaked = cut is not None or judge.guard.leaks(visible, judge.known)
+        if not leaked:
+            shown = visible
+        else:
+            shown = cut if cut is not None else label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
+        if verdict is Verdict.CORRECT:
+            log.warning("channel %s: 'Correct' for a message that does not solve; not solved", game.channel_id)
             verdict = Verdict.UNCLEAR
         if verdict is Verdict.UNCLEAR:
-            yield HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
-            return
-        if verdict is Verdict.CORRECT:
-            yield await self._record_solve(game, player, question, shown.strip(), guard, known)
-            return
-        yield await self._record(game, player, question, shown.strip(), verdict, leaked)
+            return HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
+        return await self._record(game, player, judge.question, shown.strip(), verdict, leaked, credited)
+
+    def _judge(self, game: Game, question: str) -> _Judge:
+        vocabulary = None
+        if game.key_facts:
+            vocabulary = fact_vocabulary(game.story, game.answer, game.key_facts, game.language)
+        known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
+        return _Judge(self._guard(game), vocabulary, question, len(game.key_facts), frozenset(game.found), known)
 
     async def _record_solve(
         self, game: Game, player: Player, question: str, text: str, guard: LeakGuard, known: str
@@ -453,12 +529,24 @@ class GameService:
                 yield reply
 
     async def _record(
-        self, game: Game, player: Player, question: str, text: str, verdict: Verdict, leaked: bool
+        self,
+        game: Game,
+        player: Player,
+        question: str,
+        text: str,
+        verdict: Verdict,
+        leaked: bool,
+        credited: frozenset[int] = frozenset(),
+        partial: bool = False,
     ) -> HostReply:
-        exchange = Exchange(question, text, verdict.value, player.id, time.time())
+        """Store the exchange, with the key facts it found (a solve finds every one still unfound)."""
+        exchange = Exchange(question, text, verdict.value, player.id, time.time(), tuple(sorted(credited)))
         solved = verdict is Verdict.CORRECT
+        before = frozenset(game.found)
         try:
-            stored = await self.store.append(game, exchange, solved_by=player.id if solved else None)
+            stored = await self.store.append(
+                game, exchange, solved_by=player.id if solved else None, found=credited, finder=player.name
+            )
         except redis.exceptions.RedisError as error:
             log.warning("could not store an exchange in channel %s: %s", game.channel_id, error)
             return HostReply(text, verdict, Outcome.NOT_SAVED, game, leaked)
@@ -466,10 +554,11 @@ class GameService:
             return HostReply(text, verdict, Outcome.GAME_OVER, game, leaked)
         game.transcript.append(exchange)
         game.questions += 1
+        new = tuple(sorted(i for i, fact in game.found.items() if i not in before and fact.by == player.id))
         if solved:
             game.status, game.solver, game.ended_at = "solved", player.id, exchange.at
-            return HostReply(text, verdict, Outcome.SOLVED, game, leaked)
-        return HostReply(text, verdict, Outcome.ANSWERED, game, leaked)
+            return HostReply(text, verdict, Outcome.SOLVED, game, leaked, new)
+        return HostReply(text, verdict, Outcome.ANSWERED, game, leaked, new, partial)
 
     def _guard(self, game: Game) -> LeakGuard:
         """Leak guards are built once per game, not per question. Every game passes here when it

@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
+from bot.game.facts import FoundFact, decode_found
+from bot.game.puzzles import DEFAULT_DIFFICULTY
 from bot.game.tally import OUTBOX_KEEP_SECONDS, RECORD_END_LUA, found_key, outbox_key
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ if status == 'active' then
   replaced = 1
 end
 redis.call('DEL', KEYS[1], KEYS[2])
+if KEYS[4] then redis.call('DEL', KEYS[4]) end  -- the last game's found key facts
 local fields = cjson.decode(ARGV[3])
 for name, value in pairs(fields) do redis.call('HSET', KEYS[1], name, value) end
 redis.call('LREM', KEYS[3], 0, fields['puzzle_id'])
@@ -90,6 +93,10 @@ return taken
 
 # Store one whole exchange, only into the game it was asked in, and only while that game is active.
 # The reply's own streaming marker is cleared in the same script, whether or not it is stored.
+# The key facts it found (ARGV[11], index -> record) go into the found hash with it, the first finder
+# keeping each; a solve credits every fact still unfound (ARGV[13] facts) to the solver (ARGV[12]),
+# then leaves the game's tally in the outbox (KEYS[5]) with those facts counted. Answers the found
+# hash as it now is.
 _APPEND = (
     _CLEAR_OWN
     + RECORD_END_LUA
@@ -102,13 +109,20 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
 redis.call('HINCRBY', KEYS[1], 'asked:' .. ARGV[9], 1)
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
+if ARGV[11] ~= '' then
+  for index, record in pairs(cjson.decode(ARGV[11])) do redis.call('HSETNX', KEYS[4], index, record) end
+end
 if ARGV[5] ~= '' then
+  if ARGV[12] ~= '' then
+    for index = 0, tonumber(ARGV[13]) - 1 do redis.call('HSETNX', KEYS[4], tostring(index), ARGV[12]) end
+  end
   redis.call('HSET', KEYS[1], 'status', 'solved', 'solver', ARGV[5], 'ended_at', ARGV[6])
   record_end(KEYS[1], KEYS[4], KEYS[5], 'solved', 'solved', ARGV[6], ARGV[10])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[4]) end
+return {1, redis.call('HGETALL', KEYS[4])}
 """
 )
 
@@ -138,18 +152,19 @@ class Exchange:
     verdict: str
     user_id: int
     at: float
+    facts: tuple[int, ...] = ()  # the key facts its reply's facts line named (0-based), when it counted
 
     def encode(self) -> str:
-        return json.dumps(
-            {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id, "t": int(self.at)},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id}
+        data["t"] = int(self.at)
+        if self.facts:
+            data["f"] = list(self.facts)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> Exchange:
         data = json.loads(raw)
-        return cls(data["q"], data["r"], data["v"], data["u"], data["t"])
+        return cls(data["q"], data["r"], data["v"], data["u"], data["t"], tuple(data.get("f", ())))
 
 
 @dataclass(slots=True)
@@ -170,10 +185,23 @@ class Game:
     stopped_by: int | None = None
     transcript: list[Exchange] = field(default_factory=list)
     guild_id: int | None = None
+    key_facts: tuple[str, ...] = ()  # copied from the puzzle at start; () when it has none
+    difficulty: str = DEFAULT_DIFFICULTY
+    found: dict[int, FoundFact] = field(default_factory=dict)  # 0-based key fact -> who found it
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+    @property
+    def unfound(self) -> list[int]:
+        """The key facts (0-based) nobody has found yet."""
+        return [index for index in range(len(self.key_facts)) if index not in self.found]
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(found, total) key facts."""
+        return len(self.found), len(self.key_facts)
 
     @classmethod
     def from_hash(cls, channel_id: int, data: dict[str, str]) -> Game:
@@ -193,7 +221,20 @@ class Game:
             ended_at=_optional_float(data.get("ended_at")),
             stopped_by=_optional_int(data.get("stopped_by")),
             guild_id=_optional_int(data.get("guild_id")),
+            key_facts=_key_facts(data.get("key_facts")),
+            difficulty=data.get("difficulty") or DEFAULT_DIFFICULTY,
         )
+
+
+def _key_facts(value: str | None) -> tuple[str, ...]:
+    """The stored JSON list; a game stored before key facts existed (or a bad value) has none."""
+    if not value:
+        return ()
+    try:
+        facts = json.loads(value)
+    except ValueError:
+        return ()
+    return tuple(fact for fact in facts if isinstance(fact, str)) if isinstance(facts, list) else ()
 
 
 def _optional_int(value: str | None) -> int | None:
@@ -243,6 +284,10 @@ class GameStore:
         tag = f"{self.prefix}:{{ch{channel_id}}}"
         return f"{tag}:game", f"{tag}:log", f"{tag}:recent"
 
+    def found_key(self, channel_id: int) -> str:
+        """The game's found key facts (0-based index -> JSON record), in the same hash slot as its game."""
+        return found_key(self.prefix, channel_id)
+
     def replies_key(self, channel_id: int) -> str:
         """The channel's streaming markers, in the same hash slot as its game."""
         return f"{self.prefix}:{{ch{channel_id}}}:replies"
@@ -265,14 +310,16 @@ class GameStore:
         game_key, log_key, _ = self.keys(channel_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(game_key)
+            pipe.hgetall(self.found_key(channel_id))
             if with_transcript:
                 pipe.lrange(log_key, 0, -1)
             results = await pipe.execute()
         if not results[0]:
             return None
         game = Game.from_hash(channel_id, results[0])
+        game.found = decode_found(results[1], len(game.key_facts))
         if with_transcript:
-            game.transcript = [Exchange.decode(raw) for raw in results[1]]
+            game.transcript = [Exchange.decode(raw) for raw in results[2]]
         return game
 
     async def load_with_recent(self, channel_id: int) -> tuple[Game | None, list[str]]:
@@ -319,11 +366,24 @@ class GameStore:
             await self._tell("started", result.game)
         return result
 
-    async def append(self, game: Game, exchange: Exchange, solved_by: int | None = None) -> bool:
+    async def append(
+        self,
+        game: Game,
+        exchange: Exchange,
+        solved_by: int | None = None,
+        found: Iterable[int] = (),
+        finder: str = "",
+    ) -> bool:
         """Store one exchange in `game`; False when that game is no longer the channel's active one.
-        Either way, the marker of the reply this process streams in that channel is cleared."""
+        Either way, the marker of the reply this process streams in that channel is cleared.
+
+        With it, atomically: the key facts (0-based) it `found`, credited to its asker (`finder` is
+        their display name; the first finder keeps each) and, for a solve, every fact still unfound
+        credited to the solver. When stored, `game.found` is the found set as it now is in Redis."""
         game_key, log_key, _ = self.keys(game.channel_id)
-        stored = await self._append(
+        credit = FoundFact(-1, exchange.user_id, finder, exchange.at).encode()
+        records = {str(index): credit for index in found}
+        result = await self._append(
             keys=[game_key, log_key, self.replies_key(game.channel_id), *self.tally_keys(game.channel_id)],
             args=[
                 game.game_id,
@@ -336,11 +396,17 @@ class GameStore:
                 self.owner,
                 str(exchange.user_id),
                 OUTBOX_KEEP_SECONDS,
+                json.dumps(records, ensure_ascii=False) if records else "",
+                "" if solved_by is None else FoundFact(-1, solved_by, finder, exchange.at).encode(),
+                len(game.key_facts),
             ],
         )
-        if stored and solved_by is not None:
+        if not result:
+            return False
+        game.found = decode_found(_pairs(result[1]), len(game.key_facts))
+        if solved_by is not None:
             await self._tell("ended", game.channel_id)
-        return bool(stored)
+        return True
 
     async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
         """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""

@@ -36,11 +36,15 @@ async def ask(table: Table, fake_upstream: FakeUpstream, player: simcord.MemberA
     await player.send(table.channel, question)
 
 
-async def solve(table: Table, fake_upstream: FakeUpstream, redis_url: str, player: simcord.MemberActor) -> None:
+async def solve(table: Table, fake_upstream: FakeUpstream, redis_url: str, player: simcord.MemberActor) -> int:
+    """Solve the channel's game; returns how many key facts the solve credited to the solver (the
+    facts nobody had found: a solve covers them all)."""
     fake_upstream.queue(Reply.text("Correct! You got it."))
-    guess = (await only_game(redis_url))["answer"][:400]  # names the answer's words, so the solve is believed
+    game = await only_game(redis_url)
+    guess = game["answer"][:400]  # names the answer's words, so the solve is believed
     await player.send(table.channel, f"Is it that {guess}?")
     assert (await only_game(redis_url))["status"] == "solved"
+    return len(json.loads(game["key_facts"]))
 
 
 async def totals(client: aioredis.Redis, guild_id: int) -> dict[str, int]:
@@ -61,14 +65,15 @@ async def test_leaderboard_and_stats_after_several_games_by_several_players(
     await start_game(table)
     await ask(table, fake_upstream, bob, "Was he alone?")
     await ask(table, fake_upstream, alice, "Was it night?")
-    await solve(table, fake_upstream, redis_url, bob)
+    bob_facts = await solve(table, fake_upstream, redis_url, bob)
     # Game 2: carol asks and solves.
     await start_game(table)
     await ask(table, fake_upstream, carol, "Is the water important?")
-    await solve(table, fake_upstream, redis_url, carol)
+    carol_facts = await solve(table, fake_upstream, redis_url, carol)
     # Game 3: bob starts it and solves at once.
     await bob.slash(table.channel, "play")
-    await solve(table, fake_upstream, redis_url, bob)
+    bob_facts += await solve(table, fake_upstream, redis_url, bob)
+    bob_points, carol_points = 2 * 3 + bob_facts, 3 + carol_facts  # +3 a solve, +1 a key fact
     # Game 4: alice asks once and stops it.
     await start_game(table)
     await ask(table, fake_upstream, alice, "Did anyone die?")
@@ -79,8 +84,8 @@ async def test_leaderboard_and_stats_after_several_games_by_several_players(
         assert not result.ephemeral
         lines = board_lines(result)
         assert lines[:3] == [
-            f"**1.** <@{bob.id}>: 6 pts",
-            f"**2.** <@{carol.id}>: 3 pts",
+            f"**1.** <@{bob.id}>: {bob_points} pts",
+            f"**2.** <@{carol.id}>: {carol_points} pts",
             f"**3.** <@{alice.id}>: 0 pts",
         ]
         assert lines[-1] == "Your place: **#3** with 0 pts."
@@ -91,13 +96,13 @@ async def test_leaderboard_and_stats_after_several_games_by_several_players(
     stats = (await alice.slash(table.channel, "stats", member=bob)).response.embeds[0]
     assert stats.title == "📊 Stats: bob"
     assert stats.description.splitlines() == [
-        "**Score:** 6 (rank 1)",
+        f"**Score:** {bob_points} (rank 1)",
         "**Solves:** 2",
-        "**Key facts found:** 0",
+        f"**Key facts found:** {bob_facts}",
         "**Questions asked:** 3",
         "**Hints used:** 0",
         "**Games played:** 2",
-        "**This week:** 6 pts (rank 1)",
+        f"**This week:** {bob_points} pts (rank 1)",
     ]
     mine = (await alice.slash(table.channel, "stats")).response.embeds[0].description
     assert "**Questions asked:** 2" in mine and "**Games played:** 3" in mine  # she started game 2 too
@@ -126,15 +131,17 @@ async def test_key_facts_and_hints_count_in_the_score(
     by_alice, by_bob = json.dumps({"by": str(table.alice.id), "at": 1}), json.dumps({"by": table.bob.id, "at": 2})
     await client.hset(f"{channel_key}:found", mapping={"0": by_alice, "1": by_alice, "2": by_bob})
     await client.hset(f"{channel_key}:game", mapping={"hints_used": 2, f"hint_by:{table.alice.id}": 1})
-    await solve(table, fake_upstream, redis_url, table.bob)
+    facts = await solve(table, fake_upstream, redis_url, table.bob)  # the solve credits any fact past the third
 
     lines = board_lines(await table.alice.slash(table.channel, "leaderboard", period="all"))
-    # bob: +3 solve +1 fact = 4; alice: +2 facts -1 hint = 1 (the second hint is nobody's: the server's only).
-    assert lines[:2] == [f"**1.** <@{table.bob.id}>: 4 pts", f"**2.** <@{table.alice.id}>: 1 pts"]
+    # bob: +3 solve +1 fact (+1 for each fact the solve found) ; alice: +2 facts -1 hint = 1 (the second hint
+    # is nobody's: the server's only).
+    bob_points = 3 + 1 + max(facts - 3, 0)
+    assert lines[:2] == [f"**1.** <@{table.bob.id}>: {bob_points} pts", f"**2.** <@{table.alice.id}>: 1 pts"]
     stats = (await table.alice.slash(table.channel, "stats")).response.embeds[0].description
     assert "**Key facts found:** 2" in stats and "**Hints used:** 1" in stats
     counted = await totals(client, table.alice.guild.id)
-    assert (counted["facts"], counted["hints"], counted["solves"]) == (3, 2, 1)
+    assert (counted["facts"], counted["hints"], counted["solves"]) == (max(facts, 3), 2, 1)
 
 
 async def test_every_way_a_game_ends_is_counted_once(
@@ -142,7 +149,7 @@ async def test_every_way_a_game_ends_is_counted_once(
 ) -> None:
     guild_id = table.alice.guild.id
     await start_game(table)
-    await solve(table, fake_upstream, redis_url, table.bob)  # 1: solved
+    facts = await solve(table, fake_upstream, redis_url, table.bob)  # 1: solved, every key fact found by it
     await table.alice.slash(table.channel, "newgame")  # replaces a solved game: nothing more to count
     await table.alice.slash(table.channel, "newgame")  # 2: replaces an active game
     await table.alice.slash(table.channel, "stop")  # 3: stopped
@@ -151,7 +158,7 @@ async def test_every_way_a_game_ends_is_counted_once(
     assert await totals(client, guild_id) == {
         "games": 3,
         "solves": 1,
-        "facts": 0,
+        "facts": facts,
         "questions": 1,
         "hints": 0,
         "ended_solved": 1,

@@ -33,6 +33,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.game.leak import EN_STOPWORDS, LeakGuard
+from bot.game.prompts import FACTS_HEADINGS
 from bot.game.puzzles import PuzzleBank, builtin_puzzles
 from bot.game.session import GameService, HostReply, Outcome, Player
 from bot.game.store import GameStore
@@ -134,6 +135,7 @@ class Secret:
         ):
             if answer_mark in prompt:
                 head, answer = prompt.rsplit(answer_mark, 1)
+                answer = answer.split(FACTS_HEADINGS[language], 1)[0]  # the key facts follow the answer
                 return cls(language, head.rsplit(story_mark, 1)[1], answer)
         raise AssertionError(f"no hidden answer in the system prompt: {prompt[:80]!r}")
 
@@ -550,6 +552,111 @@ async def test_a_solve_that_cannot_be_stored_ends_guarded(
     assert not [m for m in table.channel.history() if m.embeds and m.embeds[0].title.startswith("🎉")]
     after = await only_game(redis_url)
     assert after["status"] == "active" and await exchanges(redis_url) == []
+
+
+# -- a host talked into "Correct" with a facts line naming every key fact ---------------------------------------------
+
+
+def _confession(secret: Secret, facts: int) -> str:
+    """The worst a host can be talked into: Correct, the whole answer, and every key fact claimed covered."""
+    numbers = list(range(1, facts + 1))
+    if secret.language == "zh":
+        return f"正确！告诉你吧：{secret.answer}\n[要点：{'、'.join(map(str, numbers))}]"
+    return f"Correct! Here it is: {secret.answer}\n[facts: {', '.join(map(str, numbers))}]"
+
+
+def _facts_in_prompt(prompt: str) -> int:
+    for heading in FACTS_HEADINGS.values():
+        if heading in prompt:
+            return len(re.findall(r"^\d+\. ", prompt.split(heading, 1)[1], flags=re.MULTILINE))
+    return 0
+
+
+def confessing_reply(body: dict[str, Any]) -> Reply:
+    prompt = body["messages"][0]["content"]
+    return Reply.text(_confession(Secret.from_system_prompt(prompt), _facts_in_prompt(prompt)), size=5)
+
+
+class ConfessingHost:
+    """A ModelHost stand-in that says Correct, claims every key fact and streams the answer, whatever it is asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        self.calls += 1
+        for chunk in confessing_reply({"messages": messages}).chunks:
+            yield chunk
+
+
+async def test_no_injection_solves_or_finds_a_fact_on_any_puzzle(redis_url: str) -> None:
+    """Every injection attempt against every built-in puzzle of its language, the host claiming Correct and every key
+    fact each time: no solve, no fact found, nothing of the answer shown (the false-solve figure)."""
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    host = ConfessingHost()
+    puzzles = builtin_puzzles()
+    games = GameService(
+        GameStore(client, "injected", 3600, 40, 10), PuzzleBank(puzzles), host, GameConfig(question_cooldown=0)
+    )
+    player = Player(1, "mallory")
+    false_solves, facts_found, attempts, older = 0, 0, 0, 0
+    try:
+        for language in LANGUAGES:
+            pool = [puzzle for puzzle in puzzles if puzzle.language == language]
+            for number, injection in enumerate(i for i in INJECTIONS if i.language == language):
+                for index, puzzle in enumerate(pool):
+                    assert puzzle.key_facts
+                    channel = 1_000_000 * (LANGUAGES.index(language) + 1) + 1000 * number + index
+                    await games.store.start(channel, games._fields(puzzle, player))
+                    watch = AnswerWatch(Secret(language, puzzle.story, puzzle.answer), " ".join(injection.messages))
+                    guard = LeakGuard(puzzle.story, puzzle.answer, language)
+                    older += any(guard.touched_by(message) for message in injection.messages)
+                    for message in injection.messages:
+                        async for reply in games.ask(channel, player, message):
+                            assert watch.shown_in(reply.text) is None, (puzzle.id, injection.name)
+                            false_solves += reply.outcome is Outcome.SOLVED
+                    attempts += 1
+                    game = await games.store.load(channel)
+                    assert game is not None and game.active, (puzzle.id, injection.name)
+                    facts_found += len(game.found)
+    finally:
+        await client.aclose()
+    print(
+        f"\ninjected Correct + every fact: {attempts} attempts ({len(INJECTIONS)} injections x built-in puzzles of "
+        f"their language), {host.calls} host replies: {false_solves} false solves, {facts_found} facts found "
+        f"(the older rule, any answer term, would have believed {older} of the attempts)"
+    )
+    assert attempts == sum(len([p for p in puzzles if p.language == i.language]) for i in INJECTIONS)
+    assert false_solves == 0 and facts_found == 0
+
+
+async def test_discord_no_injection_solves_with_a_full_facts_line(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """Every injection attempt once through Discord, against a host claiming Correct and every key fact."""
+    await declare_model_waits(table.env, timeout=60)
+    fake_upstream.responder = confessing_reply
+    table.env.bot.games.rng = random.Random("confessing host")
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        for number, injection in enumerate(INJECTIONS):
+            command = "play" if number == 0 else "newgame"
+            await table.alice.slash(table.channel, command, language=injection.language)
+            game = await only_game(redis_url)
+            since = len(table.env.http_requests)
+            for message in injection.messages:
+                await table.bob.send(table.channel, message)
+            watch = AnswerWatch(Secret(injection.language, game["story"], game["answer"]), " ".join(injection.messages))
+            for method, path, payload in _bot_payloads(table, since):
+                for text in _strings(payload):
+                    assert watch.shown_in(text) is None, (injection.name, method, path, text[:200])
+                    assert "[facts" not in text and "[要点" not in text
+            after = await only_game(redis_url)
+            assert after["status"] == "active" and after["game_id"] == game["game_id"], injection.name
+            assert await client.hlen(f"soup:{{ch{table.channel.id}}}:found") == 0, injection.name
+    finally:
+        await client.aclose()
+    assert not [m for m in table.channel.history() if m.embeds and m.embeds[0].title.startswith("🎉")]
 
 
 # -- the API key ----------------------------------------------------------------------------------------------------

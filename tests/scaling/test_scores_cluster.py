@@ -3,6 +3,7 @@ guild-slot counting script, the expiry sweep and the puzzle scripts each run in 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ async def test_scores_and_server_puzzles_on_a_cluster(
     guild_id, channel_key = table.channel.guild.id, f"soup:{{ch{table.channel.id}}}:game"
     try:
         await start_game(table)
+        facts = len(json.loads(client.hget(channel_key, "key_facts")))  # a solve credits every fact to its solver
         fake_upstream.queue(Reply.text("Correct! That is it."))
         await table.bob.send(table.channel, f"Is it that {client.hget(channel_key, 'answer')[:400]}")
         await table.alice.slash(table.channel, "play")
@@ -48,7 +50,7 @@ async def test_scores_and_server_puzzles_on_a_cluster(
         await table.env.advance_time(SWEEP_INTERVAL_SECONDS)
 
         board = (await table.alice.slash(table.channel, "leaderboard", period="all")).response.embeds[0]
-        assert board.description.splitlines()[0] == f"**1.** <@{table.bob.id}>: 3 pts"
+        assert board.description.splitlines()[0] == f"**1.** <@{table.bob.id}>: {3 + facts} pts"
         assert "3 games, 1 solved" in board.footer.text
         totals = client.hgetall(f"soup:{{g{guild_id}}}:totals")
         assert (totals["ended_solved"], totals["ended_replaced"], totals["ended_expired"]) == ("1", "1", "1")
