@@ -12,6 +12,8 @@ ZH_CN = {
     "Reveal the answer and end the game": "揭晓汤底并结束本局",
     "Ask the host a yes/no question": "向主持人提一个是/否问题",
     "Your yes/no question or your guess": "你的是/否问题或猜测",
+    "Get a hint (a few per game)": "获取一个提示（每局有限）",
+    "Puzzle difficulty: easy, medium or hard": "谜题难度：easy（简单）、medium（中等）或 hard（困难）",
 }
 
 

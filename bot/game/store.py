@@ -94,13 +94,14 @@ return 1
 """
 )
 
-# End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any);
-# answer the game as it now is.
+# End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any), noting
+# why (ARGV[4], e.g. a limit reached; '' for a player's /stop); answer the game as it now is.
 _STOP = """
 local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 if redis.call('HGET', KEYS[1], 'status') == 'active' and (ARGV[3] == '' or current == ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[1])
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stopped_by', ARGV[2]) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'ended_reason', ARGV[4]) end
   return {1, redis.call('HGETALL', KEYS[1])}
 end
 return {0, redis.call('HGETALL', KEYS[1])}
@@ -147,6 +148,15 @@ class Game:
     ended_at: float | None = None
     stopped_by: int | None = None
     transcript: list[Exchange] = field(default_factory=list)
+    difficulty: str = ""
+    key_facts: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()  # the puzzle's stored hints, copied at start
+    hints_used: int = 0
+    max_hints: int | None = None  # None: a game started before hints were counted (the config's number applies)
+    max_questions: int | None = None
+    time_limit: float | None = None  # seconds
+    ended_reason: str = ""  # why a stopped game ended when no player stopped it ("question_limit", "time_limit")
+    found: dict[int, Any] | None = None  # key fact index (0-based) -> who found it, when loaded
 
     @property
     def active(self) -> bool:
@@ -169,6 +179,14 @@ class Game:
             solver=_optional_int(data.get("solver")),
             ended_at=_optional_float(data.get("ended_at")),
             stopped_by=_optional_int(data.get("stopped_by")),
+            difficulty=data.get("difficulty", ""),
+            key_facts=_texts(data.get("key_facts")),
+            hints=_texts(data.get("hints")),
+            hints_used=int(data.get("hints_used", 0)),
+            max_hints=_optional_int(data.get("max_hints")),
+            max_questions=_optional_int(data.get("max_questions")),
+            time_limit=_optional_float(data.get("time_limit")),
+            ended_reason=data.get("ended_reason", ""),
         )
 
 
@@ -178,6 +196,10 @@ def _optional_int(value: str | None) -> int | None:
 
 def _optional_float(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _texts(value: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(value)) if value else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,10 +301,13 @@ class GameStore:
         )
         return bool(stored)
 
-    async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
-        """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""
+    async def stop(
+        self, channel_id: int, stopped_by: int | None = None, game_id: str = "", reason: str = ""
+    ) -> tuple[bool, Game | None]:
+        """Stop the active game, only if it is `game_id` (when given), noting `reason` when one is given
+        (a limit reached); (changed, the game as it now is)."""
         game_key, _, _ = self.keys(channel_id)
-        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or "", game_id])
+        changed, flat = await self._stop(keys=[game_key], args=[repr(time.time()), stopped_by or "", game_id, reason])
         if not flat:
             return False, None
         return bool(changed), Game.from_hash(channel_id, _pairs(flat))
@@ -314,6 +339,19 @@ class GameStore:
             for message_id, raw in _pairs(await self._take(keys=[key], args=[wanted])).items():
                 abandoned.append((channel_id, int(message_id), json.loads(raw)["language"]))
         return abandoned
+
+    async def timed_games(self) -> list[tuple[int, str, float, float]]:
+        """(channel, game id, started at, time limit) of every active game with a time limit, so a
+        starting process can keep their clocks. Found with SCAN (never KEYS), once at start-up."""
+        timed = []
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:game", count=1000):
+            status, game_id, started_at, limit = await self.redis.hmget(
+                key, ["status", "game_id", "started_at", "time_limit"]
+            )
+            if status == ACTIVE and game_id and started_at and limit:
+                channel_id = int(key.split("{ch", 1)[1].split("}", 1)[0])
+                timed.append((channel_id, game_id, float(started_at), float(limit)))
+        return timed
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
