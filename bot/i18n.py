@@ -26,6 +26,8 @@ ZH_CN = {
     "Add the puzzles of a puzzle pack file (YAML)": "从谜题包文件（YAML）导入谜题",
     "A puzzle pack: YAML with a `puzzles:` list": "谜题包：含 `puzzles:` 列表的 YAML 文件",
     "Show the key facts found so far": "查看已经找到的关键要点",
+    "Get a hint (a few per game)": "获取一个提示（每局有限）",
+    "Puzzle difficulty: easy, medium or hard": "谜题难度：easy（简单）、medium（中等）或 hard（困难）",
 }
 
 

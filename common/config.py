@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -64,6 +64,14 @@ class ModelConfig(_Section):
     )
 
 
+class GameLimits(_Section):
+    """One difficulty's limits; a key left out keeps the game-wide value, null means no limit."""
+
+    max_questions: int | None = Field(None, ge=1)
+    time_limit_minutes: float | None = Field(None, gt=0)
+    max_hints: int = Field(3, ge=0)
+
+
 class GameConfig(_Section):
     default_language: Literal["en", "zh"] = "en"
     puzzle_files: list[str] = Field(default_factory=list)
@@ -84,6 +92,12 @@ class GameConfig(_Section):
         None, description="A role (name or id) that may manage the server's puzzles besides Manage Server."
     )
     max_custom_puzzles: int = Field(200, ge=0, le=5000, description="Puzzles one server may add with /puzzle.")
+    max_hints: int = Field(3, ge=0, description="Hints a table may take per game (0 = no /hint).")
+    max_questions: int | None = Field(None, ge=1, description="Questions per game before the answer is revealed.")
+    time_limit_minutes: float | None = Field(None, gt=0, description="Minutes per game before the answer is revealed.")
+    limits: dict[Literal["easy", "medium", "hard"], GameLimits] = Field(
+        default_factory=dict, description="Per-difficulty overrides of max_questions, time_limit_minutes, max_hints."
+    )
 
 
 class StreamConfig(_Section):
@@ -264,9 +278,14 @@ def _explain(error: Any) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] = Config
-    for part in loc:
+    parts = iter(loc)
+    for part in parts:
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field else None
+        if get_origin(annotation) is dict:
+            # A mapping of sections (game.limits.easy): the next part is its key, the value a section.
+            next(parts, None)
+            annotation = get_args(annotation)[1]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.endings import limit_notice, summary_embed
 from bot.game.puzzles import PuzzleError
 from bot.game.session import (
     ChannelBusy,
@@ -22,7 +23,9 @@ from bot.game.session import (
     GameChanged,
     GameError,
     HostReply,
+    LimitReached,
     NoActiveGame,
+    NoHint,
     NotAllowed,
     Outcome,
     Overloaded,
@@ -30,6 +33,7 @@ from bot.game.session import (
     QuestionRejected,
 )
 from bot.game.store import Game
+from bot.game.timers import GameTimers
 from bot.progress import progress_text
 from bot.streaming import EditBudgets, stream_to
 from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Language = Literal["en", "zh"]
+Difficulty = Literal["easy", "medium", "hard"]
 COOLDOWN_NOTICES_KEPT = 10_000
 STORY_COLOUR = discord.Colour.teal()
 REVEAL_COLOUR = discord.Colour.gold()
@@ -111,22 +116,49 @@ class GameCog(commands.Cog):
         self.chatter_prefix = bot.config.game.chatter_prefix
         self._cooldown_notices: dict[tuple[int, int], float] = {}
         self.edit_budgets = EditBudgets()  # Discord's edit limit is per channel, across replies
+        self.timers = GameTimers(self.games, self._announce_time_up)
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def cog_load(self) -> None:
+        # In the background: a restarted bot answers at once and finds its timed games meanwhile.
+        task = asyncio.create_task(self.timers.keep_stored(), name="keep-stored-time-limits")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def cog_unload(self) -> None:
+        for task in self._background:
+            task.cancel()
+        self.timers.close()
 
     # -- commands --------------------------------------------------------------------
 
     @app_commands.command(name="play", description=_("Start a lateral-thinking puzzle in this channel"))
-    @app_commands.describe(language=_("Puzzle language: en or zh"))
+    @app_commands.describe(
+        language=_("Puzzle language: en or zh"), difficulty=_("Puzzle difficulty: easy, medium or hard")
+    )
     @app_commands.guild_only()
-    async def play(self, interaction: discord.Interaction, language: Language | None = None) -> None:
+    async def play(
+        self, interaction: discord.Interaction, language: Language | None = None, difficulty: Difficulty | None = None
+    ) -> None:
         replies = self._replies(interaction)
-        await self.answering(replies, self._play(replies, language))
+        await self.answering(replies, self._play(replies, language, difficulty))
 
     @app_commands.command(name="newgame", description=_("Reveal the answer and start a new puzzle"))
-    @app_commands.describe(language=_("Puzzle language: en or zh"))
+    @app_commands.describe(
+        language=_("Puzzle language: en or zh"), difficulty=_("Puzzle difficulty: easy, medium or hard")
+    )
     @app_commands.guild_only()
-    async def newgame(self, interaction: discord.Interaction, language: Language | None = None) -> None:
+    async def newgame(
+        self, interaction: discord.Interaction, language: Language | None = None, difficulty: Difficulty | None = None
+    ) -> None:
         replies = self._replies(interaction)
-        await self.answering(replies, self._newgame(replies, language))
+        await self.answering(replies, self._newgame(replies, language, difficulty))
+
+    @app_commands.command(name="hint", description=_("Get a hint (a few per game)"))
+    @app_commands.guild_only()
+    async def hint(self, interaction: discord.Interaction) -> None:
+        replies = self._replies(interaction)
+        await self.answering(replies, self._hint(replies))
 
     @app_commands.command(name="stop", description=_("Reveal the answer and end the game"))
     @app_commands.guild_only()
@@ -158,36 +190,50 @@ class GameCog(commands.Cog):
             channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
         return InteractionReplies(interaction, channel)
 
-    async def _play(self, replies: InteractionReplies, language: str | None) -> None:
+    async def _play(self, replies: InteractionReplies, language: str | None, difficulty: str | None) -> None:
         interaction = replies.interaction
         self._require_permissions(interaction)
-        game = await replies.in_time(
-            self.games.start(
-                interaction.channel_id or 0,
-                player_of(interaction.user, interaction.channel),
-                language,
-                guild_id=interaction.guild_id,
+        player = player_of(interaction.user, interaction.channel)
+        try:
+            game = await replies.in_time(
+                self.games.start(
+                    interaction.channel_id or 0, player, language, difficulty, guild_id=interaction.guild_id
+                )
             )
-        )
+        except PuzzleError:
+            if difficulty is None:
+                raise
+            await self._no_puzzles_of(replies, difficulty)
+            return
+        self.timers.keep(game)
         await replies.send(embeds=[story_embed(game)])
 
-    async def _newgame(self, replies: InteractionReplies, language: str | None) -> None:
+    async def _newgame(self, replies: InteractionReplies, language: str | None, difficulty: str | None) -> None:
         interaction = replies.interaction
         self._require_permissions(interaction)
-        revealed, game = await replies.in_time(
-            self.games.new_game(
-                interaction.channel_id or 0,
-                player_of(interaction.user, interaction.channel),
-                language,
-                guild_id=interaction.guild_id,
+        player = player_of(interaction.user, interaction.channel)
+        try:
+            revealed, game = await replies.in_time(
+                self.games.new_game(
+                    interaction.channel_id or 0, player, language, difficulty, guild_id=interaction.guild_id
+                )
             )
-        )
+        except PuzzleError:
+            if difficulty is None:
+                raise
+            await self._no_puzzles_of(replies, difficulty)
+            return
+        self.timers.keep(game)
         if revealed is None and game.started_by != interaction.user.id:
             lost = text(ui_language(interaction), "lost_race")
             await replies.send(lost, embeds=[story_embed(game)], ephemeral=True)
             return
+        ending: list[discord.Embed] = []
+        if revealed is not None:
+            summary = await self.games.summarise(revealed, revealed.found)
+            ending = [reveal_embed(revealed), summary_embed(revealed, summary)]
         # A long answer and a long story may not fit in one message: then they go out as two.
-        for embeds in embed_batches([reveal_embed(revealed), story_embed(game)] if revealed else [story_embed(game)]):
+        for embeds in embed_batches([*ending, story_embed(game)]):
             await replies.send(embeds=embeds)
 
     async def _stop(self, replies: InteractionReplies) -> None:
@@ -195,8 +241,34 @@ class GameCog(commands.Cog):
         game = await replies.in_time(
             self.games.stop(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
         )
+        self.timers.drop(game.channel_id, game.game_id)
         who = discord.utils.escape_markdown(interaction.user.display_name)
-        await replies.send(text(game.language, "stopped", who=who), embeds=[reveal_embed(game)])
+        ending = [reveal_embed(game), summary_embed(game, await self.games.summarise(game))]
+        for number, embeds in enumerate(embed_batches(ending)):
+            await replies.send(text(game.language, "stopped", who=who) if number == 0 else None, embeds=embeds)
+
+    async def _hint(self, replies: InteractionReplies) -> None:
+        interaction = replies.interaction
+        self._require_permissions(interaction)
+        try:
+            hint = await replies.in_time(
+                self.games.hint(interaction.channel_id or 0, player_of(interaction.user, interaction.channel))
+            )
+        except LimitReached as ended:
+            # Its time ran out with nobody keeping the clock: reveal it now; the caller hears "no game".
+            await self._reveal_at_limit(replies.channel, ended.game)
+            raise NoActiveGame() from None
+        self.timers.keep(hint.game)
+        who = discord.utils.escape_markdown(interaction.user.display_name)
+        shown = text(
+            hint.game.language, "hint", number=hint.number, allowed=hint.game.max_hints, who=who, hint=hint.text
+        )
+        await replies.send(shown)
+
+    async def _no_puzzles_of(self, replies: InteractionReplies, difficulty: str) -> None:
+        language = ui_language(replies.interaction)
+        named = text(language, f"difficulty_{difficulty}")
+        await replies.send(text(language, "no_puzzles_difficulty", difficulty=named), ephemeral=True)
 
     async def _ask(self, replies: InteractionReplies, question: str) -> None:
         interaction, channel = replies.interaction, replies.channel
@@ -298,6 +370,9 @@ class GameCog(commands.Cog):
             return text(cause.game.language, "command_game_changed", title=cause.game.title)
         if isinstance(cause, NotAllowed):
             return text(cause.game.language, "not_allowed")
+        if isinstance(cause, NoHint):
+            key = "hints_used_up" if cause.reason == "used_up" else "no_hint"
+            return text(cause.game.language, key, allowed=cause.game.max_hints)
         if isinstance(cause, MissingPermission):
             return text(language, "missing_permission", permission=cause.permission)
         if isinstance(cause, PuzzleError):
@@ -334,9 +409,34 @@ class GameCog(commands.Cog):
     async def _announce(
         self, channel: discord.abc.Messageable, final: HostReply | None, solver: discord.abc.User
     ) -> None:
-        if final is not None and final.outcome is Outcome.SOLVED and final.game is not None:
+        if final is None or final.game is None:
+            return
+        game = final.game
+        if final.outcome is Outcome.SOLVED:
+            self.timers.drop(game.channel_id, game.game_id)
             solver_name = discord.utils.escape_markdown(solver.display_name)
-            await channel.send(embed=solved_embed(final.game, solver_name), allowed_mentions=NO_MENTIONS)
+            ending = [solved_embed(game, solver_name), summary_embed(game, await self.games.summarise(game))]
+            for embeds in embed_batches(ending):
+                await channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+        elif final.ended:
+            await self._reveal_at_limit(channel, game)
+        elif final.outcome in (Outcome.ANSWERED, Outcome.UNCLEAR):
+            self.timers.keep(game)  # a game this process had not seen yet (started elsewhere, or before a restart)
+
+    async def _reveal_at_limit(self, channel: discord.abc.Messageable, game: Game) -> None:
+        """A limit ended the game: the answer, with the summary."""
+        self.timers.drop(game.channel_id, game.game_id)
+        ending = [reveal_embed(game), summary_embed(game, await self.games.summarise(game))]
+        for number, embeds in enumerate(embed_batches(ending)):
+            notice = limit_notice(game) if number == 0 else None
+            await channel.send(notice, embeds=embeds, allowed_mentions=NO_MENTIONS)
+
+    async def _announce_time_up(self, game: Game) -> None:
+        channel = self.bot.get_channel(game.channel_id) or self.bot.get_partial_messageable(game.channel_id)
+        try:
+            await self._reveal_at_limit(channel, game)  # type: ignore[arg-type]
+        except discord.HTTPException as error:
+            log.warning("could not reveal the timed-out game in %s: %s", game.channel_id, error)
 
     # -- errors ----------------------------------------------------------------------
 

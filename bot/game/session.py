@@ -13,21 +13,25 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from typing import Any
 
 import redis.exceptions
 
 from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
+from bot.game.hints import Hint, HintCounter, HintSource, clean_hint, fact_to_hint, hint_messages, stored_hint
 from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
+from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
 from bot.game.prompt_variants import builder_for
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.solving import FactsJudgement, credited_facts, fact_vocabulary, judge_solve, names_secret
 from bot.game.store import Exchange, Game, GameStore
+from bot.game.summary import Summary, build_summary, found_now
 from bot.game.verdict import Verdict, label, parse_verdict
 from common.config import GameConfig
 
@@ -50,6 +54,15 @@ def _as_host_wrote(exchange: Exchange, language: str) -> str:
     if not exchange.facts:
         return exchange.reply
     return f"{exchange.reply}\n{facts_line(exchange.facts, language)}"
+
+
+def limit_reached(game: Game) -> str:
+    """The limit an active game has reached ("" for none)."""
+    if out_of_time(game.started_at, game.time_limit):
+        return TIME_LIMIT
+    if out_of_questions(game.questions, game.max_questions):
+        return QUESTION_LIMIT
+    return ""
 
 
 def clean_question(text: str) -> str:
@@ -103,6 +116,23 @@ class NotAllowed(GameError):
         self.game = game
 
 
+class NoHint(GameError):
+    """No hint can be given: the game's hints are used up ("used_up"), or none is left to give ("none")."""
+
+    def __init__(self, reason: str, game: Game) -> None:
+        super().__init__("no hints left" if reason == "used_up" else "no hint is available")
+        self.reason = reason
+        self.game = game
+
+
+class LimitReached(GameError):
+    """The game reached a limit before the command took effect, and this call ended it (to be revealed)."""
+
+    def __init__(self, game: Game) -> None:
+        super().__init__(f"the game ended: {game.ended_reason or 'a limit'} reached")
+        self.game = game
+
+
 class GameChanged(GameError):
     """The game a command was meant for was replaced before the command took effect."""
 
@@ -125,6 +155,10 @@ class Outcome(enum.StrEnum):
     NOT_SAVED = "not_saved"  # answered, but the store failed: not counted
 
 
+# The host could not answer: the asker's cooldown is given back.
+UNANSWERED = (Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.INTERRUPTED)
+
+
 @dataclass(frozen=True, slots=True)
 class Player:
     id: int
@@ -143,6 +177,7 @@ class HostReply:
     leaked: bool = False
     new_facts: tuple[int, ...] = ()  # key facts (0-based) this question found
     partial: bool = False  # the host said Correct, but key facts remain unfound: recorded as a Yes
+    ended: str = ""  # a limit this reply's question reached, ending the game ("question_limit", "time_limit")
 
     @property
     def done(self) -> bool:
@@ -202,18 +237,28 @@ class GameService:
         self._last_question: dict[tuple[int, int], float] = {}
         # A server's own puzzles, played alongside the bank (set by the puzzles cog).
         self.guild_puzzles: Callable[[int], Awaitable[Sequence[Puzzle]]] | None = None
+        self.hint_counter = HintCounter(store)
 
     # -- starting and ending ---------------------------------------------------------
 
     async def start(
-        self, channel_id: int, player: Player, language: str | None = None, *, guild_id: int | None = None
+        self,
+        channel_id: int,
+        player: Player,
+        language: str | None = None,
+        difficulty: str | None = None,
+        *,
+        guild_id: int | None = None,
     ) -> Game:
-        """Start a game; racing calls create exactly one and the rest raise GameAlreadyRunning."""
+        """Start a game (of `difficulty`, when given); racing calls create exactly one and the rest raise
+        GameAlreadyRunning."""
         current, recent = await self.store.load_with_recent(channel_id)
         if current is not None and current.active:
             raise GameAlreadyRunning(current)
         bank = await self._bank_for(guild_id)
-        puzzle = bank.pick(language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng)
+        puzzle = bank.pick(
+            language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng, difficulty
+        )
         result = await self.store.start(channel_id, self._fields(puzzle, player, guild_id))
         if not result.created:
             raise GameAlreadyRunning(result.game)
@@ -221,24 +266,34 @@ class GameService:
         return result.game
 
     async def new_game(
-        self, channel_id: int, player: Player, language: str | None = None, *, guild_id: int | None = None
+        self,
+        channel_id: int,
+        player: Player,
+        language: str | None = None,
+        difficulty: str | None = None,
+        *,
+        guild_id: int | None = None,
     ) -> tuple[Game | None, Game]:
-        """End the current game (returned, to reveal it) and start another at once.
+        """End the current game (returned, to reveal it, with its found facts) and start another at once.
 
         Racing calls replace the game only once: the losers get the winner's new game and None.
         """
         current, recent = await self.store.load_with_recent(channel_id)
         if current is not None and current.active:
             self._check_may_end(current, player)
+            # Read now, for its summary: the new game starts with none found.
+            current.found = await found_now(self.store, channel_id)
         language = language or (current.language if current else self.config.default_language)
-        puzzle = (await self._bank_for(guild_id)).pick(language, recent[: self.config.recent_puzzles], self.rng)
+        puzzle = (await self._bank_for(guild_id)).pick(
+            language, recent[: self.config.recent_puzzles], self.rng, difficulty
+        )
         result = await self.store.start(
             channel_id, self._fields(puzzle, player, guild_id), replacing=current.game_id if current else ""
         )
         if not result.created:
             return None, result.game
         self._guard(result.game)
-        revealed = replace(current, status="stopped") if current and current.active else None
+        revealed = replace(current, status="stopped", ended_at=time.time()) if current and current.active else None
         return revealed, result.game
 
     async def stop(self, channel_id: int, player: Player) -> Game:
@@ -277,7 +332,8 @@ class GameService:
         return game
 
     def _fields(self, puzzle: Puzzle, player: Player, guild_id: int | None = None) -> dict[str, str]:
-        return {
+        limits = limits_for(self.config, puzzle.difficulty)
+        fields = {
             **({"guild_id": str(guild_id)} if guild_id is not None else {}),
             "puzzle_id": puzzle.id,
             "language": puzzle.language,
@@ -285,9 +341,93 @@ class GameService:
             "story": puzzle.story,
             "answer": puzzle.answer,
             "started_by": str(player.id),
-            "key_facts": json.dumps(list(puzzle.key_facts), ensure_ascii=False),
             "difficulty": puzzle.difficulty,
+            "key_facts": json.dumps(list(puzzle.key_facts), ensure_ascii=False),
+            "hints": json.dumps(list(puzzle.hints), ensure_ascii=False),
+            "max_hints": str(limits.max_hints),
+            "hints_used": "0",
         }
+        # Limits are copied into the game, so every process ends it by the same rule.
+        if limits.max_questions is not None:
+            fields["max_questions"] = str(limits.max_questions)
+        if limits.time_limit is not None:
+            fields["time_limit"] = repr(limits.time_limit)
+        return fields
+
+    # -- limits, hints and summaries ------------------------------------------------
+
+    async def end_by_limit(self, channel_id: int, game_id: str, reason: str) -> Game | None:
+        """End `game_id` because a limit was reached (through the stop path, noting `reason`); the ended
+        game when this call ended it, None when it had already ended or been replaced."""
+        changed, game = await self.store.stop(channel_id, None, game_id, reason=reason)
+        if changed and game is not None:
+            log.info("channel %s: game %s ended, %s reached", channel_id, game_id, reason)
+            return game
+        return None
+
+    async def summarise(self, game: Game, found: Mapping[int, Any] | None = None) -> Summary:
+        """The end-of-game summary of `game`; its found facts are read now unless given (a game replaced by
+        /newgame has them read before it was replaced)."""
+        return build_summary(game, await found_now(self.store, game.channel_id) if found is None else found)
+
+    async def hint(self, channel_id: int, player: Player) -> Hint:
+        """The game's next hint: its stored hints in order, then one the host writes towards a key fact
+        not yet found (shown only if it gives nothing away). At most the game's `max_hints`; a hint
+        that cannot be given is not counted."""
+        game = await self.store.load(channel_id)
+        if game is None or not game.active:
+            raise NoActiveGame()
+        if reached := limit_reached(game):
+            ended = await self.end_by_limit(channel_id, game.game_id, reached)
+            raise LimitReached(ended) if ended is not None else NoActiveGame()
+        if game.max_hints is None:
+            game.max_hints = self.config.max_hints
+        number = await self.hint_counter.take(game, player.id, game.max_hints, time.time())
+        if number < 0:
+            raise NoActiveGame()
+        if number == 0:
+            raise NoHint("used_up", game)
+        game.hints_used = number
+        text = stored_hint(game, number)
+        if text is not None:
+            return Hint(text, number, HintSource.STORED, game)
+        try:
+            text = await self._generated_hint(game, number)
+        except BaseException:
+            await self.hint_counter.give_back(game, player.id)
+            raise
+        if text is None:
+            await self.hint_counter.give_back(game, player.id)
+            raise NoHint("none", game)
+        return Hint(text, number, HintSource.GENERATED, game)
+
+    async def _generated_hint(self, game: Game, number: int) -> str | None:
+        """A hint the host writes towards an unfound key fact; None when there is none to point to, the
+        model cannot be reached, or what it wrote would give the answer (or that fact) away."""
+        fact = fact_to_hint(game, number, list(await found_now(self.store, game.channel_id)))
+        if fact is None:
+            return None
+        raw = ""
+        try:
+            self.admission.enter()
+        except AtCapacity as error:
+            raise Overloaded(str(error), game.language) from None
+        try:
+            async with aclosing(self.host.stream(hint_messages(game, fact))) as deltas:
+                async for delta in deltas:
+                    raw += delta
+        except (HostUnavailable, HostInterrupted) as error:
+            log.warning("no hint written in channel %s: %s", game.channel_id, error)
+            return None
+        finally:
+            self.admission.leave()
+        hint = clean_hint(raw)
+        known = "\n".join([game.story, *(exchange.question for exchange in game.transcript)])
+        fact_guard = LeakGuard(game.story, fact, game.language)
+        if not hint or self._guard(game).leaks(hint, known) or fact_guard.leaks(hint, known):
+            log.info("channel %s: a written hint was withheld (empty or giving the answer away)", game.channel_id)
+            return None
+        return hint
 
     # -- asking ------------------------------------------------------------------------
 
@@ -306,8 +446,8 @@ class GameService:
         treat ordinary chat in game-less channels as not-a-question without replying at all.
         Raises Overloaded (before anything else happens, no cooldown started) when the process
         already holds `max_questions_in_flight` questions. The player's cooldown starts when the
-        question is accepted and is given back when the question ends without reaching the model
-        (or the model was too busy to answer).
+        question is accepted and is given back when the question ends without reaching the model,
+        or the host could not answer it (busy, unreachable, or its reply broke off).
         """
         try:
             self.admission.enter()
@@ -329,8 +469,8 @@ class GameService:
                 async for reply in replies:
                     if reply.outcome is Outcome.STREAMING:
                         spent = True  # the model is being asked
-                    elif reply.outcome is Outcome.BUSY:
-                        spent = False
+                    elif reply.outcome in UNANSWERED:
+                        spent = False  # the host could not answer: asking again is not "too soon"
                     yield reply
         finally:
             if not spent:
@@ -368,6 +508,12 @@ class GameService:
             if asked_in is not None and game.game_id != asked_in.game_id:
                 # Asked about a puzzle that was replaced while it waited: not answered in the new one.
                 yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_CHANGED, game)
+                return
+            if reached := limit_reached(game):
+                # A limit passed while nobody ended the game (its clock ran out with no process watching,
+                # or ending it failed): end it now instead of asking.
+                ended = await self.end_by_limit(channel_id, game.game_id, reached)
+                yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, ended or game, ended=reached if ended else "")
                 return
             async with aclosing(self._answer(game, player, question)) as replies:
                 async for reply in replies:
@@ -558,7 +704,26 @@ class GameService:
         if solved:
             game.status, game.solver, game.ended_at = "solved", player.id, exchange.at
             return HostReply(text, verdict, Outcome.SOLVED, game, leaked, new)
+        if out_of_questions(game.questions, game.max_questions):
+            return await self._end_at_question_limit(
+                HostReply(text, verdict, Outcome.ANSWERED, game, leaked, new, partial)
+            )
         return HostReply(text, verdict, Outcome.ANSWERED, game, leaked, new, partial)
+
+    async def _end_at_question_limit(self, reply: HostReply) -> HostReply:
+        """The last allowed question was answered: the game ends (its answer is revealed by the caller)."""
+        game = reply.game
+        assert game is not None
+        try:
+            ended = await self.end_by_limit(game.channel_id, game.game_id, QUESTION_LIMIT)
+        except redis.exceptions.RedisError as error:
+            # The answer was stored; the next question's load sees the limit reached and ends it then.
+            log.warning("could not end the game in %s at its question limit: %s", game.channel_id, error)
+            return reply
+        if ended is None:
+            return reply
+        ended.transcript = game.transcript
+        return replace(reply, game=ended, ended=QUESTION_LIMIT)
 
     def _guard(self, game: Game) -> LeakGuard:
         """Leak guards are built once per game, not per question. Every game passes here when it

@@ -126,7 +126,8 @@ return {1, redis.call('HGETALL', KEYS[4])}
 """
 )
 
-# End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any);
+# End the active game as stopped, only if it is the game the caller saw (ARGV[3]; '' for any), noting
+# why (ARGV[5], e.g. a limit reached; '' for a player's /stop), and leave its tally in the outbox;
 # answer the game as it now is.
 _STOP = (
     RECORD_END_LUA
@@ -135,7 +136,10 @@ local current = redis.call('HGET', KEYS[1], 'game_id') or ''
 if redis.call('HGET', KEYS[1], 'status') == 'active' and (ARGV[3] == '' or current == ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'stopped', 'ended_at', ARGV[1])
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stopped_by', ARGV[2]) end
-  record_end(KEYS[1], KEYS[2], KEYS[3], 'stopped', 'stopped', ARGV[1], ARGV[4])
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'ended_reason', ARGV[5]) end
+  local reason = 'stopped'
+  if ARGV[5] ~= '' then reason = ARGV[5] end
+  record_end(KEYS[1], KEYS[2], KEYS[3], 'stopped', reason, ARGV[1], ARGV[4])
   return {1, redis.call('HGETALL', KEYS[1])}
 end
 return {0, redis.call('HGETALL', KEYS[1])}
@@ -188,6 +192,12 @@ class Game:
     key_facts: tuple[str, ...] = ()  # copied from the puzzle at start; () when it has none
     difficulty: str = DEFAULT_DIFFICULTY
     found: dict[int, FoundFact] = field(default_factory=dict)  # 0-based key fact -> who found it
+    hints: tuple[str, ...] = ()  # the puzzle's stored hints, copied at start
+    hints_used: int = 0
+    max_hints: int | None = None  # None: a game started before hints were counted (the config's number applies)
+    max_questions: int | None = None
+    time_limit: float | None = None  # seconds
+    ended_reason: str = ""  # why a stopped game ended when no player stopped it ("question_limit", "time_limit")
 
     @property
     def active(self) -> bool:
@@ -223,6 +233,12 @@ class Game:
             guild_id=_optional_int(data.get("guild_id")),
             key_facts=_key_facts(data.get("key_facts")),
             difficulty=data.get("difficulty") or DEFAULT_DIFFICULTY,
+            hints=_texts(data.get("hints")),
+            hints_used=int(data.get("hints_used", 0)),
+            max_hints=_optional_int(data.get("max_hints")),
+            max_questions=_optional_int(data.get("max_questions")),
+            time_limit=_optional_float(data.get("time_limit")),
+            ended_reason=data.get("ended_reason", ""),
         )
 
 
@@ -251,6 +267,10 @@ class GameEvents(Protocol):
     async def started(self, game: Game) -> None: ...
 
     async def ended(self, channel_id: int) -> None: ...
+
+
+def _texts(value: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(value)) if value else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,12 +428,15 @@ class GameStore:
             await self._tell("ended", game.channel_id)
         return True
 
-    async def stop(self, channel_id: int, stopped_by: int | None = None, game_id: str = "") -> tuple[bool, Game | None]:
-        """Stop the active game, only if it is `game_id` (when given); (changed, the game as it now is)."""
+    async def stop(
+        self, channel_id: int, stopped_by: int | None = None, game_id: str = "", reason: str = ""
+    ) -> tuple[bool, Game | None]:
+        """Stop the active game, only if it is `game_id` (when given), noting `reason` when one is given
+        (a limit reached); (changed, the game as it now is)."""
         game_key, _, _ = self.keys(channel_id)
         changed, flat = await self._stop(
             keys=[game_key, *self.tally_keys(channel_id)],
-            args=[repr(time.time()), stopped_by or "", game_id, OUTBOX_KEEP_SECONDS],
+            args=[repr(time.time()), stopped_by or "", game_id, OUTBOX_KEEP_SECONDS, reason],
         )
         if changed:
             await self._tell("ended", channel_id)
@@ -448,6 +471,19 @@ class GameStore:
             for message_id, raw in _pairs(await self._take(keys=[key], args=[wanted])).items():
                 abandoned.append((channel_id, int(message_id), json.loads(raw)["language"]))
         return abandoned
+
+    async def timed_games(self) -> list[tuple[int, str, float, float]]:
+        """(channel, game id, started at, time limit) of every active game with a time limit, so a
+        starting process can keep their clocks. Found with SCAN (never KEYS), once at start-up."""
+        timed = []
+        async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:game", count=1000):
+            status, game_id, started_at, limit = await self.redis.hmget(
+                key, ["status", "game_id", "started_at", "time_limit"]
+            )
+            if status == ACTIVE and game_id and started_at and limit:
+                channel_id = int(key.split("{ch", 1)[1].split("}", 1)[0])
+                timed.append((channel_id, game_id, float(started_at), float(limit)))
+        return timed
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:

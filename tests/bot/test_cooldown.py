@@ -54,3 +54,36 @@ async def test_a_busy_model_gets_the_busy_reply_and_starts_no_cooldown(
     await table.bob.send(table.channel, "Is it raining?")  # at once: the clock has not moved
     assert bot_replies(table)[-1].content == "❌ No."
     assert len(await exchanges(redis_url)) == 1
+
+
+async def test_a_question_the_model_could_not_answer_starts_no_cooldown(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """The model is down (500 on the try and the retry): "please ask again" must not be followed by "slow down"."""
+    await start_game(table)
+    fake_upstream.queue(Reply(status=500), Reply(status=500))
+    await table.bob.send(table.channel, "Is it raining?")
+    assert bot_replies(table)[-1].content.startswith("⚠️ The host can't answer right now.")
+
+    fake_upstream.queue(Reply.text("No."))
+    await table.bob.send(table.channel, "Is it raining?")  # at once: the clock has not moved
+    assert bot_replies(table)[-1].content == "❌ No."
+    assert len(await exchanges(redis_url)) == 1
+
+
+async def test_an_interrupted_reply_starts_no_cooldown(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    await start_game(table)
+    fake_upstream.queue(Reply.text("No, and that is not all", size=4, cut_after=2))
+    await table.bob.send(table.channel, "Is it raining?")
+    assert "Interrupted: the host stopped mid-reply" in bot_replies(table)[-1].content
+
+    fake_upstream.queue(Reply.text("No."))
+    await table.bob.send(table.channel, "Is it raining?")
+    assert bot_replies(table)[-1].content == "❌ No."
+    assert len(await exchanges(redis_url)) == 1
+
+    # An answered question still starts it.
+    await table.bob.send(table.channel, "Is it snowing?")
+    assert "Slow down a little" in bot_replies(table)[-1].content

@@ -128,8 +128,9 @@ async def test_stop_reveals_the_answer_and_ends_the_game(table: Table, fake_upst
 async def test_newgame_reveals_and_starts_another(table: Table) -> None:
     first = await start_game(table)
     result = await table.alice.slash(table.channel, "newgame")
-    reveal, story = result.response.embeds
+    reveal, summary, story = result.response.embeds
     assert reveal.title.startswith("🐢 The answer") and first.title[2:] in reveal.title
+    assert summary.title == "📊 Game summary"
     assert story.title != first.title
 
 
@@ -307,4 +308,4 @@ async def test_a_moderator_may_end_someone_elses_game(table: Table) -> None:
     carol = guild.add_member(table.env.create_user("carol"), roles=[moderators])
     await start_game(table)
     result = await carol.slash(table.channel, "newgame")
-    assert not result.ephemeral and len(result.response.embeds) == 2
+    assert not result.ephemeral and len(result.response.embeds) == 3  # reveal, summary, new story

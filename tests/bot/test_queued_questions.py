@@ -124,7 +124,7 @@ async def test_a_question_asked_after_newgame_is_answered_in_the_new_game(
     fake_upstream.default = Reply.text("Yes.")
     await table.alice.send(table.channel, "Is the first one about a lamp?")  # streams until the gate opens
     started = await table.alice.slash(table.channel, "newgame")
-    assert len(started.response.embeds) == 2  # the reveal and the new story
+    assert len(started.response.embeds) == 3  # the reveal, its summary and the new story
     late = table.env.backend.create_message(table.channel.id, table.bob.id, "About the new puzzle?")
     await wait_for(lambda: "Queued" in (table.channel.last_message.content or ""))
     gate.set()

@@ -104,8 +104,8 @@ async def test_newgame_after_the_game_expired_between_its_steps_starts_one(
     result = await replacing
 
     assert not result.ephemeral
-    reveal, story = result.response.embeds
-    assert reveal.description == old["answer"]
+    reveal, summary, story = result.response.embeds
+    assert reveal.description == old["answer"] and summary.title == "📊 Game summary"
     game = await only_game(redis_url)
     assert game["status"] == "active" and game["game_id"] != old["game_id"] and story.description == game["story"]
 
