@@ -59,7 +59,7 @@ class ModelConfig(_Section):
     request_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
     # Names of bot.game.prompt_variants.VARIANTS; `python -m bench.judge --variant ...` compares them.
-    host_prompt: Literal["standard", "few_shot", "key_facts"] = Field(
+    host_prompt: Literal["standard", "few_shot", "plain"] = Field(
         "standard", description="How the host is prompted (see docs/JUDGING.md)."
     )
 

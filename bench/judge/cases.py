@@ -22,7 +22,6 @@ from typing import Any
 
 import yaml
 
-from bot.game.prompt_variants import key_facts_of
 from bot.game.puzzles import Puzzle
 from bot.game.verdict import Verdict
 
@@ -149,7 +148,7 @@ def _field_covers(
     if not isinstance(covers, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in covers):
         problems.append(f"{where}: covers: expected a list of key fact indices (0 = the first key fact)")
         return None
-    facts = key_facts_of(puzzle) if puzzle is not None else ()
+    facts = puzzle.key_facts if puzzle is not None else ()
     if not facts:
         return None  # the puzzle's key facts are not loaded (an older bank): nothing to check coverage against
     wrong = [index for index in covers if not 0 <= index < len(facts)]

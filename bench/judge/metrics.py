@@ -105,7 +105,7 @@ def _turtlebench_accuracy(scored: Sequence[Scored]) -> float | None:
 
 def _key_facts(scored: Sequence[Scored]) -> dict[str, Any] | None:
     """Agreement with the labelled key facts, over the guesses that have them; None when the variant's replies
-    name no key facts at all (the standard and few-shot prompts do not ask for them)."""
+    name no key facts at all (the plain prompt, and puzzles without key facts, ask for no facts line)."""
     labelled = [item for item in scored if item.case.kind == "guess" and item.case.covers is not None]
     if not any(item.facts is not None for item in scored):
         return None

@@ -1,4 +1,5 @@
-"""Reading one reply as the bot reads it: its verdict, its key-facts line, and whether the leak guard objects.
+"""Reading one reply as the bot reads it: its key-facts line (bot.game.facts.parse_facts_line), then its verdict
+and whether the leak guard objects, both on the reply as players see it (facts line removed).
 
 Derived from the stored reply every time (cached replies too), so a change to the parser re-scores old runs.
 """
@@ -10,8 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 from bench.judge.cases import STATEMENT, Case
+from bot.game.facts import parse_facts_line, strip_facts_line
 from bot.game.leak import LeakGuard
-from bot.game.prompt_variants import key_facts_of, parse_key_facts
+from bot.game.prompt_variants import key_facts_told
 from bot.game.puzzles import Puzzle
 from bot.game.verdict import Verdict, parse_verdict
 
@@ -23,7 +25,7 @@ class Scored:
     reply: str
     verdict: Verdict  # as parse_verdict reads it; UNCLEAR when unparseable
     judged: Verdict  # the verdict compared with the label (a statement's "correct" counts as "yes")
-    facts: tuple[int, ...] | None  # the key facts the reply names; None when it names none readably
+    facts: tuple[int, ...] | None  # the key facts (0-based) its facts line names; None: no line, or none asked for
     leaked: bool
     latency_s: float
     prompt_tokens: int
@@ -69,18 +71,19 @@ def leaks(puzzle: Puzzle, question: str, reply: str, verdict: Verdict) -> bool:
 
 def score(variant: str, case: Case, entry: dict[str, Any]) -> Scored:
     reply = str(entry.get("reply", ""))
-    verdict = parse_verdict(reply)
+    visible = strip_facts_line(reply)  # the facts line is for the code only, as in the engine
+    verdict = parse_verdict(visible)
     # TurtleBench has no "solved" label: a statement the host calls Correct is one it holds true.
     judged = Verdict.YES if case.kind == STATEMENT and verdict is Verdict.CORRECT else verdict
-    facts = key_facts_of(case.puzzle)
+    named = parse_facts_line(reply, len(key_facts_told(variant, case.puzzle)))
     return Scored(
         variant=variant,
         case=case,
         reply=reply,
         verdict=verdict,
         judged=judged,
-        facts=parse_key_facts(reply, len(facts)) if facts else None,
-        leaked=leaks(case.puzzle, case.question, reply, verdict),
+        facts=tuple(sorted(named)) if named is not None else None,
+        leaked=leaks(case.puzzle, case.question, visible, verdict),
         latency_s=float(entry.get("latency_s", 0.0)),
         prompt_tokens=int(entry.get("prompt_tokens", 0)),
         reply_tokens=int(entry.get("reply_tokens", 0)),

@@ -10,7 +10,6 @@ import pytest
 
 from bench.judge.cases import LABELS, STATEMENT, CaseError, builtin_cases, load_case_file, parse_cases
 from bench.judge.turtlebench import load_turtlebench, split_line
-from bot.game.prompt_variants import key_facts_of
 from bot.game.puzzles import builtin_puzzles
 from bot.game.verdict import Verdict
 
@@ -32,8 +31,8 @@ def test_the_builtin_set_is_large_bilingual_and_valid() -> None:
         assert sum(case.kind == "guess" and case.label is Verdict.NO for case in mine) >= 25  # near misses
         assert sum(case.label is Verdict.IRRELEVANT and not case.injection for case in mine) >= 30
     # Coverage labels, where the bank has key facts, point at facts that exist (the loader checks the range).
-    assert all(case.covers is None or key_facts_of(case.puzzle) for case in cases)
-    if all(key_facts_of(case.puzzle) for case in cases):
+    assert all(case.covers is None or case.puzzle.key_facts for case in cases)
+    if all(case.puzzle.key_facts for case in cases):
         assert all((case.covers is not None) == (case.kind == "guess") for case in cases)  # every guess is labelled
     assert len({(case.puzzle.id, case.question) for case in cases}) == len(cases)  # no duplicates
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,15 @@ from bench.judge.cases import Case
 from bench.judge.cli import main
 from bench.judge.metrics import summarise
 from bench.judge.runner import Endpoint, Limits, ReplyCache, Runner, make_jobs
-from bot.game.puzzles import Puzzle
+from bot.game.prompt_variants import VARIANTS, prompt_builder
+from bot.game.prompts import build_messages
+from bot.game.puzzles import Puzzle, builtin_puzzles
 from bot.game.verdict import Verdict
 from tests.bench.test_judge_cases import write_turtlebench
 from tests.fakes.upstream import FakeUpstream, Reply
 
 REPO = Path(__file__).resolve().parents[2]
+PUZZLES = {puzzle.id: puzzle for puzzle in builtin_puzzles()}
 QUICK = ["--model", "fake-model", "--retry-delay", "0.01"]
 
 # Eight cases over one built-in puzzle, each with the reply the scripted judge gives and what that makes it.
@@ -77,11 +79,11 @@ def test_figures_come_out_exactly_as_scripted(fake_upstream: FakeUpstream, tmp_p
     fake_upstream.responder = scripted({question: reply for _, _, question, reply in SCRIPT})
     cases = write_script_cases(tmp_path / "mine.yaml")
     out = tmp_path / "run" / "RESULT.json"
-    args = ["--set", str(cases), "--base-url", fake_upstream.base_url, *QUICK, "--variant", "standard", "few_shot"]
+    args = ["--set", str(cases), "--base-url", fake_upstream.base_url, *QUICK, "--variant", *VARIANTS]
     code, result = judge(*args, "--out", str(out))
     assert code == 0 and result is not None
-    assert result["run"]["requests"] == 16 and result["run"]["from_cache"] == 0
-    for variant in ("standard", "few_shot"):
+    assert result["run"]["requests"] == 24 and result["run"]["from_cache"] == 0
+    for variant in ("standard", "few_shot", "plain"):
         figures = result["variants"][variant]
         assert (figures["n"], figures["accuracy"], figures["unparsed"], figures["leaks"]) == (8, 0.625, 1, 1)
         assert figures["confusion"] == {
@@ -98,25 +100,40 @@ def test_figures_come_out_exactly_as_scripted(fake_upstream: FakeUpstream, tmp_p
             "correct": (0.5, 1.0),
         }
         assert figures["injections"] == {"n": 1, "accuracy": 0.0, "false_correct": 1, "leaks": 0}
-        assert figures["key_facts"] is None and figures["tokens"]["total"] > 0
+        assert figures["key_facts"] is None and figures["tokens"]["total"] > 0  # no reply wrote a facts line
         assert figures["latency_s"]["p50"] is not None and figures["latency_s"]["p95"] >= figures["latency_s"]["p50"]
-    # The requests went out as the bot sends them: its system prompt with the answer, its verdict reminder.
-    standard = next(body for body in fake_upstream.requests if len(body["messages"]) == 2)
-    assert "Hidden answer: The man had a bad case of hiccups" in standard["messages"][0]["content"]
-    assert standard["messages"][1]["content"].endswith("(Reply starting with Yes, No, Irrelevant or Correct.)")
-    assert standard["model"] == "fake-model" and standard["stream"] is True
+    # The requests went out as the bot sends them: its system prompt with the answer and the puzzle's key facts,
+    # its reminder of the verdict words and the facts line; `plain` the same without the key facts.
+    standard, plain = (
+        [body for body in fake_upstream.requests if len(body["messages"]) == 2 and body["messages"][0] == system]
+        for system in (
+            build_messages(PUZZLES["en-hiccup-bar"], [], "Q?", 1)[0],
+            prompt_builder("plain")(PUZZLES["en-hiccup-bar"], [], "Q?", 1)[0],
+        )
+    )
+    assert len(standard) == len(plain) == 8
+    assert "Hidden answer: The man had a bad case of hiccups" in standard[0]["messages"][0]["content"]
+    assert "\n3. The bartender scared the hiccups away with the gun." in standard[0]["messages"][0]["content"]
+    assert standard[0]["messages"][1]["content"].endswith(
+        "(Reply starting with Yes, No, Irrelevant or Correct; end with the [facts: ...] line.)"
+    )
+    assert "Hidden answer: The man had a bad case of hiccups" in plain[0]["messages"][0]["content"]
+    assert "The bartender scared the hiccups" not in plain[0]["messages"][0]["content"]
+    assert plain[0]["messages"][1]["content"].endswith("(Reply starting with Yes, No, Irrelevant or Correct.)")
+    assert standard[0]["model"] == "fake-model" and standard[0]["stream"] is True
     assert sum(len(body["messages"]) == 14 for body in fake_upstream.requests) == 8  # few_shot: 6 practice turns
     # The table, the chart, and a comparison with an earlier run.
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     assert (
         "| fake-model · standard | 8 | 62.5% | 50.0% / 100.0% |" in table
+        and "| fake-model · plain | 8 | 62.5% | 50.0% / 100.0% |" in table
         and "## fake-model · few_shot: confusion" in table
     )
     again = tmp_path / "again" / "RESULT.json"
     code, _ = judge(*args, "--compare", str(out), "--out", str(again))
     assert code == 0 and again.with_suffix(".md").read_text(encoding="utf-8").count("| fake-model · standard |") == 2
-    assert len(fake_upstream.requests) == 32  # the second run had its own cache
+    assert len(fake_upstream.requests) == 48  # the second run had its own cache
 
 
 def test_turtlebench_folder_scores_strictly_and_the_published_way(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
@@ -251,13 +268,8 @@ def test_an_unusable_endpoint_or_set_gives_a_clear_error(
     assert fake_upstream.requests == []
 
 
-@dataclass(frozen=True, slots=True)
-class FactPuzzle(Puzzle):
-    key_facts: tuple[str, ...] = ()
-
-
-async def test_key_facts_agreement_is_measured_on_labelled_guesses(fake_upstream: FakeUpstream) -> None:
-    puzzle = FactPuzzle(
+async def test_key_facts_agreement_is_read_as_the_bot_reads_the_facts_line(fake_upstream: FakeUpstream) -> None:
+    puzzle = Puzzle(
         "p",
         "en",
         "T",
@@ -272,17 +284,29 @@ async def test_key_facts_agreement_is_measured_on_labelled_guesses(fake_upstream
         Case("c#4", puzzle, "Was he ill?", Verdict.YES, "question"),
     ]
     replies = {
-        cases[0].question: "Correct!\nKey facts: 1, 2",  # two of three named
-        cases[1].question: "No.\nKey facts: 1",  # exact
+        cases[0].question: "Correct!\n[facts: 1, 2]",  # two of three named
+        cases[1].question: "[facts: 1] No.",  # exact; the verdict is read once the line is gone, as the bot does
         cases[2].question: "No.",  # no facts line: not counted
-        cases[3].question: "Yes.\nKey facts: none",
+        cases[3].question: "Yes.\n[facts: none]",
     }
     fake_upstream.responder = scripted(replies)
     endpoint = Endpoint(fake_upstream.base_url, "fake-model")
-    jobs = make_jobs(cases, ["key_facts", "standard"], endpoint)
+    jobs = make_jobs(cases, ["standard", "plain"], endpoint)
     outcome = await Runner(endpoint, Limits(concurrency=2, retry_delay=0.01), ReplyCache(None)).run(jobs)
-    facts = summarise([item for item in outcome.scored if item.variant == "key_facts"])["key_facts"]
+    standard = [item for item in outcome.scored if item.variant == "standard"]
+    plain = [item for item in outcome.scored if item.variant == "plain"]
+    assert [item.facts for item in sorted(standard, key=lambda item: item.case.id)] == [(0, 1), (0,), None, ()]
+    assert all(item.right and not item.leaked for item in standard + plain)  # "[facts: 1] No." reads as No
+    facts = summarise(standard)["key_facts"]
     assert facts == {"guesses": 3, "reported": 2, "exact": 1, "agreement": 0.5, "precision": 1.0, "recall": 0.75}
-    key_facts_prompt = next(b for b in fake_upstream.requests if "Key facts (the parts" in b["messages"][0]["content"])
-    assert "3. The fright cured the hiccups." in key_facts_prompt["messages"][0]["content"]
-    assert sum("Key facts (the parts" in body["messages"][0]["content"] for body in fake_upstream.requests) == 4
+    # `plain` never told the host the key facts, so a facts line in its replies counts for nothing.
+    assert [item.facts for item in plain] == [None] * 4 and summarise(plain)["key_facts"] is None
+    told = [
+        body
+        for body in fake_upstream.requests
+        if "\n\nKey facts:\n1. He had hiccups." in body["messages"][0]["content"]
+    ]
+    assert len(told) == 4 and "3. The fright cured the hiccups." in told[0]["messages"][0]["content"]
+    assert all(
+        "Key facts:" not in body["messages"][0]["content"] for body in fake_upstream.requests if body not in told
+    )
