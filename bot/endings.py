@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import discord
 
 from bot.game.limits import QUESTION_LIMIT, SECONDS_PER_MINUTE, TIME_LIMIT
@@ -25,9 +27,10 @@ def format_duration(language: str, seconds: float) -> str:
     return text(language, "duration_minutes", minutes=minutes, seconds=secs)
 
 
-def summary_lines(summary: Summary, language: str) -> list[str]:
+def summary_lines(summary: Summary, language: str, name: Callable[[int | None], str] = who) -> list[str]:
+    """The summary's lines; `name` shows a player (a mention in Discord, "you" on the web page)."""
     if summary.reason == SOLVED_REASON:
-        lines = [text(language, "summary_solved_by", solver=who(summary.solver))]
+        lines = [text(language, "summary_solved_by", solver=name(summary.solver))]
     else:
         lines = [text(language, f"summary_reason_{summary.reason}")]
     questions = str(summary.questions)
@@ -47,7 +50,7 @@ def summary_lines(summary: Summary, language: str) -> list[str]:
             if line.found_by is None:
                 lines.append(f"{NOT_FOUND} {line.fact}")
             else:
-                lines.append(f"{FOUND} {line.fact} — {text(language, 'summary_found_by', player=who(line.found_by))}")
+                lines.append(f"{FOUND} {line.fact} — {text(language, 'summary_found_by', player=name(line.found_by))}")
     return lines
 
 

@@ -1,19 +1,22 @@
 """The browser's side of a game: what a session sees, computed from the engine's state.
 
 No Gradio here: `WebGames` turns GameService calls into `View`s (story, transcript, notice), and
-page.py only draws them. The answer goes into a view only once the game has ended.
+page.py only draws them. The answer, the unfound key facts and the end-of-game summary go into a
+view only once the game has ended; while it runs, only the progress bar and the facts found so far.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.exceptions
 
+from bot.endings import limit_notice, summary_lines
 from bot.game.puzzles import PuzzleError
 from bot.game.session import (
     ChannelBusy,
@@ -21,14 +24,18 @@ from bot.game.session import (
     GameError,
     GameService,
     HostReply,
+    LimitReached,
     NoActiveGame,
+    NoHint,
     NotAllowed,
     Outcome,
+    Overloaded,
     Player,
     QuestionRejected,
 )
 from bot.game.store import Game
 from bot.game.verdict import Verdict
+from bot.progress import progress_text
 from bot.texts import format_reply
 from bot.web.limits import RateLimiter
 from bot.web.sessions import channel_for, new_token, valid_token
@@ -50,6 +57,8 @@ class View:
     story: str = ""
     chat: list[Message] = field(default_factory=list)
     notice: str = ""
+    progress: str = ""  # the key-fact bar and the facts found so far, while the game runs
+    summary: str = ""  # the end-of-game summary, once it has ended
     playing: bool = False
     accepted: bool = False  # the question was taken (so the page clears its box)
 
@@ -73,7 +82,7 @@ class WebGames:
                 game = await self.games.start(channel_for(token), WEB_PLAYER, language)
         except (GameError, PuzzleError, redis.exceptions.RedisError) as error:
             return View(token, language, notice=self.refusal(error, language))
-        return self.view(token, game)
+        return await self.full_view(token, game)
 
     async def new_puzzle(self, token: str | None, language: str) -> View:
         """Reveal the current game (if still running) and start another in `language`."""
@@ -88,6 +97,8 @@ class WebGames:
         view = self.view(token, game)
         if revealed is not None:
             view.notice = f"{web_text(revealed.language, 'reveal_title', title=revealed.title)}\n\n{revealed.answer}"
+            # Its found facts were read before it was replaced, as the cog's /newgame does.
+            view.summary = await self.summary(revealed, revealed.found)
         return view
 
     async def stop(self, token: str | None, language: str) -> View:
@@ -100,7 +111,30 @@ class WebGames:
             game = await self._load(token) or stopped  # with its transcript
         except (GameError, redis.exceptions.RedisError) as error:
             return await self._with_notice(token, language, self.refusal(error, language))
-        return self.view(token, game)
+        return await self.full_view(token, game)
+
+    async def hint(self, token: str | None, language: str) -> View:
+        """The game's next hint through the engine's /hint path (counted, capped), or why there is none."""
+        token = token if valid_token(token) else new_token()
+        refused = await self._limited(token, language)
+        if refused:
+            return refused
+        try:
+            hint = await self.games.hint(channel_for(token), WEB_PLAYER)
+        except LimitReached as ended:  # its time ran out: the game ends now, with its answer and summary
+            return await self._with_notice(token, language, limit_notice(ended.game))
+        except NoHint as cause:
+            key = "hints_used_up" if cause.reason == "used_up" else "no_hint"
+            return await self._with_notice(token, language, web_text(language, key, allowed=cause.game.max_hints))
+        except (GameError, redis.exceptions.RedisError) as error:
+            return await self._with_notice(token, language, self.refusal(error, language))
+        game = hint.game
+        view = await self.full_view(token, game)
+        you = web_text(game.language, "you")
+        view.notice = web_text(
+            game.language, "hint", number=hint.number, allowed=game.max_hints, who=you, hint=hint.text
+        )
+        return view
 
     async def ask(self, token: str | None, question: str, language: str) -> AsyncIterator[View]:
         """The transcript with the host's reply growing at its end, one view per update."""
@@ -112,7 +146,7 @@ class WebGames:
         try:
             async with aclosing(self.games.ask(channel_for(token), WEB_PLAYER, question)) as replies:
                 async for reply in replies:
-                    yield self._reply_view(token, question, reply, language)
+                    yield await self._reply_view(token, question, reply, language)
         except (GameError, redis.exceptions.RedisError) as error:
             yield await self._with_notice(token, language, self.refusal(error, language))
 
@@ -125,14 +159,29 @@ class WebGames:
             story=f"## {game.title}\n\n{game.story}",
             chat=transcript(game),
             notice=ending(game),
+            progress=progress_text(game) if game.active and game.key_facts else "",
             playing=game.active,
         )
 
-    def _reply_view(self, token: str, question: str, reply: HostReply, language: str) -> View:
+    async def full_view(self, token: str, game: Game) -> View:
+        """`view`, with the summary of a game that has ended."""
+        view = self.view(token, game)
+        if not game.active:
+            view.summary = await self.summary(game)
+        return view
+
+    async def summary(self, game: Game, found: Mapping[int, Any] | None = None) -> str:
+        """The engine's end-of-game summary as markdown; the one player of a session is "you"."""
+        summary = await self.games.summarise(game, found)
+        you = web_text(game.language, "you")
+        lines = summary_lines(summary, game.language, name=lambda _player: you)
+        return "\n".join([f"### {web_text(game.language, 'summary_title')}", *lines])
+
+    async def _reply_view(self, token: str, question: str, reply: HostReply, language: str) -> View:
         game = reply.game
         if game is None:  # only a queued question that lost its game; nothing else to show
             return View(token, language, notice=format_reply(reply, language))
-        view = self.view(token, game)
+        view = await self.full_view(token, game) if reply.done else self.view(token, game)
         view.accepted = True
         if reply.outcome not in (Outcome.ANSWERED, Outcome.SOLVED):
             # Stored replies are already in the transcript; the rest are shown, not kept.
@@ -150,7 +199,7 @@ class WebGames:
             game = await self._load(token)
         except redis.exceptions.RedisError:
             game = None
-        view = self.view(token, game) if game is not None else View(token, language)
+        view = await self.full_view(token, game) if game is not None else View(token, language)
         view.notice = "\n\n".join(part for part in (view.notice, notice) if part)
         return view
 
@@ -174,7 +223,7 @@ class WebGames:
         if isinstance(cause, redis.exceptions.RedisError):
             log.warning("redis unavailable for a browser session: %s", cause)
             return web_text(language, "redis_down")
-        simple = {ChannelBusy: "busy", NotAllowed: "not_allowed"}
+        simple = {ChannelBusy: "busy", NotAllowed: "not_allowed", Overloaded: "host_busy"}
         return web_text(language, next((key for kind, key in simple.items() if isinstance(cause, kind)), "error"))
 
 

@@ -1,6 +1,6 @@
 """The Gradio page: a thin drawing of `WebGames` views, like the cog is of the engine.
 
-What reaches the browser is only what a `View` holds (the answer only after the game ended)
+What reaches the browser is only what a `View` holds (the answer and the summary only after the game ended)
 plus the session token in the browser's local storage. The engine's state stays on the server.
 """
 
@@ -43,7 +43,9 @@ class Page:
             buttons=[],
             allow_tags=False,  # host replies and questions are text; sanitize_html stays on
         )
+        self.progress = gr.Markdown(elem_id="progress", line_breaks=True)
         self.notice = gr.Markdown(elem_id="notice")
+        self.summary = gr.Markdown(elem_id="summary", line_breaks=True)
         with gr.Row():
             self.question = gr.Textbox(
                 label=web_text(language, "question"),
@@ -54,6 +56,7 @@ class Page:
             )
             self.ask = gr.Button(web_text(language, "ask"), variant="primary", elem_id="ask", scale=1)
         with gr.Row():
+            self.hint = gr.Button(web_text(language, "hint_button"), elem_id="hint")
             self.new_puzzle = gr.Button(web_text(language, "new_puzzle"), elem_id="new-puzzle")
             self.stop = gr.Button(web_text(language, "stop"), variant="stop", elem_id="stop")
 
@@ -65,9 +68,12 @@ class Page:
             self.language,
             self.story,
             self.chat,
+            self.progress,
             self.notice,
+            self.summary,
             self.question,
             self.ask,
+            self.hint,
             self.new_puzzle,
             self.stop,
         ]
@@ -86,9 +92,12 @@ class Page:
             gr.Radio(value=language, label=say("language")),
             view.story,
             view.chat,
+            view.progress,
             view.notice,
+            view.summary,
             gr.update(label=say("question"), placeholder=say("placeholder"), **clear),
             gr.Button(say("ask"), interactive=view.playing),
+            gr.Button(say("hint_button"), interactive=view.playing),
             gr.Button(say("new_puzzle")),
             gr.Button(say("stop"), interactive=view.playing),
         )
@@ -105,6 +114,9 @@ class Page:
     async def on_new_puzzle(self, token: str, language: str) -> tuple[Any, ...]:
         return self.draw(await self.web.new_puzzle(token, language))
 
+    async def on_hint(self, token: str, language: str) -> tuple[Any, ...]:
+        return self.draw(await self.web.hint(token, language))
+
     async def on_stop(self, token: str, language: str) -> tuple[Any, ...]:
         return self.draw(await self.web.stop(token, language))
 
@@ -119,6 +131,8 @@ class Page:
         self.new_puzzle.click(self.on_new_puzzle, inputs=[self.session, self.language], **common)
         # Picking the other language starts a puzzle in it, as `New puzzle` would.
         self.language.input(self.on_new_puzzle, inputs=[self.session, self.language], **common)
+        # A hint may be written by the model: it waits its turn like a reply.
+        self.hint.click(self.on_hint, inputs=[self.session, self.language], **asking)
         self.stop.click(self.on_stop, inputs=[self.session, self.language], **common)
 
 

@@ -18,6 +18,8 @@ WEB_TEXTS: dict[str, dict[str, str]] = {
         "ask": "Ask",
         "new_puzzle": "New puzzle",
         "stop": "Stop (reveal the answer)",
+        "hint_button": "Hint",
+        "you": "you",
         "transcript": "Questions and answers",
         "solved": "🎉 **Solved** after {questions} question(s)!\n\n**Answer:** {answer}",
         "stopped": "**Answer:** {answer}",
@@ -34,6 +36,8 @@ WEB_TEXTS: dict[str, dict[str, str]] = {
         "ask": "提问",
         "new_puzzle": "新的谜题",
         "stop": "结束（揭晓汤底）",
+        "hint_button": "提示",
+        "you": "你",
         "transcript": "问答记录",
         "solved": "🎉 在第 {questions} 个问题时**猜中了**！\n\n**汤底：** {answer}",
         "stopped": "**汤底：** {answer}",
@@ -45,7 +49,7 @@ WEB_TEXTS: dict[str, dict[str, str]] = {
 
 
 def web_text(language: str, key: str, **values: object) -> str:
-    """The page's own words, else the bot's (thinking, unavailable, too_long, reveal_title …)."""
+    """The page's own words, else the bot's (thinking, too_long, hint, summary_title …)."""
     table = WEB_TEXTS.get(language, WEB_TEXTS["en"])
     if key in table:
         return table[key].format(**values)

@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 STARTUP_SECONDS = 120  # importing Gradio is slow on a busy 2-core machine
 SECRET = "open-sesame"
 
-# Two English puzzles (so `New puzzle` visibly changes the story) and one Chinese.
+# Two English puzzles (so `New puzzle` visibly changes the story), with key facts and a stored hint, and one Chinese.
 PACK = """\
 puzzles:
   - id: web-albatross
@@ -45,6 +45,11 @@ puzzles:
       Years before, he was shipwrecked on a desert island with his wife, who died there. The other
       castaways fed him a soup they called albatross; it was really made from her. Tasting real
       albatross, he understood what he had eaten.
+    key_facts:
+      - He had been shipwrecked on a desert island.
+      - The soup he was fed there was made from his dead wife.
+    hints:
+      - Think about a voyage that went wrong long ago.
   - id: web-elevator
     language: en
     title: The Elevator
@@ -54,6 +59,11 @@ puzzles:
     answer: >-
       He is too short to reach the button for the tenth floor. On rainy days he presses it with the
       tip of his umbrella.
+    key_facts:
+      - He is too short to reach the highest button.
+      - An umbrella lets him press the button.
+    hints:
+      - Think about how tall the man is.
   - id: web-tunnel
     language: zh
     title: 隧道

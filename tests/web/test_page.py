@@ -1,4 +1,5 @@
-"""The page in a real headless Chromium: playing, streaming, reloading, languages, secrecy, login."""
+"""The page in a real headless Chromium: playing, streaming, reloading, progress, hints, the summary,
+languages, secrecy, login."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from tests.web.conftest import PACK, SECRET
 from tests.web.payloads import NetworkCapture
 
 ANSWERS = {puzzle["title"]: puzzle["answer"] for puzzle in yaml.safe_load(PACK)["puzzles"]}
+KEY_FACTS = {puzzle["title"]: puzzle.get("key_facts", []) for puzzle in yaml.safe_load(PACK)["puzzles"]}
+HINTS = {puzzle["title"]: puzzle.get("hints", []) for puzzle in yaml.safe_load(PACK)["puzzles"]}
+# A question naming the first key fact, which the host's facts line then credits.
+FIRST_FACT_QUESTIONS = {
+    "The Seaside Restaurant": "Was he shipwrecked on a desert island?",
+    "The Elevator": "Is he too short to reach the button?",
+}
 # A guess that names part of each answer, so the host's "Correct" is believed.
 GUESSES = {
     "The Seaside Restaurant": "Was the soup on the island made from his wife?",
@@ -110,6 +118,44 @@ def test_a_leaking_reply_and_the_answer_never_reach_the_browser(
     page.locator("#stop").click()
     expect(page.locator("#notice")).to_contain_text(ENDINGS[title])
     network.wait_for(page, ENDINGS[title])  # the same capture sees the answer once the game is over
+
+
+def test_progress_hint_and_summary_and_unfound_facts_stay_on_the_server(
+    context: BrowserContext, web_url: str, fake_upstream: FakeUpstream
+) -> None:
+    page = context.new_page()
+    network = NetworkCapture(context, page)
+    page.goto(web_url)
+    heading = page.locator("#story h2")
+    expect(heading).to_be_visible()
+    title = heading.inner_text().strip()
+    found, unfound = KEY_FACTS[title]
+    fake_upstream.queue(Reply.text("Yes, that is part of it.\n[facts: 1]"))
+    ask(page, FIRST_FACT_QUESTIONS[title])
+    progress = page.locator("#progress")
+    expect(progress).to_contain_text("🟩⬜ 1/2")
+    expect(progress).to_contain_text(found)
+    expect(page.locator("#transcript")).not_to_contain_text("[facts")
+
+    page.locator("#hint").click()
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text(f"Hint 1/3 (asked for by you): {HINTS[title][0]}")
+    assert len(fake_upstream.requests) == 1  # a stored hint: no model call
+    network.wait_for(page, '"msg":"process_completed"', count=3)  # load, ask, hint
+    received = network.wait_for(page, HINTS[title][0])  # the capture sees the hint's event too
+    assert unfound not in received
+    assert ANSWERS[title] not in received and ENDINGS[title] not in received
+
+    page.locator("#stop").click()
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("Game summary")
+    expect(summary).to_contain_text("Hints used: 1/3")
+    expect(summary).to_contain_text("Key facts found: 1/2")
+    expect(summary).to_contain_text(f"{found} — found by you")
+    expect(summary).to_contain_text(unfound)
+    expect(notice).to_contain_text(ENDINGS[title])
+    expect(progress).to_have_text("")
+    expect(page.locator("#hint")).to_be_disabled()
 
 
 def test_chinese_a_failing_host_and_separate_sessions(
