@@ -90,18 +90,28 @@ def weight_files(folder: Path) -> list[Path]:
     )
 
 
+EMBEDDINGS = "transformer.word_embeddings.weight"
+
+
 # -- memory ------------------------------------------------------------------------------------
 
 
-def estimate_bytes(config: ChatGLMConfig, bits: int, dtype: torch.dtype) -> int:
-    """Bytes the loaded model occupies: block linears at `bits` (0 = float), everything else in `dtype`."""
+def estimate_bytes(
+    config: ChatGLMConfig, bits: int, dtype: torch.dtype, embedding_dtype: torch.dtype | None = None
+) -> int:
+    """Bytes the loaded model occupies: block linears at `bits` (0 = float), the word embeddings (and the
+    tied output matrix) in `embedding_dtype`, everything else in `dtype`."""
     sized = ChatGLMConfig.from_dict({**config.to_dict(), "quantization_bit": bits})
     with torch.device("meta"):
         model = ChatGLMForConditionalGeneration(sized)
     size = torch.empty(0, dtype=dtype).element_size()
+    embedding_size = torch.empty(0, dtype=embedding_dtype or dtype).element_size()
     total = 0
-    for parameter in model.parameters():  # the tied lm_head is counted once
-        total += parameter.numel() * (1 if parameter.dtype == torch.int8 else size)
+    for name, parameter in model.named_parameters():  # the tied lm_head is counted once
+        if parameter.dtype == torch.int8:
+            total += parameter.numel()
+        else:
+            total += parameter.numel() * (embedding_size if name == EMBEDDINGS else size)
     return total
 
 
@@ -146,9 +156,16 @@ def iterate_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
 
 
 def load_streaming(
-    folder: Path, files: list[Path], config: ChatGLMConfig, quantize: int, dtype: torch.dtype, device: str
+    folder: Path,
+    files: list[Path],
+    config: ChatGLMConfig,
+    quantize: int,
+    dtype: torch.dtype,
+    device: str,
+    embedding_dtype: torch.dtype | None = None,
 ) -> ChatGLMForConditionalGeneration:
-    """Build on the meta device, then fill tensor by tensor; float block linears are quantized to `quantize` bits."""
+    """Build on the meta device, then fill tensor by tensor; float block linears are quantized to `quantize`
+    bits; the word embeddings (tied to the output matrix) are held in `embedding_dtype` (default `dtype`)."""
     checkpoint_bits = int(config.quantization_bit or 0)
     bits = checkpoint_bits or quantize
     config.quantization_bit = bits
@@ -170,7 +187,8 @@ def load_streaming(
             _assign(model, module_name, "weight_scale", scale.to(dtype))
             loaded.update({name, f"{module_name}.weight_scale"})
             continue
-        value = tensor.to(device) if tensor.dtype == torch.int8 else tensor.to(device=device, dtype=dtype)
+        wanted = (embedding_dtype or dtype) if name == EMBEDDINGS else dtype
+        value = tensor.to(device) if tensor.dtype == torch.int8 else tensor.to(device=device, dtype=wanted)
         _assign(model, module_name, attribute, value)
         loaded.add(name)
     model.lm_head.weight = model.transformer.word_embeddings.weight  # tied, whether or not the file has lm_head

@@ -245,6 +245,8 @@ class ChatGLMModel(ChatGLMPreTrainedModel):
             cache = DynamicCache()
         past = cache.get_seq_length() if cache is not None else 0
         hidden = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        # Embeddings may be held narrower than the blocks compute (bf16 beside fp32 on CPU, when quantized).
+        hidden = hidden.to(self.final_layernorm.weight.dtype)
         if position_ids is None:
             if past:
                 raise ValueError("with a KV cache, pass position_ids (prepare_inputs_for_generation computes them)")
@@ -339,7 +341,8 @@ class ChatGLMForConditionalGeneration(ChatGLMPreTrainedModel, GenerationMixin):
         hidden = outputs.last_hidden_state
         if logits_to_keep:  # generate() only needs the last position: skip 130k-wide logits for the prompt
             hidden = hidden[:, -logits_to_keep:, :]
-        logits = self.lm_head(hidden)
+        head = self.lm_head.weight
+        logits = self.lm_head(hidden) if head.dtype == hidden.dtype else self.lm_head(hidden.to(head.dtype)).float()
         result = CausalLMOutputWithPast(logits=logits, **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)})
         return result if return_dict is not False else result.to_tuple()
 

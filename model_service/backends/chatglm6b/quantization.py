@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INT4_GROUPS = (256, 128, 64, 32)  # torch's int4 kernel: groups of input columns; ChatGLM has one scale per row
 PACK_BLOCK = 64  # torch's CPU int4 pack: blocks of 64 output rows (N must divide by it to unpack here)
 PREFILL_ROWS = 32  # above this many activation rows, dequantize once and matmul (measured crossover)
+DEQUANT_ROWS = 1024  # output rows dequantized at a time for a prompt (a multiple of torch's pack block)
 LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
 
 
@@ -193,16 +194,29 @@ class QuantizedLinear(nn.Module):
         weight, scales = self._packed
         rows = x.reshape(-1, self.in_features).to(torch.bfloat16)
         if rows.shape[0] > PREFILL_ROWS:  # a prompt: one dequantization beats per-row kernel work
-            if self.bits == 8:
-                values = weight.to(torch.bfloat16)
-            else:
-                values = int4_from_torch_pack(weight, self.out_features, self.in_features).to(torch.bfloat16)
-            output = rows @ (values * self.weight_scale.to(torch.bfloat16)[:, None]).T
+            output = self._dequantized_matmul(rows, weight)
         elif self.bits == 8:
             output = torch.ops.aten._weight_int8pack_mm(rows, weight, scales)
         else:
             output = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, weight, self._group, scales)
         return output.float().reshape(*x.shape[:-1], self.out_features)
+
+    def _dequantized_matmul(self, rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """`rows @ (q * scale).T` in bf16, dequantizing DEQUANT_ROWS output rows at a time: the whole
+        weight in bf16 (and the unpacking's temporaries) would add over a GiB to a prompt's peak."""
+        output = torch.empty(rows.shape[0], self.out_features, dtype=torch.bfloat16, device=rows.device)
+        scale = self.weight_scale.to(torch.bfloat16)
+        if self.bits == 4:  # torch's pack is laid out in blocks of PACK_BLOCK output rows
+            blocks = weight.reshape(self.out_features // PACK_BLOCK, self.in_features, PACK_BLOCK // 2)
+        for start in range(0, self.out_features, DEQUANT_ROWS):
+            stop = min(start + DEQUANT_ROWS, self.out_features)
+            if self.bits == 8:
+                values = weight[start:stop]
+            else:
+                chunk = blocks[start // PACK_BLOCK : stop // PACK_BLOCK]
+                values = int4_from_torch_pack(chunk, stop - start, self.in_features)
+            output[:, start:stop] = rows @ (values.to(torch.bfloat16) * scale[start:stop, None]).T
+        return output
 
 
 def quantize_blocks(layers: nn.ModuleList, bits: int) -> None:
