@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.model_service.glm_spm import serialize_model
 
 LINEARS = {  # name -> (out, in) as multiples of (hidden, inner)
     "attention.query_key_value": ("3h", "h"),
@@ -244,38 +245,9 @@ def checkpoint_bytes_per_token(shape: Shape, bits: int) -> int:
     return shape.num_layers * per_layer + shape.vocab_size * shape.hidden_size * 2 + 2 * shape.hidden_size * 2
 
 
-# -- sentencepiece ModelProto in protobuf wire format ------------------------------------------------
+# -- sentencepiece ModelProto ------------------------------------------------------------------------
 
 
 def sentencepiece_bytes(shape: Shape) -> bytes:
-    out = bytearray()
-    all_pieces = pieces(shape)
-    for piece, score, kind in all_pieces:
-        out += _field(1, _field(1, piece.encode()) + _tag(2, 5) + struct.pack("<f", score) + _number(3, kind))
-    trainer = _number(3, 1) + _number(4, len(all_pieces)) + _number(35, 1)  # UNIGRAM, vocab size, byte fallback
-    trainer += _number(40, 0) + _number(41, 1) + _number(42, 2) + _number(43, 3)  # unk, bos, eos, pad ids
-    out += _field(2, trainer)
-    # identity normalizer, dummy prefix, keep whitespace runs, escape spaces as U+2581
-    out += _field(3, _field(1, b"identity") + _number(3, 1) + _number(4, 0) + _number(5, 1))
-    return bytes(out)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _tag(field: int, wire_type: int) -> bytes:
-    return _varint(field << 3 | wire_type)
-
-
-def _number(field: int, value: int) -> bytes:
-    return _tag(field, 0) + _varint(value)
-
-
-def _field(field: int, value: bytes) -> bytes:
-    return _tag(field, 2) + _varint(len(value)) + value
+    """The full-size piece list, serialized as the test fixture serializes its tiny one."""
+    return serialize_model(pieces(shape))

@@ -74,8 +74,14 @@ def all_pieces() -> list[tuple[str, float, int]]:
 
 
 def model_bytes() -> bytes:
-    """The serialized sentencepiece ModelProto."""
-    pieces = all_pieces()
+    """The serialized sentencepiece ModelProto of the tiny model."""
+    return serialize_model(all_pieces())
+
+
+def serialize_model(pieces: list[tuple[str, float, int]]) -> bytes:
+    """A sentencepiece ModelProto (unigram, byte fallback, identity normalizer) holding `pieces`
+    (text, score, piece type), in protobuf's wire format; the full-size benchmark writes its
+    130,344-piece model with it too."""
     out = bytearray()
     for piece, score, kind in pieces:
         body = _string(1, piece) + _tag(2, 5) + struct.pack("<f", score) + _varint_field(3, kind)
