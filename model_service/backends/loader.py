@@ -87,6 +87,7 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         read_config,
     )
     from model_service.backends.chatglm6b.configuration import ChatGLMConfig
+    from model_service.backends.chatglm6b.memory import return_freed_memory
 
     register()
     try:
@@ -95,6 +96,8 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
     except CheckpointError as error:
         raise BackendStartError(str(error)) from None
     dtype = torch.float16 if device == "cuda" else torch.float32
+    if device == "cpu":
+        return_freed_memory()
     checkpoint_bits = int(model_config.quantization_bit or 0)
     bits = checkpoint_bits or (config.quantize or 0)
     if checkpoint_bits and config.quantize and config.quantize != checkpoint_bits:
