@@ -25,6 +25,9 @@ from model_service.backends.base import BackendStartError
 
 log = logging.getLogger(__name__)
 
+# Beyond the weights, a 600-token prompt needs the KV cache and activations (about 2 GiB at its peak on CPU).
+RUNTIME_HEADROOM = 3 * 1024**3
+
 INSTALL_HINT = "install the local extra: pip install 'turtle-soup-bot[local]' (or pip install -e '.[local]')"
 MEMORY_HINT = (
     "set model_service.chatglm.quantize: 4 (or use the THUDM/chatglm-6b-int4 folder: about 5 GB of RAM on "
@@ -96,8 +99,6 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
     except CheckpointError as error:
         raise BackendStartError(str(error)) from None
     dtype = torch.float16 if device == "cuda" else torch.float32
-    if device == "cpu":
-        return_freed_memory()
     checkpoint_bits = int(model_config.quantization_bit or 0)
     bits = checkpoint_bits or (config.quantize or 0)
     if checkpoint_bits and config.quantize and config.quantize != checkpoint_bits:
@@ -110,7 +111,12 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
     # A quantized model on CPU keeps its word embeddings (also the output matrix, tied) in bf16: 1 GiB
     # less to hold and to read per token, so int4 fits in 6 GB; the blocks still compute in fp32.
     embedding_dtype = torch.bfloat16 if bits and device == "cpu" else dtype
-    _check_memory(folder, estimate_bytes(model_config, bits, dtype, embedding_dtype), available_bytes(device))
+    needed, available = estimate_bytes(model_config, bits, dtype, embedding_dtype), available_bytes(device)
+    _check_memory(folder, needed, available)
+    if device == "cpu" and available is not None and available < needed + RUNTIME_HEADROOM:
+        # Tight: freed blocks go straight back (int4 then runs in 6 GB), at some cost in speed.
+        log.info("little memory to spare: large freed blocks are returned to the system at once")
+        return_freed_memory()
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -133,7 +133,25 @@ def available_bytes(device: str) -> int | None:
             found.append(int(limit) - used)
     except (OSError, ValueError):
         pass
+    room = _cgroup_v1_room()
+    if room is not None:
+        found.append(room)
     return min(found) if found else None
+
+
+def _cgroup_v1_room() -> int | None:
+    """Limit minus usage of this process's cgroup v1 memory controller (None without one, or unlimited)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if "memory" in controllers.split(","):
+                group = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+                limit = int((group / "memory.limit_in_bytes").read_text())
+                used = int((group / "memory.usage_in_bytes").read_text())
+                return limit - used if limit < 2**62 else None
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 # -- streaming load ------------------------------------------------------------------------------

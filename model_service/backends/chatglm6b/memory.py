@@ -1,10 +1,12 @@
-"""Make glibc hand large freed blocks back to the system at once.
+"""Make glibc hand large freed blocks back to the system at once, where memory is tight.
 
-A prompt's prefill allocates and frees many activation buffers of tens of MB. glibc's defaults keep
-freed blocks in per-thread arenas and raise the mmap threshold as blocks are freed, so the process
-keeps its high-water mark: the int4 model on CPU was killed in a 6 GiB memory cgroup by memory it had
-already freed. With large blocks always mmap'd (and unmapped on free) and two arenas, the same run
-stays under 6 GB (figures in docs/PERFORMANCE.md).
+A prompt's prefill allocates and frees many activation buffers. glibc's defaults keep freed blocks in
+per-thread arenas and raise the mmap threshold as blocks are freed, so the process keeps its high-water
+mark: the int4 model on CPU was killed in a 6 GiB memory cgroup by memory it had already freed. With
+blocks over 128 KiB always mmap'd (and unmapped on free) and two arenas, the same run stays under
+6.0 GB. It costs speed (the KV cache grows by a new block per token, faulted in afresh each time), so
+the loader asks for it only when the machine has little memory to spare (figures in
+docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
