@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.model_service.glm_spm import serialize_model
+from tests.model_service.glm_spm import serialize_model, tokenizer_config
 
 LINEARS = {  # name -> (out, in) as multiples of (hidden, inner)
     "attention.query_key_value": ("3h", "h"),
@@ -114,23 +114,6 @@ def config_json(shape: Shape, bits: int) -> dict[str, Any]:
     }
 
 
-TOKENIZER_CONFIG = {
-    "name_or_path": "THUDM/chatglm-6b",
-    "bos_token": "<sop>",
-    "eos_token": "<eop>",
-    "end_token": "</s>",
-    "gmask_token": "[gMASK]",
-    "mask_token": "[MASK]",
-    "pad_token": "<pad>",
-    "unk_token": "<unk>",
-    "remove_space": False,
-    "do_lower_case": False,
-    "tokenizer_class": "ChatGLMTokenizer",
-    "num_image_tokens": 0,
-    "auto_map": {"AutoTokenizer": ["tokenization_chatglm.ChatGLMTokenizer", None]},
-}
-
-
 def write_checkpoint(folder: Path, shape: Shape, bits: int, seed: int = 0) -> Path:
     """Write the whole folder; tensors are made one block at a time."""
     import torch
@@ -139,7 +122,7 @@ def write_checkpoint(folder: Path, shape: Shape, bits: int, seed: int = 0) -> Pa
         raise ValueError(f"bits must be 4 or 8, not {bits}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ice_text.model").write_bytes(sentencepiece_bytes(shape))
-    (folder / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(0), indent=2) + "\n")
     generator = torch.Generator().manual_seed(seed)
     writer = _ShardWriter(folder, single_file=bits == 4)
     embeddings = _normal((shape.vocab_size, shape.hidden_size), generator)
