@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from common.config import ModelServiceConfig
@@ -43,6 +44,19 @@ async def wait_until(condition: Callable[[], bool], within: float) -> bool:
             return False
         await asyncio.sleep(0.01)
     return True
+
+
+async def leave_after_first_text(service: ServerThread, body: dict[str, Any]) -> float:
+    """Stream a chat completion and hang up as soon as the first text arrives; returns when it left."""
+    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("POST", f"{service.url}/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        async for line in response.aiter_lines():
+            if '"content":"' in line and '"role"' not in line:
+                break
+    return time.monotonic()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
@@ -19,7 +18,7 @@ from common.config import ModelServiceConfig
 from model_service.backends.base import BackendStartError
 from model_service.backends.chatglm import ChatGLMBackend
 from model_service.server import ServerThread
-from tests.model_service.conftest import SERVICE_KEY, StartService, wait_until
+from tests.model_service.conftest import SERVICE_KEY, StartService, leave_after_first_text, wait_until
 from tests.model_service.glm_checkpoint import write_checkpoint
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "model.json").read_text(encoding="utf-8"))
@@ -201,15 +200,7 @@ async def test_long_history_is_trimmed_to_the_context(start_service: StartServic
 async def test_disconnect_stops_generation(int4: tuple[ServerThread, ChatGLMBackend]) -> None:
     service, backend = int4
     body = {"model": "m", "messages": QUESTION, "stream": True, "max_tokens": 2000, "temperature": 0}
-    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
-    async with (
-        httpx.AsyncClient(timeout=10) as http,
-        http.stream("POST", f"{service.url}/v1/chat/completions", json=body, headers=headers) as response,
-    ):
-        async for line in response.aiter_lines():
-            if '"content":"' in line and '"role"' not in line:
-                break
-    left_at = time.monotonic()
+    left_at = await leave_after_first_text(service, body)
     assert await wait_until(lambda: backend.stats.cancelled == 1, 3)
     assert time.monotonic() - left_at < 2
     assert (await reply(service, QUESTION, max_tokens=2)).usage.completion_tokens == 2

@@ -19,7 +19,7 @@ from common.config import ModelServiceConfig
 from model_service.backends.base import BackendStartError, GenerationRequest
 from model_service.backends.chatglm import ChatGLMBackend
 from model_service.server import ServerThread
-from tests.model_service.conftest import SERVICE_KEY, StartService, wait_until
+from tests.model_service.conftest import SERVICE_KEY, StartService, leave_after_first_text, wait_until
 from tests.model_service.tiny_model import NO_SYSTEM_TEMPLATE, build_model
 
 SYSTEM = "Puzzle: a man dies. Answer: 灯塔看守者关掉灯, 船沉没."
@@ -165,15 +165,7 @@ async def test_long_history_is_trimmed_but_the_system_message_stays(
 async def test_disconnect_stops_generation(local: tuple[ServerThread, ChatGLMBackend]) -> None:
     service, backend = local
     body = {"model": "m", "messages": QUESTION, "stream": True, "max_tokens": 4000, "temperature": 0}
-    headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
-    async with (
-        httpx.AsyncClient(timeout=10) as http,
-        http.stream("POST", f"{service.url}/v1/chat/completions", json=body, headers=headers) as response,
-    ):
-        async for line in response.aiter_lines():
-            if '"content":"' in line and '"role"' not in line:
-                break
-    left_at = time.monotonic()
+    left_at = await leave_after_first_text(service, body)
     assert await wait_until(lambda: backend.stats.cancelled == 1, 2)
     assert time.monotonic() - left_at < 1
     started = time.monotonic()
