@@ -236,7 +236,9 @@ def test_quantized_models_stay_near_fp32(fp32_model: Any, checkpoints: dict[str,
                 if isinstance(module, QuantizedLinear):
                     weight = dequantize(module.state_dict()["weight"], module.weight_scale, bits, torch.float32)
                     dequantized.get_submodule(name).weight.copy_(weight)
-        assert relative_error(published, dequantized) < 0.02  # bf16 activations in the CPU kernels
+        # The CPU kernels round activations: int8 to bf16 (torch's kernel), int4 to int8 in blocks of 32
+        # (int4_gemv.c). Measured: int8 0.014, int4 0.024 (0.008 on torch's kernel, bf16 activations).
+        assert relative_error(published, dequantized) < (0.02 if bits == 8 else 0.035)
     assert errors["int8"] < errors["int4"]
 
 

@@ -10,14 +10,16 @@ The checkpoints THUDM/chatglm-6b-int8 and -int4 store, for each block's four lin
 `quantize: 4|8` at load time produces the same layout from float weights (absmax / 127 or / 7 per
 row, rounded, as ChatGLM-6B's own `quantize()` does).
 
-On CPU the matmul runs on torch's weight-only kernels (`_weight_int8pack_mm`,
-`_weight_int4pack_mm_for_cpu`) with the activations in bf16, their fast path (their fp32 path is
-10-100x slower); bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower
-here) and against dequantize-then-matmul (figures in docs/MODEL_SERVICE.md). Those kernels cost
-time per activation row, so a prompt of more than PREFILL_ROWS tokens instead dequantizes the
-weight to bf16 once and runs one bf16 matmul (AMX where the CPU has it). The weight is converted to
-the kernel's format once, on the first forward (or by `pack()`), and the checkpoint copy is dropped
-so only one copy stays in memory; `state_dict()` converts back. On CUDA (or any other device, or
+On CPU, int4 layers decode with int4_gemv.c (AVX-512 VNNI integer dot products, compiled for the
+CPU on first use by native.py), which reads the weights at the memory's speed; where it cannot run,
+and for int8, with torch's weight-only kernels (`_weight_int4pack_mm_for_cpu`, `_weight_int8pack_mm`)
+with the activations in bf16, their fast path (their fp32 path is 10-100x slower).
+bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower here) and against
+dequantize-then-matmul (figures in docs/MODEL_SERVICE.md). Those kernels cost time per activation
+row, so a prompt of more than PREFILL_ROWS tokens instead dequantizes the weight to bf16 once and
+runs one bf16 matmul (AMX where the CPU has it). The weight is converted to the kernel's format
+once, on the first forward (or by `pack()`), and the checkpoint copy is dropped so only one copy
+stays in memory; `state_dict()` converts back. On CUDA (or any other device, or
 with activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
 as the original's kernels do.
 """
@@ -30,10 +32,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from model_service.backends.chatglm6b.native import Int4Gemv, int4_kernel
+
 log = logging.getLogger(__name__)
 
 INT4_GROUPS = (256, 128, 64, 32)  # torch's int4 kernel: groups of input columns; ChatGLM has one scale per row
 PACK_BLOCK = 64  # torch's CPU int4 pack: blocks of 64 output rows (N must divide by it to unpack here)
+VNNI_ROWS = 64  # int4_gemv.c's layout: blocks of 64 output rows
 PREFILL_ROWS = 32  # above this many activation rows, dequantize once and matmul (measured crossover)
 DEQUANT_ROWS = 1024  # output rows dequantized at a time for a prompt (a multiple of torch's pack block)
 LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
@@ -95,6 +100,28 @@ def int4_from_torch_pack(weight: torch.Tensor, out_features: int, in_features: i
     return values - 8
 
 
+def pack_int4_vnni(values: torch.Tensor) -> torch.Tensor:
+    """Signed int4 values [out, in] -> uint8 [out * in / 2] in int4_gemv.c's layout.
+
+    Blocks of 64 output rows; in each, for every 8 input columns c, four 64-byte chunks (16-row tiles t);
+    byte 4r + j of a chunk holds row 64R + 16t + r: low nibble column 8c + j, high nibble 8c + 4 + j,
+    as value + 8.
+    """
+    out_features, in_features = values.shape
+    unsigned = (values + 8).view(torch.uint8)  # -8..7 + 8 fits in int8: no wider temporary
+    grouped = unsigned.reshape(out_features // VNNI_ROWS, 4, 16, in_features // 8, 2, 4)  # R t r c half j
+    packed = grouped[..., 0, :] | (grouped[..., 1, :] << 4)  # R t r c j
+    return packed.permute(0, 3, 1, 2, 4).contiguous().reshape(-1)  # R c t r j
+
+
+def unpack_int4_vnni(packed: torch.Tensor, out_features: int, in_features: int) -> torch.Tensor:
+    """The inverse of pack_int4_vnni: int8 values [out, in] (out a multiple of 64; a slice of whole blocks)."""
+    grouped = packed.reshape(out_features // VNNI_ROWS, in_features // 8, 4, 16, 4)  # R c t r j
+    halves = torch.stack((grouped & 0xF, grouped >> 4), dim=-2)  # R c t r half j
+    values = halves.permute(0, 2, 3, 1, 4, 5).reshape(out_features, in_features)  # R t r c half j
+    return values.to(torch.int8) - 8
+
+
 class QuantizedLinear(nn.Module):
     """`y = x @ (q * scale).T + bias` with q int8 or int4, in ChatGLM-6B's parameter names and layout."""
 
@@ -117,7 +144,8 @@ class QuantizedLinear(nn.Module):
         )
         self.weight_scale = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device), requires_grad=False)
         self.bias = nn.Parameter(torch.empty(out_features, dtype=dtype, device=device)) if bias else None
-        self._packed: tuple[torch.Tensor, torch.Tensor] | None = None  # torch's kernel format, CPU only
+        self._packed: tuple[torch.Tensor, torch.Tensor] | None = None  # a CPU kernel's format
+        self._int4_gemv: Int4Gemv | None = None  # set when _packed is int4_gemv.c's layout
         self._group = int4_group(in_features)
         self._use_cpu_kernel = bits == 8 or (self._group is not None and out_features % PACK_BLOCK == 0)
 
@@ -146,12 +174,16 @@ class QuantizedLinear(nn.Module):
         if self.weight.device.type == "meta" or self.weight.numel() == 0:
             return
         with torch.no_grad():
-            if self.bits == 8:
+            kernel = int4_kernel() if self.bits == 4 and Int4Gemv.fits(self.in_features, self.out_features) else None
+            if kernel is not None:
+                values = unpack_int4(self.weight.data)
+                packed = (pack_int4_vnni(values), self.weight_scale.data.float().contiguous())
+            elif self.bits == 8:
                 packed = (self.weight.data.contiguous(), self.weight_scale.data.to(torch.bfloat16))
             else:
                 weight, scale_zeros = pack_int4_for_torch(self.weight.data, self.weight_scale.data, self._group or 256)
                 packed = (weight, scale_zeros.to(torch.bfloat16))
-        self._packed = packed
+        self._packed, self._int4_gemv = packed, kernel
         # One copy in memory: the checkpoint-layout tensor is rebuilt by state_dict() when saving.
         self.weight.data = torch.empty(0, dtype=torch.int8)
 
@@ -160,7 +192,13 @@ class QuantizedLinear(nn.Module):
             return self.weight.data
         if self.bits == 8:
             return self._packed[0]
-        return pack_int4(int4_from_torch_pack(self._packed[0], self.out_features, self.in_features))
+        return pack_int4(self._int4_values(self._packed[0], self.out_features))
+
+    def _int4_values(self, packed: torch.Tensor, rows: int) -> torch.Tensor:
+        """Signed int4 values [rows, in] from the kernel format (whole blocks of 64 rows)."""
+        if self._int4_gemv is not None:
+            return unpack_int4_vnni(packed, rows, self.in_features)
+        return int4_from_torch_pack(packed, rows, self.in_features)
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)
@@ -170,7 +208,7 @@ class QuantizedLinear(nn.Module):
         # Moving or casting the module: go back to the checkpoint layout, repacked lazily where useful.
         if self._packed is not None:
             self.weight.data = self._checkpoint_weight()
-            self._packed = None
+            self._packed, self._int4_gemv = None, None
         result = super()._apply(fn, recurse)
         self.weight.data = self.weight.data.to(torch.int8)  # .half()/.float() must not cast the integers
         return result
@@ -181,7 +219,11 @@ class QuantizedLinear(nn.Module):
         if x.device.type == "cpu" and x.dtype == torch.float32 and self._use_cpu_kernel:
             if self._packed is None:
                 self.pack()
-            output = self._cpu_kernel(x)
+            rows = x.reshape(-1, self.in_features)
+            if self._int4_gemv is not None and rows.shape[0] <= PREFILL_ROWS:
+                output = self._vnni_rows(rows)  # bias included
+                return output.reshape(*x.shape[:-1], self.out_features)
+            output = self._cpu_kernel(rows).reshape(*x.shape[:-1], self.out_features)
         else:
             weight = dequantize(self._checkpoint_weight(), self.weight_scale, self.bits, x.dtype)
             output = x @ weight.T
@@ -189,32 +231,40 @@ class QuantizedLinear(nn.Module):
             output = output + self.bias.to(output.dtype)
         return output
 
-    def _cpu_kernel(self, x: torch.Tensor) -> torch.Tensor:
+    def _vnni_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """int4_gemv.c, one fp32 row at a time (a decoding step has one)."""
+        assert self._packed is not None and self._int4_gemv is not None
+        weight, scale = self._packed
+        bias = self.bias.float() if self.bias is not None else None
+        outputs = [self._int4_gemv(weight, scale, bias, row) for row in rows]
+        return outputs[0][None] if len(outputs) == 1 else torch.stack(outputs)
+
+    def _cpu_kernel(self, rows: torch.Tensor) -> torch.Tensor:
+        """rows fp32 [n, in] -> fp32 [n, out] without the bias, on torch's kernels or one dequantization."""
         assert self._packed is not None
         weight, scales = self._packed
-        rows = x.reshape(-1, self.in_features).to(torch.bfloat16)
+        rows = rows.to(torch.bfloat16)
         if rows.shape[0] > PREFILL_ROWS:  # a prompt: one dequantization beats per-row kernel work
             output = self._dequantized_matmul(rows, weight)
         elif self.bits == 8:
             output = torch.ops.aten._weight_int8pack_mm(rows, weight, scales)
         else:
             output = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, weight, self._group, scales)
-        return output.float().reshape(*x.shape[:-1], self.out_features)
+        return output.float()
 
     def _dequantized_matmul(self, rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """`rows @ (q * scale).T` in bf16, dequantizing DEQUANT_ROWS output rows at a time: the whole
         weight in bf16 (and the unpacking's temporaries) would add over a GiB to a prompt's peak."""
         output = torch.empty(rows.shape[0], self.out_features, dtype=torch.bfloat16, device=rows.device)
         scale = self.weight_scale.to(torch.bfloat16)
-        if self.bits == 4:  # torch's pack is laid out in blocks of PACK_BLOCK output rows
-            blocks = weight.reshape(self.out_features // PACK_BLOCK, self.in_features, PACK_BLOCK // 2)
+        bytes_per_row = self.in_features // 2  # int4: both packs are laid out in blocks of 64 output rows
         for start in range(0, self.out_features, DEQUANT_ROWS):
             stop = min(start + DEQUANT_ROWS, self.out_features)
             if self.bits == 8:
                 values = weight[start:stop]
             else:
-                chunk = blocks[start // PACK_BLOCK : stop // PACK_BLOCK]
-                values = int4_from_torch_pack(chunk, stop - start, self.in_features)
+                chunk = weight.reshape(-1)[start * bytes_per_row : stop * bytes_per_row]
+                values = self._int4_values(chunk, stop - start)
             output[:, start:stop] = rows @ (values.to(torch.bfloat16) * scale[start:stop, None]).T
         return output
 

@@ -1,0 +1,120 @@
+/*
+ * One activation row times an int4 weight matrix, with AVX-512 VNNI integer dot products.
+ *
+ * Why: on a small CPU, torch's int4 kernel turns every weight into a float before multiplying, and
+ * that work, not memory, sets its speed (about half the memory bandwidth on 2 cores). Here the row is
+ * quantized to int8 in blocks of 32 (one float scale per block) and each instruction multiplies 64
+ * weight nibbles by activation bytes into int32 sums, so reading the weights is the limit again.
+ *
+ * Weight layout (written by quantization.py, `pack_int4_vnni`): blocks of 64 output rows; in each, for
+ * every 8 input columns, four chunks of 64 bytes, one per 16-row tile. In a chunk, byte 4r+j holds row r
+ * of the tile: its low nibble column 8c+j, its high nibble column 8c+4+j, both stored as q + 8 (0..15).
+ * So one 64-byte load gives 16 rows x 4 columns twice, in the lane order vpdpbusd wants.
+ *
+ * y[o] = scale[o] * sum_b xs[b] * (sum_k (q[o,k] + 8) x8[k] - 8 * sum_k x8[k]) + bias[o]
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ROWS 64  /* output rows per block */
+/* Bytes ahead to prefetch: the hardware prefetcher alone kept 2 cores at ~70 % of the memory's speed;
+   4 KiB ahead reached 85-95 % (bench figures in docs/PERFORMANCE.md; 2 and 8 KiB were slower). */
+#define PREFETCH 4096
+#define QBLOCK 32 /* activation values per int8 scale */
+
+int int4_gemv_available(void) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+
+/* x (n floats, n a multiple of QBLOCK) -> int8 values, a scale and the sum of the values per block. */
+static void quantize_row(const float *x, int n, int8_t *values, float *scales, int32_t *sums) {
+    for (int b = 0; b < n / QBLOCK; b++) {
+        const float *block = x + b * QBLOCK;
+        float top = 0.0f;
+        for (int i = 0; i < QBLOCK; i++) top = fmaxf(top, fabsf(block[i]));
+        float scale = top / 127.0f, inverse = top > 0.0f ? 127.0f / top : 0.0f;
+        int32_t sum = 0;
+        for (int i = 0; i < QBLOCK; i++) {
+            int v = (int)lrintf(block[i] * inverse);
+            values[b * QBLOCK + i] = (int8_t)v;
+            sum += v;
+        }
+        scales[b] = scale;
+        sums[b] = sum;
+    }
+}
+
+/* Output rows [64 * block, 64 * block + 64) into y. */
+static void run_block(const uint8_t *weight, const float *row_scale, const float *bias, const int8_t *x,
+                      const float *x_scale, const int32_t *x_sum, float *y, int in, int block) {
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    const uint8_t *p = weight + (size_t)block * ROWS * (in / 2);
+    __m512 out[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int b = 0; b < in / QBLOCK; b++) {
+        __m512i low[4], high[4];
+        for (int t = 0; t < 4; t++) low[t] = high[t] = _mm512_setzero_si512();
+        const int8_t *xb = x + b * QBLOCK;
+        for (int c = 0; c < QBLOCK / 8; c++) {
+            int32_t first, second;
+            memcpy(&first, xb + 8 * c, 4);
+            memcpy(&second, xb + 8 * c + 4, 4);
+            const __m512i x_first = _mm512_set1_epi32(first), x_second = _mm512_set1_epi32(second);
+            for (int t = 0; t < 4; t++, p += 64) {
+                const __m512i v = _mm512_loadu_si512((const void *)p);
+                _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
+                low[t] = _mm512_dpbusd_epi32(low[t], _mm512_and_si512(v, nibble), x_first);
+                high[t] = _mm512_dpbusd_epi32(high[t], _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), x_second);
+            }
+        }
+        const __m512i offset = _mm512_set1_epi32(8 * x_sum[b]);
+        const __m512 scale = _mm512_set1_ps(x_scale[b]);
+        for (int t = 0; t < 4; t++) {
+            const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low[t], high[t]), offset);
+            out[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, out[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) {
+        const int row = block * ROWS + 16 * t;
+        __m512 result = _mm512_mul_ps(out[t], _mm512_loadu_ps(row_scale + row));
+        if (bias) result = _mm512_add_ps(result, _mm512_loadu_ps(bias + row));
+        _mm512_storeu_ps(y + row, result);
+    }
+}
+
+/*
+ * y[out] = weight (packed as above) times x[in], per-row scales and an optional bias, all float32.
+ * `scratch` holds in + in/QBLOCK*8 bytes. in % 32 == 0 and out % 64 == 0. Returns 0 (-1 from a build
+ * for a CPU without VNNI). The threads are OpenMP's: the library links the libgomp torch has loaded,
+ * so they are torch's own pool rather than a second set competing with it for the cores.
+ */
+int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
+              int out, int threads, void *scratch) {
+    int8_t *values = (int8_t *)scratch;
+    float *scales = (float *)(values + in);
+    int32_t *sums = (int32_t *)(scales + in / QBLOCK);
+    quantize_row(x, in, values, scales, sums);
+    const int blocks = out / ROWS;
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+    for (int block = 0; block < blocks; block++) {
+        run_block(weight, row_scale, bias, values, scales, sums, y, in, block);
+    }
+    return 0;
+}
+
+#else
+
+int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
+              int out, int threads, void *scratch) {
+    (void)weight; (void)row_scale; (void)bias; (void)x; (void)y; (void)in; (void)out; (void)threads; (void)scratch;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,138 @@
+"""int4_gemv.c, compiled for this CPU on first use and called through ctypes.
+
+The library is built with the system's C compiler (`$CC`, else `cc`/`gcc`) and `-march=native`, so it
+uses the instructions this CPU has, into a cache folder keyed by the source, the flags, the compiler
+and the CPU's feature flags; later starts load it from there (one compile, about a second). Where
+there is no compiler, the build fails or the CPU lacks AVX-512 VNNI, `int4_kernel()` returns None with
+the reason logged once, and int4 layers use torch's own kernel (correct, about half as fast).
+`CHATGLM_NATIVE_KERNEL=0` turns it off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_name("int4_gemv.c")
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
+QBLOCK = 32  # activation values per int8 scale, as in the C source
+ROWS = 64  # output rows per weight block, as in the C source
+DISABLE_VARIABLE = "CHATGLM_NATIVE_KERNEL"
+
+
+class Int4Gemv:
+    """`y = W x * scale + bias` for one fp32 row, W packed by quantization.pack_int4_vnni."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        self._call = library.int4_gemv
+        self._call.restype = ctypes.c_int
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, integer, integer, integer, pointer]
+
+    @staticmethod
+    def fits(in_features: int, out_features: int) -> bool:
+        return in_features % QBLOCK == 0 and out_features % ROWS == 0
+
+    def __call__(
+        self, weight: torch.Tensor, row_scale: torch.Tensor, bias: torch.Tensor | None, row: torch.Tensor
+    ) -> torch.Tensor:
+        """weight uint8 [out * in / 2], row_scale / bias fp32 [out], row fp32 [in] -> fp32 [out]."""
+        in_features, out_features = row.shape[0], row_scale.shape[0]
+        row = row.contiguous()
+        output = torch.empty(out_features, dtype=torch.float32)
+        scratch = torch.empty(in_features + in_features // QBLOCK * 8, dtype=torch.uint8)
+        status = self._call(
+            weight.data_ptr(),
+            row_scale.data_ptr(),
+            bias.data_ptr() if bias is not None else None,
+            row.data_ptr(),
+            output.data_ptr(),
+            in_features,
+            out_features,
+            torch.get_num_threads(),
+            scratch.data_ptr(),
+        )
+        if status != 0:
+            raise RuntimeError("the int4 kernel was built without AVX-512 VNNI")
+        return output
+
+
+@functools.cache
+def int4_kernel() -> Int4Gemv | None:
+    """The compiled kernel, or None (reason logged) where it cannot run here."""
+    if os.environ.get(DISABLE_VARIABLE, "1") == "0":
+        log.info("%s=0: int4 layers use torch's kernel", DISABLE_VARIABLE)
+        return None
+    try:
+        library = ctypes.CDLL(str(_build()))
+    except (OSError, RuntimeError) as error:
+        log.warning("int4 layers use torch's kernel (about half as fast on CPU): %s", error)
+        return None
+    if not library.int4_gemv_available():
+        log.info("this CPU lacks AVX-512 VNNI: int4 layers use torch's kernel")
+        return None
+    return Int4Gemv(library)
+
+
+def _build() -> Path:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        raise RuntimeError("no C compiler found (install gcc, or set CC) to build int4_gemv.c")
+    key = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), _compiler_version(compiler), _cpu_flags()):
+        key.update(part)
+    target = _cache_folder() / f"int4_gemv-{key.hexdigest()[:16]}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside the target and renamed into place, so processes starting together never load half a file.
+    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(handle)
+    command = [compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"]
+    try:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise RuntimeError(f"building {SOURCE.name} took over {error.timeout:.0f} s") from error
+        if result.returncode != 0:
+            raise RuntimeError(f"building {SOURCE.name} failed: {result.stderr.strip()[-500:]}")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    log.info("built %s", target)
+    return target
+
+
+def _cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "turtle-soup" / "kernels"
+
+
+def _compiler_version(compiler: str) -> bytes:
+    try:
+        return subprocess.run([compiler, "--version"], capture_output=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RuntimeError(f"cannot run the C compiler {compiler}: {error}") from error
+
+
+def _cpu_flags() -> bytes:
+    """The CPU's feature flags: -march=native output is only valid on a CPU with the same ones."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line.encode()
+    except OSError:
+        pass
+    return b""
