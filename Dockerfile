@@ -24,6 +24,8 @@ USER root
 # CPU wheels by default; pass --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124 for CUDA.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install --index-url "$TORCH_INDEX" "torch==2.13.0" && pip install ".[local]"
+# gcc builds the int4 CPU kernel (int4_gemv.c) for the machine the container runs on, at first load.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 USER soup
 ENV HF_HOME=/models/hf
 

@@ -15,7 +15,9 @@ step, larger = prefill), it times y = x @ W.T with fp32 activations and:
   symmetric per-row scale replicated over groups of 256, zero point 0);
 - int4 torch bf16-x: the same with bf16 activations;
 - int4 dequant: unpack the two nibbles, scale, dense matmul;
-- int4 bitsandbytes: bnb.nn.Linear4bit (fp4/nf4; not ChatGLM's signed int4, shown for speed only).
+- int4 bitsandbytes: bnb.nn.Linear4bit (fp4/nf4; not ChatGLM's signed int4, shown for speed only);
+- int4 int4_gemv.c: the project's AVX-512 VNNI kernel (activations rounded to int8 in blocks of 32), one
+  row per call, where the CPU and a C compiler allow it.
 
 Prints one line per (kernel, shape, rows) with milliseconds per call and the effective weight
 bandwidth (weight bytes / time), then the sum over the four shapes per kernel: the per-token cost
@@ -37,8 +39,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from model_service.backends.chatglm6b.native import int4_kernel  # noqa: E402
 from model_service.backends.chatglm6b.quantization import (  # noqa: E402
     pack_int4_for_torch,
+    pack_int4_vnni,
     quantize_rows,
     unpack_int4,
 )
@@ -103,6 +107,13 @@ def kernels(weight: torch.Tensor) -> dict[str, tuple[Callable[[torch.Tensor], to
             q4.numel(),
         ),
     }
+    vnni = int4_kernel()
+    if vnni is not None:  # the project's own (AVX-512 VNNI CPUs with a C compiler): one row per call
+        packed, scale = pack_int4_vnni(unpack_int4(q4)), s4.float()
+        found["int4 int4_gemv.c"] = (
+            lambda x: torch.stack([vnni(packed, scale, None, row) for row in x]),
+            packed.numel(),
+        )
     found.update(_bitsandbytes(weight, in_features, out_features))
     return found
 

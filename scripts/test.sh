@@ -2,11 +2,13 @@
 # The whole test suite: installs what it needs (redis-server, the venv), lints, runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian packages the tests need: a real redis-server, and the Chromium the browser tests drive
-# (Playwright is pointed at it; it never downloads a browser of its own).
+# Debian packages the tests need: a real redis-server, the Chromium the browser tests drive
+# (Playwright is pointed at it; it never downloads a browser of its own), and a C compiler.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# A C compiler: the int4 ChatGLM kernel (model_service/backends/chatglm6b/int4_gemv.c) is built on first use.
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (Debian packages)"
   sudo_cmd=""
