@@ -85,3 +85,19 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_figures() -> None:
         row = next(line for line in table.splitlines() if line.startswith(engine))
         assert float(row.split()[5]) > 0  # decode tokens/s
     assert "goal: decode >= 50% of the bandwidth bound" in result.stdout
+
+
+def test_memory_benchmark_runs_the_model_inside_a_cgroup(tmp_path: Path) -> None:
+    """bench_chatglm_memory end to end on a tiny int4 checkpoint: a limit, a peak, the child's report."""
+    folder = write_checkpoint(tmp_path / "int4", SMOKE, 4)
+    command = [sys.executable, "-m", "bench.bench_chatglm_memory", "--checkpoint", str(folder)]
+    command += ["--limit-mib", "2048", "--prompt-tokens", "40", "--new-tokens", "3"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:  # not root, or no cgroup tree to write: it must say so
+        assert "cannot make a memory cgroup (needs root" in result.stderr
+        return
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("cgroup v") and "limit 2048 MiB" in lines[0]
+    assert "exit status 0" in lines[1] and "allocations over the limit: 0" in lines[1]
+    report = json.loads(lines[2])
+    assert report["new_tokens"] == 3 and report["loader"]["quantization"] == "checkpoint-4bit"

@@ -176,8 +176,7 @@ class QuantizedLinear(nn.Module):
         with torch.no_grad():
             kernel = int4_kernel() if self.bits == 4 and Int4Gemv.fits(self.in_features, self.out_features) else None
             if kernel is not None:
-                values = unpack_int4(self.weight.data)
-                packed = (pack_int4_vnni(values), self.weight_scale.data.float().contiguous())
+                packed = (self._repack_for_vnni(self.weight.data), self.weight_scale.data.float().contiguous())
             elif self.bits == 8:
                 packed = (self.weight.data.contiguous(), self.weight_scale.data.to(torch.bfloat16))
             else:
@@ -186,6 +185,16 @@ class QuantizedLinear(nn.Module):
         self._packed, self._int4_gemv = packed, kernel
         # One copy in memory: the checkpoint-layout tensor is rebuilt by state_dict() when saving.
         self.weight.data = torch.empty(0, dtype=torch.int8)
+
+    def _repack_for_vnni(self, weight: torch.Tensor) -> torch.Tensor:
+        """The checkpoint's int4 -> int4_gemv.c's layout, DEQUANT_ROWS rows at a time: whole-matrix
+        temporaries (up to 4x the packed size) would stay in malloc's arenas after loading."""
+        packed = torch.empty(self.out_features * self.in_features // 2, dtype=torch.uint8)
+        bytes_per_row = self.in_features // 2
+        for start in range(0, self.out_features, DEQUANT_ROWS):
+            stop = min(start + DEQUANT_ROWS, self.out_features)
+            packed[start * bytes_per_row : stop * bytes_per_row] = pack_int4_vnni(unpack_int4(weight[start:stop]))
+        return packed
 
     def _checkpoint_weight(self) -> torch.Tensor:
         if self._packed is None:
