@@ -191,11 +191,11 @@ def test_quantized_linear_matches_dequantized_weights(bits: int) -> None:
     layer = QuantizedLinear(512, 128, bits, dtype=torch.float32)
     layer.weight.data, layer.weight_scale.data = quantized, scale
     layer.bias.data = torch.randn(128)
-    for rows in (5, 40):  # the bf16 kernel (a decoding step), and dequantize-then-matmul (a prompt)
+    for rows in (5, 40):  # a decoding kernel (int4_gemv.c for int4, torch's for int8), then a prompt's matmul
         x = torch.randn(rows, 512)
         expected = x @ dequantize(quantized, scale, bits, torch.float32).T + layer.bias
-        assert (layer(x) - expected).abs().max() < 0.02 * expected.abs().max()  # bf16 activations
-    assert layer._packed is not None  # converted to torch's format on first use
+        assert (layer(x) - expected).abs().max() < 0.02 * expected.abs().max()  # int8 / bf16 activations
+    assert layer._packed is not None  # converted to the kernel's format on first use
     assert torch.equal(layer.state_dict()["weight"], quantized)  # saved back in the published layout
     assert (layer(x.half()).float() - expected).abs().max() < 0.02 * expected.abs().max()  # dequantize per call
 
