@@ -154,3 +154,14 @@ def test_int4_layers_decode_with_it_and_save_the_published_layout(kernel: native
         assert (layer(x) - expected).abs().max() < KERNEL_RELATIVE_ERROR * expected.abs().max()
     assert layer._int4_gemv is kernel
     assert torch.equal(layer.state_dict()["weight"], weight)
+
+
+def test_it_dequantizes_to_bf16_exactly_as_torch_rounds(kernel: native.Int4Gemv) -> None:
+    """A prompt's path: the packed weight to bf16 in one pass, the same values as unpack-scale-round in torch."""
+    values = torch.randint(-8, 8, (192, 96), dtype=torch.int8)
+    scale = torch.rand(192) * 0.01
+    expected = (values.float() * scale[:, None]).bfloat16()
+    out = torch.empty(192, 96, dtype=torch.bfloat16)
+    assert torch.equal(kernel.dequantize(pack_int4_vnni(values), scale, out), expected)
+    first_block = torch.empty(64, 96, dtype=torch.bfloat16)
+    assert torch.equal(kernel.dequantize(pack_int4_vnni(values), scale, first_block), expected[:64])

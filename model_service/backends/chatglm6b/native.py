@@ -32,13 +32,16 @@ DISABLE_VARIABLE = "CHATGLM_NATIVE_KERNEL"
 
 
 class Int4Gemv:
-    """`y = W x * scale + bias` for one fp32 row, W packed by quantization.pack_int4_vnni."""
+    """`y = W x * scale + bias` for one fp32 row, W packed by quantization.pack_int4_vnni; and W to bf16."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
         self._call = library.int4_gemv
         self._call.restype = ctypes.c_int
-        pointer, integer = ctypes.c_void_p, ctypes.c_int
         self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, integer, integer, integer, pointer]
+        self._dequantize = library.int4_dequantize_bf16
+        self._dequantize.restype = ctypes.c_int
+        self._dequantize.argtypes = [pointer, pointer, pointer, integer, integer, integer]
 
     @staticmethod
     def fits(in_features: int, out_features: int) -> bool:
@@ -66,6 +69,18 @@ class Int4Gemv:
         if status != 0:
             raise RuntimeError("the int4 kernel was built without AVX-512 VNNI")
         return output
+
+    def dequantize(self, weight: torch.Tensor, row_scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The first out.shape[0] rows (a multiple of 64) of a packed weight -> `out`, bf16 [rows, in]."""
+        rows, in_features = out.shape
+        assert out.dtype == torch.bfloat16 and out.is_contiguous() and rows % ROWS == 0
+        assert weight.numel() >= rows * in_features // 2 and row_scale.numel() >= rows
+        status = self._dequantize(
+            weight.data_ptr(), row_scale.data_ptr(), out.data_ptr(), in_features, rows, torch.get_num_threads()
+        )
+        if status != 0:
+            raise RuntimeError("the int4 kernel was built without AVX-512 VNNI")
+        return out
 
 
 @functools.cache
