@@ -67,3 +67,14 @@ def test_generate_uses_the_appending_cache_and_decodes_the_same(model: ChatGLMFo
         reference = model.generate(input_ids=prompt, cache=DynamicCache(), **options)
     assert isinstance(ours.cache, AppendingCache)
     assert torch.equal(ours.sequences, reference.sequences)
+
+
+def test_a_cache_made_under_inference_mode_goes_on_outside_it() -> None:
+    ours, reference = new_cache(), DynamicCache()
+    for cache in (ours, reference):
+        with torch.inference_mode():
+            feed(cache, [6])
+        with torch.no_grad():
+            cache.update(*states(1, 9), layer_idx=0)
+    assert torch.equal(ours.layers[0].keys, reference.layers[0].keys)
+    assert torch.equal(ours.layers[0].values, reference.layers[0].values)

@@ -153,6 +153,7 @@ def test_int4_layers_decode_with_it_and_save_the_published_layout(kernel: native
         expected = x @ dequantize(weight, layer.weight_scale, 4, torch.float32).T + layer.bias
         assert (layer(x) - expected).abs().max() < KERNEL_RELATIVE_ERROR * expected.abs().max()
     assert layer._int4_gemv is kernel
+    assert layer(torch.randn(0, 256)).shape == (0, 128)  # no rows, as torch's kernels allow
     assert torch.equal(layer.state_dict()["weight"], weight)
 
 
@@ -165,3 +166,18 @@ def test_it_dequantizes_to_bf16_exactly_as_torch_rounds(kernel: native.Int4Gemv)
     assert torch.equal(kernel.dequantize(pack_int4_vnni(values), scale, out), expected)
     first_block = torch.empty(64, 96, dtype=torch.bfloat16)
     assert torch.equal(kernel.dequantize(pack_int4_vnni(values), scale, first_block), expected[:64])
+
+
+def test_a_non_finite_activation_makes_the_output_nan_not_a_number_that_hides_it(kernel: native.Int4Gemv) -> None:
+    values = torch.randint(-8, 8, (64, 96), dtype=torch.int8)
+    packed, scale = pack_int4_vnni(values), torch.rand(64) * 0.01
+    for bad in (float("nan"), float("inf")):
+        row = torch.randn(96)
+        row[40] = bad
+        assert torch.isnan(kernel(packed, scale, None, row)).all()
+    row = torch.randn(96)
+    row[32:64] = 1e-35  # a block too small to scale counts as zeros
+    expected = values.double() * scale.double()[:, None] @ torch.cat((row[:32], torch.zeros(32), row[64:])).double()
+    assert (
+        kernel(packed, scale, None, row).double() - expected
+    ).abs().max() < KERNEL_RELATIVE_ERROR * expected.abs().max()

@@ -5,7 +5,8 @@ layer. At a 600-token game prompt that is ~1.1 GB of memory traffic per token in
 write, 28 layers) — more than a quarter of what reading the int4 weights costs — so decoding slowed
 down as the prompt grew (measured: 0.54 s/token at 600 tokens against 0.26 s at 6). This layer keeps
 spare room after the cached tokens and writes each new token into it; the keys and values it
-returns are views of that room, which attention reads without a copy.
+returns are views of that room, which attention reads without a copy. Unlike DynamicCache's, those
+views change when the cache is cropped and written again (generate() never keeps them).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class AppendingLayer(DynamicLayer):
         room = self._key_room
         if room is None or room.shape[-2] < total or room.shape[:2] != key_states.shape[:2]:
             return False
+        if room.is_inference() and not torch.is_inference_mode_enabled():
+            return False  # made under inference_mode, now continued outside it: cannot be written in place
         return self.keys.numel() == 0 or self.keys.data_ptr() == room.data_ptr()
 
     def _grow(self, key_states: torch.Tensor, value_states: torch.Tensor, held: int, total: int) -> None:
@@ -70,9 +73,5 @@ class AppendingCache(DynamicCache):
         Cache.__init__(self, layer_class_to_replicate=AppendingLayer)
 
 
-def new_cache() -> DynamicCache:
-    """An empty appending cache; a plain DynamicCache on transformers 4.x, which has no per-layer classes."""
-    try:
-        return AppendingCache()
-    except TypeError:
-        return DynamicCache()
+def new_cache() -> AppendingCache:
+    return AppendingCache()

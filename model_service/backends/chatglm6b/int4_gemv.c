@@ -35,13 +35,30 @@ int int4_gemv_available(void) {
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 
-/* x (n floats, n a multiple of QBLOCK) -> int8 values, a scale and the sum of the values per block. */
+/* Below this a block's largest value counts as zero (127 / top would overflow). */
+#define TINY 1e-30f
+
+/*
+ * x (n floats, n a multiple of QBLOCK) -> int8 values, a scale and the sum of the values per block.
+ * A block holding NaN or an infinity gets a NaN scale, so the outputs it feeds are NaN, as a float
+ * matmul would make them, rather than a finite number hiding the blow-up.
+ */
 static void quantize_row(const float *x, int n, int8_t *values, float *scales, int32_t *sums) {
     for (int b = 0; b < n / QBLOCK; b++) {
         const float *block = x + b * QBLOCK;
         float top = 0.0f;
-        for (int i = 0; i < QBLOCK; i++) top = fmaxf(top, fabsf(block[i]));
-        float scale = top / 127.0f, inverse = top > 0.0f ? 127.0f / top : 0.0f;
+        int finite = 1;
+        for (int i = 0; i < QBLOCK; i++) {
+            finite &= isfinite(block[i]) != 0;
+            top = fmaxf(top, fabsf(block[i]));
+        }
+        if (!finite || top < TINY) {
+            memset(values + b * QBLOCK, 0, QBLOCK);
+            scales[b] = finite ? 0.0f : NAN;
+            sums[b] = 0;
+            continue;
+        }
+        float scale = top / 127.0f, inverse = 127.0f / top;
         int32_t sum = 0;
         for (int i = 0; i < QBLOCK; i++) {
             int v = (int)lrintf(block[i] * inverse);

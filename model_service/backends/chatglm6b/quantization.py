@@ -248,7 +248,9 @@ class QuantizedLinear(nn.Module):
         weight, scale = self._packed
         bias = self.bias.float() if self.bias is not None else None
         outputs = [self._int4_gemv(weight, scale, bias, row) for row in rows]
-        return outputs[0][None] if len(outputs) == 1 else torch.stack(outputs)
+        if len(outputs) <= 1:
+            return outputs[0][None] if outputs else rows.new_empty(0, self.out_features)
+        return torch.stack(outputs)
 
     def _cpu_kernel(self, rows: torch.Tensor) -> torch.Tensor:
         """rows fp32 [n, in] -> fp32 [n, out] without the bias, on torch's kernels or one dequantization."""
