@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.model_service.glm_spm import serialize_model, tokenizer_config
+from tests.model_service.glm_checkpoint import published_config
+from tests.model_service.glm_spm import serialize_model, special_ids_of, tokenizer_config
 
 LINEARS = {  # name -> (out, in) as multiples of (hidden, inner)
     "attention.query_key_value": ("3h", "h"),
@@ -76,42 +77,13 @@ def pieces(shape: Shape) -> list[tuple[str, float, int]]:
 
 
 def special_ids(shape: Shape) -> dict[str, int]:
-    index = {piece: number for number, (piece, _, _) in enumerate(pieces(shape))}
-    return {
-        "bos_token_id": index["<sop>"],
-        "eos_token_id": index["<eop>"],
-        "mask_token_id": index["[MASK]"],
-        "gmask_token_id": index["[gMASK]"],
-        "pad_token_id": index["<pad>"],
-    }
+    return special_ids_of(pieces(shape))
 
 
-def config_json(shape: Shape, bits: int) -> dict[str, Any]:
+def config_json(shape: Shape, bits: int) -> dict[str, object]:
     """THUDM/chatglm-6b-int{bits}'s config.json with this shape."""
-    return {
-        "_name_or_path": f"THUDM/chatglm-6b-int{bits}",
-        "architectures": ["ChatGLMModel"],
-        "auto_map": {
-            "AutoConfig": "configuration_chatglm.ChatGLMConfig",
-            "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration",
-            "AutoModelForSeq2SeqLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
-        },
-        **special_ids(shape),
-        "hidden_size": shape.hidden_size,
-        "inner_hidden_size": shape.inner_hidden_size,
-        "layernorm_epsilon": 1e-05,
-        "max_sequence_length": shape.max_sequence_length,
-        "model_type": "chatglm",
-        "num_attention_heads": shape.num_attention_heads,
-        "num_layers": shape.num_layers,
-        "position_encoding_2d": True,
-        "quantization_bit": bits,
-        "quantization_embeddings": False,
-        "torch_dtype": "float16",
-        "transformers_version": "4.27.1",
-        "use_cache": True,
-        "vocab_size": shape.vocab_size,
-    }
+    name = f"THUDM/chatglm-6b-int{bits}"
+    return published_config(shape, special_ids(shape), shape.vocab_size, name, "float16", bits, "4.27.1")
 
 
 def write_checkpoint(folder: Path, shape: Shape, bits: int, seed: int = 0) -> Path:

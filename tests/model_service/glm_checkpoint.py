@@ -20,9 +20,10 @@ fp16-representable values (the original holds embeddings and linears as fp16 par
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from tests.model_service.glm_spm import special_token_ids, write_tokenizer_files
 
@@ -41,22 +42,38 @@ class TinyShape:
     extra_vocab_rows: int = 50  # config vocab_size exceeds the tokenizer's pieces, as 130,528 > 130,344
 
 
-def config_json(shape: TinyShape, variant: Variant, num_image_tokens: int = 0) -> dict[str, object]:
-    """ChatGLM-6B's config.json keys, in its order, with the tiny sizes and this tokenizer's special ids."""
-    ids = special_token_ids(num_image_tokens)
+class ConfigShape(Protocol):
+    """The sizes config.json records (TinyShape here, bench/glm6b_random.py's Shape for full size)."""
+
+    hidden_size: int
+    inner_hidden_size: int
+    max_sequence_length: int
+    num_attention_heads: int
+    num_layers: int
+
+
+SPECIAL_ID_KEYS = ("bos_token_id", "eos_token_id", "mask_token_id", "gmask_token_id", "pad_token_id")
+
+
+def published_config(
+    shape: ConfigShape,
+    ids: Mapping[str, int],
+    vocab_size: int,
+    name: str,
+    torch_dtype: str,
+    bits: int = 0,
+    transformers_version: str = "4.23.1",
+) -> dict[str, object]:
+    """ChatGLM-6B's config.json keys, in its order; `bits` 4/8 adds the -int4/-int8 checkpoints' keys."""
     config: dict[str, object] = {
-        "_name_or_path": "THUDM/chatglm-6b" + ("" if variant in ("fp32", "fp16") else f"-{variant}"),
+        "_name_or_path": name,
         "architectures": ["ChatGLMModel"],
         "auto_map": {
             "AutoConfig": "configuration_chatglm.ChatGLMConfig",
             "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration",
             "AutoModelForSeq2SeqLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
         },
-        "bos_token_id": ids["bos_token_id"],
-        "eos_token_id": ids["eos_token_id"],
-        "mask_token_id": ids["mask_token_id"],
-        "gmask_token_id": ids["gmask_token_id"],
-        "pad_token_id": ids["pad_token_id"],
+        **{key: ids[key] for key in SPECIAL_ID_KEYS},
         "hidden_size": shape.hidden_size,
         "inner_hidden_size": shape.inner_hidden_size,
         "layernorm_epsilon": 1e-05,
@@ -65,15 +82,24 @@ def config_json(shape: TinyShape, variant: Variant, num_image_tokens: int = 0) -
         "num_attention_heads": shape.num_attention_heads,
         "num_layers": shape.num_layers,
         "position_encoding_2d": True,
-        "torch_dtype": "float32" if variant == "fp32" else "float16",
-        "transformers_version": "4.23.1",
-        "use_cache": True,
-        "vocab_size": ids["tokenizer_vocab_size"] + shape.extra_vocab_rows,
     }
-    if variant in ("int8", "int4"):
-        config["quantization_bit"] = 8 if variant == "int8" else 4
-        config["quantization_embeddings"] = False
-    return config
+    if bits:
+        config |= {"quantization_bit": bits, "quantization_embeddings": False}
+    return config | {
+        "torch_dtype": torch_dtype,
+        "transformers_version": transformers_version,
+        "use_cache": True,
+        "vocab_size": vocab_size,
+    }
+
+
+def config_json(shape: TinyShape, variant: Variant, num_image_tokens: int = 0) -> dict[str, object]:
+    """The published config.json with the tiny sizes and this tokenizer's special ids."""
+    ids = special_token_ids(num_image_tokens)
+    name = "THUDM/chatglm-6b" + ("" if variant in ("fp32", "fp16") else f"-{variant}")
+    bits = {"int8": 8, "int4": 4}.get(variant, 0)
+    dtype = "float32" if variant == "fp32" else "float16"
+    return published_config(shape, ids, ids["tokenizer_vocab_size"] + shape.extra_vocab_rows, name, dtype, bits)
 
 
 def float_weights(

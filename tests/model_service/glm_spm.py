@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE = 1, 2, 3, 4, 6
@@ -127,7 +128,12 @@ def tokenizer_config(num_image_tokens: int) -> dict[str, object]:
 
 def special_token_ids(num_image_tokens: int) -> dict[str, int]:
     """The ids config.json carries for this tiny model (sentencepiece id + num_image_tokens), and its vocab size."""
-    index = {piece: number for number, (piece, _, _) in enumerate(all_pieces())}
+    return special_ids_of(all_pieces(), num_image_tokens)
+
+
+def special_ids_of(pieces: Sequence[tuple[str, float, int]], num_image_tokens: int = 0) -> dict[str, int]:
+    """config.json's special-token ids for a piece list (sentencepiece id + num_image_tokens), and its vocab size."""
+    index = {piece: number for number, (piece, _, _) in enumerate(pieces)}
     return {
         "bos_token_id": index["<sop>"] + num_image_tokens,
         "eos_token_id": index["<eop>"] + num_image_tokens,
