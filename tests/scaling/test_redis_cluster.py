@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 from redis.crc import key_slot
@@ -13,13 +10,6 @@ from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.upstream import FakeUpstream, Reply
-
-
-@pytest.fixture(scope="module")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
-    cluster = RedisCluster(Path(tmp_path_factory.mktemp("cluster"))).start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture
