@@ -45,10 +45,15 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 def open_game(context: BrowserContext, url: str) -> tuple[Page, str]:
     page = context.new_page()
+    return page, load_game(page, url)
+
+
+def load_game(page: Page, url: str) -> str:
+    """Open the page and wait for its puzzle; the puzzle's title."""
     page.goto(url)
     heading = page.locator("#story h2")
     expect(heading).to_be_visible()
-    return page, heading.inner_text().strip()
+    return heading.inner_text().strip()
 
 
 def ask(page: Page, question: str) -> None:
@@ -97,11 +102,8 @@ def test_a_leaking_reply_and_the_answer_never_reach_the_browser(
     context: BrowserContext, web_url: str, fake_upstream: FakeUpstream
 ) -> None:
     page = context.new_page()
-    network = NetworkCapture(context, page)
-    page.goto(web_url)
-    heading = page.locator("#story h2")
-    expect(heading).to_be_visible()
-    title = heading.inner_text().strip()
+    network = NetworkCapture(context, page)  # listening before the page loads
+    title = load_game(page, web_url)
     answer = ANSWERS[title]
     fake_upstream.queue(Reply.text(f"Yes. {answer}", size=6))
     ask(page, "Did something happen before the story?")
@@ -124,11 +126,8 @@ def test_progress_hint_and_summary_and_unfound_facts_stay_on_the_server(
     context: BrowserContext, web_url: str, fake_upstream: FakeUpstream
 ) -> None:
     page = context.new_page()
-    network = NetworkCapture(context, page)
-    page.goto(web_url)
-    heading = page.locator("#story h2")
-    expect(heading).to_be_visible()
-    title = heading.inner_text().strip()
+    network = NetworkCapture(context, page)  # listening before the page loads
+    title = load_game(page, web_url)
     found, unfound = KEY_FACTS[title]
     fake_upstream.queue(Reply.text("Yes, that is part of it.\n[facts: 1]"))
     ask(page, FIRST_FACT_QUESTIONS[title])
