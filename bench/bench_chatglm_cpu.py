@@ -158,11 +158,16 @@ def read_bandwidth(buffer_bytes: int, threads: int, repeats: int = 7) -> float:
 
 
 def game_prompt_ids(shape: Shape, length: int, seed: int = 7) -> list[int]:
-    """A fixed prompt of `length` ids: ordinary pieces, then [gMASK] <sop> as ChatGLM-6B's tokenizer ends it."""
     specials = special_ids(shape)
+    return prompt_ids(length, specials["mask_token_id"], specials["gmask_token_id"], specials["bos_token_id"], seed)
+
+
+def prompt_ids(length: int, first_control_id: int, gmask_id: int, sop_id: int, seed: int = 7) -> list[int]:
+    """A fixed prompt of `length` ids: ordinary pieces (below the first control piece, [MASK]), then
+    [gMASK] <sop> as ChatGLM-6B's tokenizer ends it."""
     rng = random.Random(seed)
-    body = [rng.randrange(100, shape.first_control_id) for _ in range(length - 2)]
-    return [*body, specials["gmask_token_id"], specials["bos_token_id"]]
+    body = [rng.randrange(100, first_control_id) for _ in range(length - 2)]
+    return [*body, gmask_id, sop_id]
 
 
 def run_json(command: list[str], timeout: float) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -54,15 +53,15 @@ def worker(folder: Path, new_tokens: int, prompt_tokens: int) -> None:
     import torch
 
     sys.path.insert(0, str(ROOT))
+    from bench.bench_chatglm_cpu import prompt_ids
     from common.config import ChatGLMBackendConfig
     from model_service.backends.loader import load_model
 
     torch.set_num_threads(os.cpu_count() or 1)
     loaded = load_model(ChatGLMBackendConfig(model_path=str(folder), quantize=4, device="cpu"))
     config = loaded.model.config
-    rng = random.Random(7)
-    body = [rng.randrange(100, config.gmask_token_id - 100) for _ in range(prompt_tokens - 2)]
-    prompt = torch.tensor([[*body, config.gmask_token_id, config.bos_token_id]])
+    ids = prompt_ids(prompt_tokens, config.mask_token_id, config.gmask_token_id, config.bos_token_id)
+    prompt = torch.tensor([ids])
     started = time.perf_counter()
     with torch.inference_mode():
         output = loaded.model.generate(
