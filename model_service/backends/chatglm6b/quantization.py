@@ -18,10 +18,10 @@ bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower he
 dequantize-then-matmul (figures in docs/MODEL_SERVICE.md). Those kernels cost time per activation
 row, so a prompt of more than PREFILL_ROWS tokens instead dequantizes the weight to bf16 once and
 runs one bf16 matmul (AMX where the CPU has it); int4_gemv.c does that dequantization in one pass
-where it runs (a 600-token prompt: 22 s instead of 29 s on 2 cores). The weight is converted to the kernel's format
-once, on the first forward (or by `pack()`), and the checkpoint copy is dropped so only one copy
-stays in memory; `state_dict()` converts back. On CUDA (or any other device, or
-with activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
+where it runs (a 600-token prompt: 22 s instead of 29 s on 2 cores). The weight is converted to the
+kernel's format once, on the first forward (or by `pack()`), and the checkpoint copy is dropped so
+only one copy stays in memory; `state_dict()` converts back. On CUDA (or any other device, or with
+activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
 as the original's kernels do.
 """
 
@@ -34,13 +34,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from model_service.backends.chatglm6b.native import ROWS as VNNI_ROWS
 from model_service.backends.chatglm6b.native import Int4Gemv, int4_kernel
 
 log = logging.getLogger(__name__)
 
 INT4_GROUPS = (256, 128, 64, 32)  # torch's int4 kernel: groups of input columns; ChatGLM has one scale per row
 PACK_BLOCK = 64  # torch's CPU int4 pack: blocks of 64 output rows (N must divide by it to unpack here)
-VNNI_ROWS = 64  # int4_gemv.c's layout: blocks of 64 output rows
 PREFILL_ROWS = 32  # above this many activation rows, dequantize once and matmul (measured crossover)
 DEQUANT_ROWS = 1024  # output rows dequantized at a time for a prompt (a multiple of torch's pack block)
 LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
