@@ -21,6 +21,15 @@ def config_overrides() -> dict[str, dict]:
     return {"model": {"request_timeout": 300}}  # the test's clock steps must not time the replies out
 
 
+def answers_by_question(table: Table) -> dict[int, str]:
+    """The bot's replies keyed by the id of the question each one replies to."""
+    return {
+        reply.reference.message_id: reply.content
+        for reply in bot_replies(table)
+        if reply.reference is not None and reply.reference.message_id is not None
+    }
+
+
 def edit_times(table: Table) -> list[float]:
     """When (on SimCord's clock) each message in the channel was edited, from the gateway's updates."""
     times = [
@@ -43,16 +52,17 @@ async def test_a_queued_reply_shares_the_channels_edit_budget(table: Table, fake
     second = "Yes. " + "He was in a hurry, and the bartender saw why at once, before anyone. " * 3
     fake_upstream.queue(Reply.text(first, size=4, chunk_delay=0.03), Reply.text(second, size=4, chunk_delay=0.03))
     backend = table.env.backend
-    backend.create_message(table.channel.id, table.alice.id, "Was it raining?")
-    backend.create_message(table.channel.id, table.bob.id, "Was he in a hurry?")  # queued behind alice's
-    finals = [f"❌ {first.strip()}", f"✅ {second.strip()}"]
+    raining = backend.create_message(table.channel.id, table.alice.id, "Was it raining?")
+    hurry = backend.create_message(table.channel.id, table.bob.id, "Was he in a hurry?")  # queued behind alice's
+    # Each answer replies to its question; which of the two posts first is a race between the handlers.
+    finals = {int(raining.id): f"❌ {first.strip()}", int(hurry.id): f"✅ {second.strip()}"}
     for _ in range(400):  # text arrives in real time; half a second passes on the bot's clock per step
         await table.env.advance_time(0.5)
-        if [reply.content for reply in bot_replies(table)[-2:]] == finals:
+        if answers_by_question(table) == finals:
             break
         await asyncio.sleep(0.02)
 
-    assert [reply.content for reply in bot_replies(table)[-2:]] == finals
+    assert answers_by_question(table) == finals
     times = edit_times(table)
     assert len(times) >= 2 * RATE_EDITS  # both replies were streamed in many edits
     assert busiest_window(times) <= RATE_EDITS, times  # never past Discord's limit: no 429

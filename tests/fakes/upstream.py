@@ -58,6 +58,7 @@ class FakeUpstream:
         self.default = Reply()
         self.disconnects = 0
         self.completed = 0
+        self.keepalives_sent = 0
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -80,6 +81,7 @@ class FakeUpstream:
         self.default = Reply()
         self.disconnects = 0
         self.completed = 0
+        self.keepalives_sent = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -172,6 +174,7 @@ class FakeUpstream:
                 await response.write(b": ping\n\n")
             else:
                 await _send(response, _chunk(ident, body, {"content": ""}))
+            self.keepalives_sent += 1
             await asyncio.sleep(reply.keepalive_every)
 
     async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply) -> web.StreamResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import discord
@@ -105,7 +104,10 @@ async def test_a_keep_alive_stream_ends_at_the_deadline_and_frees_the_channel(
         Reply(chunks=[text] if text else [], keepalive=keepalive, keepalive_every=0.1, keepalive_after=0.2)
     )
     await table.alice.send(table.channel, "Is he alive?")  # returns with the bot parked on the stream
-    await asyncio.sleep(0.5)  # wall clock: keep-alives are arriving
+    # Wall clock: the text (if any) is on screen and keep-alives are arriving before the deadline passes.
+    await settle_until(
+        table.env, lambda: fake_upstream.keepalives_sent >= 3 and text in bot_replies(table)[-1].content, within=10
+    )
     assert "⏳" in bot_replies(table)[-1].content
     await table.env.advance_time(table.env.bot.config.model.request_timeout + 1)
     await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content, within=3)
