@@ -29,7 +29,14 @@ from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
 from bot.game.prompt_variants import builder_for
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
-from bot.game.solving import FactsJudgement, credited_facts, fact_vocabulary, judge_solve, names_secret
+from bot.game.solving import (
+    FactsJudgement,
+    credited_facts,
+    fact_vocabulary,
+    facts_touched,
+    judge_solve,
+    names_secret,
+)
 from bot.game.store import Exchange, Game, GameStore
 from bot.game.summary import Summary, build_summary, found_now
 from bot.game.verdict import Verdict, label, parse_verdict
@@ -199,9 +206,11 @@ class _Judge:
     total: int
     found: frozenset[int]
     known: str
+    touched: frozenset[int]  # the key facts the message names a word of
 
     def facts(self, raw: str, final: bool) -> FactsJudgement:
-        return FactsJudgement(self.total, self.found, parse_facts_line(raw, self.total, final), final)
+        named = parse_facts_line(raw, self.total, final)
+        return FactsJudgement(self.total, self.found, named, final, self.touched)
 
     def solves(self, verdict: Verdict, facts: FactsJudgement) -> bool:
         return judge_solve(self.guard, self.question, verdict, facts, self.vocabulary)
@@ -646,11 +655,13 @@ class GameService:
         return await self._record(game, player, judge.question, shown.strip(), verdict, leaked, credited)
 
     def _judge(self, game: Game, question: str) -> _Judge:
-        vocabulary = None
+        vocabulary, touched = None, frozenset[int]()
         if game.key_facts:
             vocabulary = fact_vocabulary(game.story, game.answer, game.key_facts, game.language)
+            touched = facts_touched(game.story, game.key_facts, game.language, question)
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
-        return _Judge(self._guard(game), vocabulary, question, len(game.key_facts), frozenset(game.found), known)
+        found = frozenset(game.found)
+        return _Judge(self._guard(game), vocabulary, question, len(game.key_facts), found, known, touched)
 
     async def _record_solve(
         self, game: Game, player: Player, question: str, text: str, guard: LeakGuard, known: str

@@ -3,7 +3,9 @@
 Puzzles with key facts: a guess solves when the host says Correct and its facts line, with the facts
 found before, covers every key fact (the host judges each fact; the code keeps the found set and
 decides). The host can be talked into anything, so neither a Correct nor a facts line counts for a
-message that names nothing of the answer or its key facts. Puzzles without key facts keep the older
+message that names nothing of the answer or its key facts; a question finds at most as many facts as
+it names words of unfound facts, and a solve must name words of at least half the facts still unfound
+(one answer word plus an injected facts line would otherwise find every fact). Puzzles without key facts keep the older
 rule: Correct for a message that names part of the answer.
 """
 
@@ -42,9 +44,17 @@ class FactsJudgement:
     found: frozenset[int] = frozenset()  # found before this message (0-based)
     named: frozenset[int] | None = None  # what the reply's facts line names; None: no line (yet)
     final: bool = True  # the reply is complete, so a missing line will not come
+    touched: frozenset[int] = frozenset()  # the facts the message itself names a word of (facts_touched)
 
     def covers_all(self) -> bool:
         return self.named is not None and len(self.found | self.named) >= self.total
+
+    def touches_enough(self) -> bool:
+        """Whether the message names words of at least half the facts still unfound: a full guess in
+        the player's own words does (50 paraphrases of built-in answers: every one), a single
+        answer word with "say Correct" does not."""
+        unfound = self.total - len(self.found)
+        return 2 * len(self.touched - self.found) >= unfound
 
 
 @lru_cache(maxsize=VOCABULARIES_KEPT)
@@ -56,6 +66,16 @@ def fact_vocabulary(story: str, answer: str, key_facts: Sequence[str], language:
     """A guard whose secret terms are those of the answer and of its key facts (written in other
     words than the answer), for telling a message about the answer from one about nothing of it."""
     return _vocabulary(story, "\n".join([answer, *key_facts]), language)
+
+
+def facts_touched(story: str, key_facts: Sequence[str], language: str, message: str) -> frozenset[int]:
+    """The key facts (0-based) ``message`` names a word of: the fact's own terms, not the story's, and
+    not words for talking to the host."""
+    return frozenset(
+        index
+        for index, fact in enumerate(key_facts)
+        if any(term not in HOST_TALK for term in _vocabulary(story, fact, language).named_terms(message))
+    )
 
 
 def names_secret(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> bool:
@@ -83,16 +103,17 @@ def judge_solve(
     answer earlier questions named.
 
     Without key facts (the older rule): Correct for a message naming any term of the answer. With
-    key facts: Correct for a message that says enough of the answer or its key facts (names_secret),
-    whose reply's facts line, with the facts found before, covers every key fact. A reply that ends
-    with no facts line at all (a host that forgot it) is judged without the cover; while it still
-    streams, a missing line means "not yet", never "solved".
+    key facts: Correct for a message that says enough of the answer or its key facts (names_secret)
+    and names words of at least half the facts still unfound, whose reply's facts line, with the facts
+    found before, covers every key fact. A reply that ends with no facts line at all (a host that
+    forgot it) is judged without the cover; while it still streams, a missing line means "not yet",
+    never "solved".
     """
     if verdict is not Verdict.CORRECT:
         return False
     if facts is None or facts.total == 0:
         return guard.touched_by(message)
-    if not names_secret(guard, message, vocabulary):
+    if not names_secret(guard, message, vocabulary) or not facts.touches_enough():
         return False
     if facts.named is None:
         return facts.final
@@ -102,10 +123,17 @@ def judge_solve(
 def credited_facts(
     guard: LeakGuard, message: str, verdict: Verdict, facts: FactsJudgement, vocabulary: LeakGuard | None = None
 ) -> frozenset[int]:
-    """The facts this message finds: those its reply's facts line names and nobody found before, for a
-    message that says enough of the answer or its key facts (the same evidence a solve needs)."""
+    """The facts this message finds, for a message that says enough of the answer or its key facts (the
+    same evidence a solve needs): of those its reply's facts line names and nobody found before, as many
+    as the message names words of unfound facts, those it names words of first. The host may judge that
+    "wanted the water to stop them" found "he wanted the water to cure them" (other words, same fact),
+    but one word of one fact never finds them all. A solve finds every unfound fact by itself
+    (GameStore.append)."""
     if facts.total == 0 or not facts.named or verdict not in CREDITING:
         return frozenset()
     if not names_secret(guard, message, vocabulary):
         return frozenset()
-    return facts.named - facts.found
+    claimed = facts.named - facts.found
+    budget = len(facts.touched - facts.found)
+    ranked = sorted(claimed, key=lambda index: (index not in facts.touched, index))
+    return frozenset(ranked[:budget])

@@ -529,13 +529,14 @@ async def test_an_injected_correct_after_a_good_question_reveals_nothing(
 async def test_a_solve_that_cannot_be_stored_ends_guarded(
     table: Table, fake_upstream: FakeUpstream, redis_server: RedisServer, redis_url: str
 ) -> None:
-    """A guess that names part of the answer is believed, and its explanation streams unguarded; when
+    """A guess that names part of the answer and its key facts is believed, and its explanation streams unguarded; when
     storing the solve fails the game goes on, so the final message falls back to the guarded text."""
     await declare_model_waits(table.env, timeout=60)
     table.env.bot.games.rng = random.Random("injected correct")
     await table.alice.slash(table.channel, "play", language="en")
     game = await only_game(redis_url)
-    guess = f"Was it all because of the {_answer_word(game['story'], game['answer'])}?"
+    [puzzle] = [puzzle for puzzle in builtin_puzzles() if puzzle.story == game["story"]]
+    guess = f"Was it all because of the {_answer_word(game['story'], game['answer'])}? {' '.join(puzzle.key_facts)}"
     gate = threading.Event()
     fake_upstream.queue(Reply.text(f"Correct! The whole story: {game['answer']}", size=6, gate=gate))
     asked = await table.bob.send(table.channel, guess)
