@@ -276,23 +276,26 @@ class GameCog(commands.Cog):
         updates = self.games.ask(
             interaction.channel_id or 0, player_of(interaction.user, interaction.channel), question
         )
-        # The game's refusals come before anything is shown; a question waiting on a slow Redis
-        # gets the interaction deferred meanwhile.
-        first = await replies.in_time(anext(updates))
-        language = first.game.language if first.game else ui_language(interaction)
-        asked = discord.utils.escape_markdown(question.strip())
-        who = discord.utils.escape_markdown(interaction.user.display_name)
-        heading = text(language, "asked", who=who, question=asked)
+        # Closed on every way out: a failure before streaming (deferring, say) must not leave the game's
+        # generator holding the channel's turn until garbage collection.
+        async with aclosing(updates):
+            # The game's refusals come before anything is shown; a question waiting on a slow Redis
+            # gets the interaction deferred meanwhile.
+            first = await replies.in_time(anext(updates))
+            language = first.game.language if first.game else ui_language(interaction)
+            asked = discord.utils.escape_markdown(question.strip())
+            who = discord.utils.escape_markdown(interaction.user.display_name)
+            heading = text(language, "asked", who=who, question=asked)
 
-        def render(reply: HostReply) -> str:
-            return f"{heading}\n{format_reply(reply, language)}"
+            def render(reply: HostReply) -> str:
+                return f"{heading}\n{format_reply(reply, language)}"
 
-        surface = InteractionSurface(interaction, channel, expired=replies.expired)
-        tracked = self.games.tracked(
-            _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
-        )
-        budget = self.edit_budgets.of(interaction.channel_id or 0)
-        final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder, budget)
+            surface = InteractionSurface(interaction, channel, expired=replies.expired)
+            tracked = self.games.tracked(
+                _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
+            )
+            budget = self.edit_budgets.of(interaction.channel_id or 0)
+            final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder, budget)
         await self._announce(channel, final, interaction.user)
 
     # -- questions as plain messages -------------------------------------------------

@@ -10,11 +10,14 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.game.puzzles import MAX_HINT_CHARACTERS
 from bot.game.store import Game, GameStore
 
 # Take the next hint of the game the caller saw, while it is active and under its cap: the hint's
 # number (1 for the first), 0 when the cap is reached, -1 when the game is not (or no longer) that one.
-# Who asked is counted too (`hint_by:<player>`, for the scores).
+# Who asked is counted too (`hint_by:<player>`, for the scores). A hint is activity like a question: it
+# renews the game's keys (game, log, found facts) for ARGV[5] seconds, as GameStore.append does, so the
+# keeper, which schedules an idle game from `updated_at`, never finds it expired before it is counted.
 _TAKE_HINT = """
 if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return -1 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return -1 end
@@ -22,6 +25,7 @@ local used = tonumber(redis.call('HGET', KEYS[1], 'hints_used') or '0')
 if used >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'hint_by:' .. ARGV[4], 1)
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[5]) end
 return redis.call('HINCRBY', KEYS[1], 'hints_used', 1)
 """
 
@@ -53,7 +57,7 @@ HINT_PROMPTS = {
     ),
 }
 HINT_REQUESTS = {"en": "Give us a hint, please.", "zh": "请给我们一个提示。"}
-MAX_HINT_LENGTH = 300  # characters shown; a hint is one sentence
+MAX_HINT_LENGTH = MAX_HINT_CHARACTERS  # characters shown; a hint is one sentence
 
 
 class HintSource(enum.StrEnum):
@@ -80,16 +84,19 @@ class HintCounter:
     async def take(self, game: Game, player_id: int, limit: int, now: float) -> int:
         """The number of the hint `player_id` took; 0 when `limit` is reached; -1 when `game` is not the
         active one."""
-        game_key = self.store.keys(game.channel_id)[0]
-        return int(await self._take(keys=[game_key], args=[game.game_id, limit, repr(now), str(player_id)]))
+        game_key, log_key, _ = self.store.keys(game.channel_id)
+        keys = [game_key, log_key, self.store.found_key(game.channel_id)]
+        args = [game.game_id, limit, repr(now), str(player_id), self.store.ttl]
+        return int(await self._take(keys=keys, args=args))
 
     async def give_back(self, game: Game, player_id: int) -> None:
         await self._give_back(keys=[self.store.keys(game.channel_id)[0]], args=[game.game_id, str(player_id)])
 
 
 def stored_hint(game: Game, number: int) -> str | None:
-    """The puzzle's own hint with this number, if it has that many."""
-    return game.hints[number - 1] if number <= len(game.hints) else None
+    """The puzzle's own hint with this number, if it has that many (clipped like a written one: a pack
+    imported before hints had a limit may hold a longer one, and Discord would refuse the message)."""
+    return clip_hint(game.hints[number - 1]) if number <= len(game.hints) else None
 
 
 def fact_to_hint(game: Game, number: int, found: Sequence[int]) -> str | None:
@@ -110,7 +117,11 @@ def hint_messages(game: Game, fact: str) -> list[dict[str, str]]:
 
 def clean_hint(raw: str) -> str:
     """The model's hint as shown: trimmed, unquoted, at most MAX_HINT_LENGTH characters."""
-    hint = raw.strip().strip("\"'“”「」").strip()
+    return clip_hint(raw.strip().strip("\"'“”「」").strip())
+
+
+def clip_hint(hint: str) -> str:
+    """At most MAX_HINT_LENGTH characters, an ellipsis marking a cut."""
     if len(hint) > MAX_HINT_LENGTH:
         hint = hint[: MAX_HINT_LENGTH - 1].rstrip() + "…"
     return hint

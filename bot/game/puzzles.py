@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from bot.game.leak import LeakGuard
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh")
@@ -24,6 +26,8 @@ DEFAULT_DIFFICULTY = "medium"
 # A key fact is one short sentence of the answer; the progress line and the end-of-game summary list them all.
 MIN_KEY_FACTS, MAX_KEY_FACTS = 2, 5
 MAX_KEY_FACT_LENGTH = 200
+# A hint is one sentence, shown in one message under Discord's 2,000 characters with the bot's words.
+MAX_HINT_CHARACTERS = 300
 # "Already stated in the story": the fact's normalised text occurs in the story's, or at least this share of
 # its tokens (English content words, CJK character bigrams) does. A fact the story gives away finds itself.
 STATED_OVERLAP = 0.8
@@ -84,9 +88,11 @@ def parse_pack(text: str, source: str) -> list[Puzzle]:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark else ""
         raise PuzzleError(f"{source}:{where} invalid YAML: {getattr(error, 'problem', None) or error}") from None
+    except RecursionError:
+        raise PuzzleError(f"{source}: invalid YAML: lists or mappings nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("puzzles"), list):
         raise PuzzleError(f"{source}: expected a mapping with a `puzzles:` list at the top")
-    unknown = sorted(set(data) - {"puzzles"})
+    unknown = sorted(set(data) - {"puzzles"}, key=str)  # keys may be numbers, dates or null as well as text
     problems = [f"{source}: unknown top-level key {key!r} (expected only `puzzles`)" for key in unknown]
     puzzles: list[Puzzle] = []
     seen: set[str] = set()
@@ -134,6 +140,13 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
     hints = entry.get("hints", [])
     if not isinstance(hints, list) or not all(isinstance(hint, str) and hint.strip() for hint in hints):
         problems.append(f"{where}: hints: expected a list of non-empty texts")
+    else:
+        problems.extend(
+            f"{where}: hints: hint {number}: too long ({len(hint.strip())} characters, at most "
+            f"{MAX_HINT_CHARACTERS}); a hint is one sentence"
+            for number, hint in enumerate(hints, start=1)
+            if len(hint.strip()) > MAX_HINT_CHARACTERS
+        )
     difficulty = entry.get("difficulty", DEFAULT_DIFFICULTY)
     if difficulty not in DIFFICULTIES:
         problems.append(f"{where}: difficulty: unknown difficulty {difficulty!r} (expected easy, medium or hard)")
@@ -141,6 +154,9 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
     key_facts = entry.get("key_facts", [])
     if "key_facts" in entry:
         problems.extend(f"{where}: key_facts: {problem}" for problem in key_fact_problems(key_facts, entry))
+    if not problems and not LeakGuard(entry["story"], entry["answer"], entry["language"]).distinctive_terms():
+        # Nothing to tell the answer by: the leak guard could not keep it back, and any "Correct" would solve.
+        problems.append(f"{where}: answer: says nothing the story does not (it needs words of its own)")
     if problems:
         return None, problems
     puzzle = Puzzle(

@@ -146,3 +146,35 @@ async def test_hint_without_a_game_and_in_chinese(table: Table, fake_upstream: F
     await table.alice.slash(table.channel, "play", language="zh")
     hint = await table.bob.slash(table.channel, "hint")
     assert hint.response.content == "💡 **提示 1/4**（bob 请求）：他在桥上看到了某样东西。"
+
+
+async def test_a_hint_renews_the_games_keys_like_a_question(table: Table, redis_url: str) -> None:
+    """The keeper schedules an idle game from its last activity; a /hint is activity, so the game's keys
+    must live on from it too, or a game whose last act was a hint expires before it is counted."""
+    await start_lighthouse(table)
+    await mark_found(redis_url, table.channel.id, 0, table.bob.id)
+    keys = [f"soup:{{ch{table.channel.id}}}:{name}" for name in ("game", "found")]
+    client = aioredis.from_url(redis_url)
+    try:
+        for key in keys:
+            await client.expire(key, 5)
+        await table.bob.slash(table.channel, "hint")
+        ttl = table.env.bot.games.store.ttl
+        assert [await client.ttl(key) > ttl - 60 for key in keys] == [True, True]
+    finally:
+        await client.aclose()
+
+
+async def test_a_stored_hint_longer_than_a_hint_may_be_is_shown_clipped(table: Table, redis_url: str) -> None:
+    """A pack imported before hints had a length limit may hold a long one: shown clipped, never lost."""
+    await start_lighthouse(table)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        await client.hset(f"soup:{{ch{table.channel.id}}}:game", "hints", json.dumps(["Think. " * 400]))
+    finally:
+        await client.aclose()
+    result = await table.bob.slash(table.channel, "hint")
+    shown = result.response.content
+    assert shown.startswith("💡 **Hint 1/4** (asked for by bob): Think. Think.") and shown.endswith("…")
+    assert len(shown) < 400
+    assert (await only_game(redis_url))["hints_used"] == "1"

@@ -106,6 +106,16 @@ def error_of(text: str, source: str = "pack.yaml") -> str:
         ("puzzles:\n  - just text\n", "puzzle #1: expected a mapping of fields"),
         ("puzzles: [\n", "pack.yaml: line"),
         (GOOD + "extra: 1\n", "unknown top-level key 'extra'"),
+        (GOOD + "1: x\nnotes: y\n", "unknown top-level key 1 (expected only `puzzles`)\npack.yaml: unknown top"),
+        ("puzzles: " + "[" * 100_000 + "]" * 100_000, "pack.yaml: invalid YAML: lists or mappings nested too deeply"),
+        (
+            GOOD + "    hints: [ok, " + "x" * 301 + "]\n",
+            "'lamp': hints: hint 2: too long (301 characters, at most 300)",
+        ),
+        (
+            GOOD.replace("answer: He was a lighthouse keeper's enemy.", "answer: A lamp went out and a man was glad."),
+            "puzzle 'lamp': answer: says nothing the story does not",
+        ),
         (GOOD.replace("story: A", "story: " + "x" * 3600 + " A"), "story: too long (3636 characters, at most 3500)"),
         (
             GOOD.replace("answer: He", "answer: " + "x" * 3600 + " He"),
