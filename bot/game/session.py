@@ -72,8 +72,12 @@ def limit_reached(game: Game) -> str:
     return ""
 
 
+# A lone UTF-16 surrogate (a browser's JSON can carry one) cannot be encoded to store or send.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_question(text: str) -> str:
-    return _INVISIBLE.sub("", text).strip()
+    return _LONE_SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text)).strip()
 
 
 class GameError(Exception):

@@ -81,6 +81,21 @@ async def test_refusals_are_friendly_lines_and_limits_hold(web: WebGames, fake_u
     assert (await web.stop(other.token, "en")).notice
 
 
+async def test_a_question_with_a_lone_surrogate_is_answered_and_stored(
+    web: WebGames, fake_upstream: FakeUpstream
+) -> None:
+    """A browser's JSON can carry half a surrogate pair; it cannot be encoded to store or send, so it
+    becomes U+FFFD instead of failing the question."""
+    view = await web.open(None)
+    fake_upstream.queue(Reply.text("No."))
+    answered = await last(web.ask(view.token, "Was it \ud83d a storm?", "en"))
+    assert answered.accepted and answered.chat[-1]["content"] == "❌ No."
+    assert answered.chat[-2]["content"].endswith("Was it \ufffd a storm?")
+    assert "\ufffd a storm" in fake_upstream.requests[-1]["messages"][-1]["content"]
+    game = await web.games.store.load(channel_for(view.token))
+    assert game is not None and game.transcript[-1].question == "Was it \ufffd a storm?"
+
+
 async def test_the_answer_is_in_a_view_only_once_the_game_ended(web: WebGames, fake_upstream: FakeUpstream) -> None:
     view = await web.open(None, "zh")
     game = await web.games.current(channel_for(view.token))
