@@ -63,6 +63,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hints_used_up": "No hints left: this game allows {allowed}.",
         "no_hint": "No hint is available right now: nothing more can be said without giving the answer away. "
         "It was not counted.",
+        "no_hint_host": "⚠️ The host can't write a hint right now. It was not counted; please ask again in a moment.",
         "no_puzzles_difficulty": "No {difficulty} puzzles in that language are loaded here.",
         "limit_questions": "🛑 That was the last of the {limit} questions this game allows. Here is the answer.",
         "limit_time": "⏰ Time is up: this game's {minutes} minute(s) have run out. Here is the answer.",
@@ -125,6 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hint": "💡 **提示 {number}/{allowed}**（{who} 请求）：{hint}",
         "hints_used_up": "提示已经用完了：本局最多 {allowed} 个提示。",
         "no_hint": "暂时没有可以给的提示：再多说就会泄露汤底了。本次不计。",
+        "no_hint_host": "⚠️ 主持人暂时写不出提示。本次不计，请稍后再试。",
         "no_puzzles_difficulty": "这里没有加载该语言的{difficulty}难度谜题。",
         "limit_questions": "🛑 本局最多可以问 {limit} 个问题，刚才是最后一个。汤底揭晓如下。",
         "limit_time": "⏰ 时间到：本局的 {minutes} 分钟已经用完。汤底揭晓如下。",
@@ -199,3 +201,8 @@ def _progress_note(reply: HostReply, language: str) -> str:
     if reply.partial:
         note = f"{text(language, 'partial')}\n{note}"
     return f"\n{note}"
+
+
+def no_hint_key(reason: str) -> str:
+    """The text for a NoHint refusal, by its reason."""
+    return {"used_up": "hints_used_up", "unreachable": "no_hint_host"}.get(reason, "no_hint")

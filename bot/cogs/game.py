@@ -37,7 +37,7 @@ from bot.game.timers import GameTimers
 from bot.progress import progress_text
 from bot.streaming import EditBudgets, stream_to
 from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
-from bot.texts import IN_PROGRESS, format_reply, text
+from bot.texts import IN_PROGRESS, format_reply, no_hint_key, text
 
 if TYPE_CHECKING:
     from bot.app import TurtleSoupBot
@@ -374,8 +374,7 @@ class GameCog(commands.Cog):
         if isinstance(cause, NotAllowed):
             return text(cause.game.language, "not_allowed")
         if isinstance(cause, NoHint):
-            key = "hints_used_up" if cause.reason == "used_up" else "no_hint"
-            return text(cause.game.language, key, allowed=cause.game.max_hints)
+            return text(cause.game.language, no_hint_key(cause.reason), allowed=cause.game.max_hints)
         if isinstance(cause, MissingPermission):
             return text(language, "missing_permission", permission=cause.permission)
         if isinstance(cause, PuzzleError):

@@ -128,7 +128,8 @@ class NotAllowed(GameError):
 
 
 class NoHint(GameError):
-    """No hint can be given: the game's hints are used up ("used_up"), or none is left to give ("none")."""
+    """No hint can be given: the game's hints are used up ("used_up"), none is left to give ("none"), or
+    the host could not be reached to write one ("unreachable")."""
 
     def __init__(self, reason: str, game: Game) -> None:
         super().__init__("no hints left" if reason == "used_up" else "no hint is available")
@@ -415,8 +416,9 @@ class GameService:
         return Hint(text, number, HintSource.GENERATED, game)
 
     async def _generated_hint(self, game: Game, number: int) -> str | None:
-        """A hint the host writes towards an unfound key fact; None when there is none to point to, the
-        model cannot be reached, or what it wrote would give the answer (or that fact) away."""
+        """A hint the host writes towards an unfound key fact; None when there is none to point to or what
+        it wrote would give the answer (or that fact) away. NoHint("unreachable") when the host cannot be
+        reached."""
         fact = fact_to_hint(game, number, list(await found_now(self.store, game.channel_id)))
         if fact is None:
             return None
@@ -431,7 +433,7 @@ class GameService:
                     raw += delta
         except (HostUnavailable, HostInterrupted) as error:
             log.warning("no hint written in channel %s: %s", game.channel_id, error)
-            return None
+            raise NoHint("unreachable", game) from None  # not "nothing more can be said": ask again later
         finally:
             self.admission.leave()
         hint = clean_hint(raw)

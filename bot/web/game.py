@@ -36,7 +36,7 @@ from bot.game.session import (
 from bot.game.store import Game
 from bot.game.verdict import Verdict
 from bot.progress import progress_text
-from bot.texts import format_reply
+from bot.texts import format_reply, no_hint_key
 from bot.web.limits import RateLimiter
 from bot.web.sessions import channel_for, new_token, valid_token
 from bot.web.texts import web_text
@@ -124,8 +124,8 @@ class WebGames:
         except LimitReached as ended:  # its time ran out: the game ends now, with its answer and summary
             return await self._with_notice(token, language, limit_notice(ended.game))
         except NoHint as cause:
-            key = "hints_used_up" if cause.reason == "used_up" else "no_hint"
-            return await self._with_notice(token, language, web_text(language, key, allowed=cause.game.max_hints))
+            notice = web_text(language, no_hint_key(cause.reason), allowed=cause.game.max_hints)
+            return await self._with_notice(token, language, notice)
         except (GameError, redis.exceptions.RedisError) as error:
             return await self._with_notice(token, language, self.refusal(error, language))
         game = hint.game

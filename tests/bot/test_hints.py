@@ -94,10 +94,12 @@ async def test_a_written_hint_that_gives_the_answer_away_is_not_shown_or_counted
     named = await table.bob.slash(table.channel, "hint")
     assert named.ephemeral and named.response.content.startswith("No hint is available right now")
 
-    # With the model down there is no hint either, and nothing is counted.
+    # With the model down there is no hint either, and nothing is counted; it says so, not that
+    # nothing more can be said.
     fake_upstream.queue(Reply(status=500))
     down = await table.bob.slash(table.channel, "hint")
     assert down.ephemeral and (await only_game(redis_url))["hints_used"] == "2"
+    assert down.response.content.startswith("⚠️ The host can't write a hint right now. It was not counted")
 
     fake_upstream.queue(Reply.text(WRITTEN))
     fine = await table.bob.slash(table.channel, "hint")
