@@ -2,24 +2,26 @@
 
 Same engine as the Discord cog (GameService over Redis and the model endpoint); only the
 drawing differs: the host's reply is printed as it streams. `finish` reveals the answer and
-starts a new puzzle, `stop` quits.
+starts a new puzzle, `stop` quits. Every reveal (solved, a limit reached, `finish`, `stop`) comes with
+the end-of-game summary the other surfaces show.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import logging
 import secrets
 import sys
 import threading
+from collections.abc import Mapping
 from contextlib import aclosing
-from typing import TextIO
+from typing import Any, TextIO
 
 import redis.exceptions
 
+from bot.endings import limit_notice, summary_lines
 from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleError
@@ -32,6 +34,11 @@ from common.config import Config, ConfigError, load_config
 FINISH, STOP = "finish", "stop"
 TERMINAL_GAME_TTL = 3600
 NO_GAME = "Type `finish` for a new puzzle or `stop` to quit."
+# `stop` once the game has already ended (solved, or a limit revealed it): nothing left to reveal.
+NOTHING_TO_STOP = {
+    "en": "No game is running: this one has already ended. Bye!",
+    "zh": "没有进行中的游戏：本局已经结束。再见！",
+}
 BANNER = {
     "en": "Ask yes/no questions. Type `finish` to reveal the answer and start a new puzzle, `stop` to quit.",
     "zh": "请提出可以用是/否回答的问题。输入 finish 揭晓汤底并开始新的一题，输入 stop 退出。",
@@ -56,24 +63,36 @@ class TerminalGame:
         self.say(f"\n== {game.title} ==\n{game.story}\n")
         self.say(BANNER[game.language])
 
-    def reveal(self, game: Game) -> None:
-        self.say(f"\n{text(game.language, 'reveal_title', title=game.title)}\n{game.answer}")
+    async def reveal(self, game: Game, found: Mapping[int, Any] | None = None) -> None:
+        """The answer, then the engine's end-of-game summary (the one player here is named as themselves)."""
+        self.say(f"\n{text(game.language, 'reveal_title', title=game.title)}\n{game.answer}\n")
+        lines = summary_lines(await self.games.summarise(game, found), game.language, name=lambda _: self.player.name)
+        # The texts are Discord markdown; bold markers are only noise in a terminal.
+        self.say("\n".join([text(game.language, "summary_title"), *lines]).replace("**", ""))
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
         self.show_story(await self.games.start(self.channel, self.player, self.language))
         while True:
             line = await lines.get()
             if line is None or line.strip().lower() == STOP:
-                with contextlib.suppress(NoActiveGame):
-                    self.reveal(await self.games.stop(self.channel, self.player))
+                await self.stop()
                 return
             if line.strip().lower() == FINISH:
                 revealed, game = await self.games.new_game(self.channel, self.player, self.language)
                 if revealed is not None:
-                    self.reveal(revealed)
+                    # Its found facts were read before it was replaced; the new game has none.
+                    await self.reveal(revealed, revealed.found)
                 self.show_story(game)
             elif line.strip():
                 await self.ask(line)
+
+    async def stop(self) -> None:
+        try:
+            game = await self.games.stop(self.channel, self.player)
+        except NoActiveGame:
+            self.say(NOTHING_TO_STOP[self.language])
+            return
+        await self.reveal(game)
 
     async def ask(self, question: str) -> None:
         printed = ""
@@ -102,8 +121,18 @@ class TerminalGame:
             or final.outcome not in (Outcome.ANSWERED, Outcome.SOLVED)
         ):
             self.say(format_reply(final, final.game.language if final.game else self.language))
-        if final.outcome is Outcome.SOLVED and final.game is not None:
-            self.say(f"\n{final.game.answer}\n\n{NO_GAME}")
+        await self.announce(final)
+
+    async def announce(self, final: HostReply) -> None:
+        """Reveal a game this question ended: solved, or a limit reached (its last allowed answer, or
+        a question asked after its time ran out), as the cog's `_announce` does."""
+        game = final.game
+        if game is None or not (final.outcome is Outcome.SOLVED or final.ended):
+            return
+        if final.ended:
+            self.say(f"\n{limit_notice(game)}")
+        await self.reveal(game)
+        self.say(f"\n{NO_GAME}")
 
 
 def start_reader(source: TextIO, lines: asyncio.Queue[str | None]) -> None:

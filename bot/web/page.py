@@ -91,7 +91,7 @@ class Page:
             say("intro"),
             gr.Radio(value=language, label=say("language")),
             view.story,
-            view.chat,
+            gr.Chatbot(value=view.chat, label=say("transcript")),
             view.progress,
             view.notice,
             view.summary,

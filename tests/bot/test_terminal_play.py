@@ -16,6 +16,16 @@ puzzles:
     story: 一个男人坐火车回家，火车进了隧道，他在黑暗中跳下了火车。
     answer: 他刚做完眼睛手术，以为自己又失明了，绝望之下跳了车。
 """
+ROOM_PACK = """\
+puzzles:
+  - id: test-room
+    language: en
+    title: The Room
+    story: A man lies dead in a room with a puddle of water and broken glass.
+    answer: He was a goldfish; his bowl fell off the shelf.
+    key_facts: [He was a goldfish, His bowl broke]
+"""
+ANSWER = "his bowl fell off the shelf"
 
 
 def run_play(
@@ -82,3 +92,48 @@ def test_bad_config_names_file_and_key(tmp_path: Path, redis_url: str, fake_upst
     )
     assert result.returncode == 2
     assert str(config) in result.stderr and "game.default_language" in result.stderr
+
+
+def test_question_limit_reveals_the_answer(tmp_path: Path, redis_url: str, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(Reply.text("No."), Reply.text("Yes."))
+    (tmp_path / "pack.yaml").write_text(ROOM_PACK, encoding="utf-8")
+    result = run_play(
+        tmp_path,
+        redis_url,
+        fake_upstream,
+        "Was it a person?\nDid something fall?\nOne more?\nstop\n",
+        game="{puzzle_files: [pack.yaml], include_builtin: false, max_questions: 2}",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # Right after the last allowed answer: the limit, the answer and the summary, as the cog shows them.
+    ending = out.split("Yes.", 1)[1]
+    assert "last of the 2 questions" in ending and ANSWER in ending, out
+    assert "Game summary" in ending and "Ended: question limit reached" in ending, out
+    assert "Questions asked: 2/2" in ending and "Key facts found: 0/2" in ending, out
+    assert out.count(ANSWER) == 1  # the question after it and `stop` do not reveal it again
+    assert "No game is running" in ending.split("Key facts found", 1)[1], out  # `stop` says why nothing happens
+    assert len(fake_upstream.requests) == 2  # the question after the limit cost no model call
+
+
+def test_time_limit_reveals_the_answer_on_the_next_question(
+    tmp_path: Path, redis_url: str, fake_upstream: FakeUpstream
+) -> None:
+    # The first reply takes longer than the whole game (0.02 minutes): the next question finds the time up.
+    fake_upstream.queue(Reply.text("No.", first_delay=2.0))
+    (tmp_path / "pack.yaml").write_text(ROOM_PACK, encoding="utf-8")
+    result = run_play(
+        tmp_path,
+        redis_url,
+        fake_upstream,
+        "Was it a person?\nDid something fall?\nstop\n",
+        game="{puzzle_files: [pack.yaml], include_builtin: false, time_limit_minutes: 0.02}",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    ending = out.split("No.", 1)[1]
+    assert "Time is up" in ending and ANSWER in ending, out
+    assert "Ended: time ran out" in ending and "Questions asked: 1" in ending, out
+    assert out.count(ANSWER) == 1, out
+    assert "No game is running" in ending.split("Key facts found", 1)[1], out
+    assert len(fake_upstream.requests) == 1  # the late question was not put to the model

@@ -165,6 +165,7 @@ def test_chinese_a_failing_host_and_separate_sessions(
     expect(page.locator("#story h2")).to_have_text("隧道")
     expect(page.locator("#ask")).to_have_text("提问")
     expect(page.locator("#new-puzzle")).to_have_text("新的谜题")
+    expect(page.locator("#transcript [data-testid='block-label']")).to_have_text("问答记录")
     fake_upstream.queue(Reply(status=500))
     ask(page, "他失明了吗？")
     expect(page.locator("#transcript")).to_contain_text("主持人暂时无法回答")
@@ -173,6 +174,7 @@ def test_chinese_a_failing_host_and_separate_sessions(
     try:
         other_page, _ = open_game(other, web_url)
         expect(other_page.locator("#ask")).to_have_text("Ask")
+        expect(other_page.locator("#transcript [data-testid='block-label']")).to_have_text("Questions and answers")
         expect(other_page.locator("#transcript")).not_to_contain_text("他失明了吗")
     finally:
         other.close()
