@@ -6,21 +6,76 @@ reads only its own section. Errors name the file, the dotted key path and what w
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 # ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
 _ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_PORT = 65535
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+# The schemes redis-py's from_url accepts (it compares them case-sensitively).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(Exception):
     """A configuration problem, worded for the person who edits the file."""
+
+
+def _url_error(message: str) -> PydanticCustomError:
+    # A custom error keeps pydantic's "Value error, " prefix out of the message the file's author reads.
+    return PydanticCustomError("url", message)
+
+
+def _split(url: str) -> SplitResult:
+    """The url's parts; a malformed port or address is a config error here rather than a crash in a client."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # urlsplit checks the port only when it is read
+    except ValueError as error:
+        raise _url_error(f"not a valid url: {error}") from None
+    return parts
+
+
+def _check_redis_url(url: str) -> str:
+    """redis-py rejects these only when the first client is made, with a traceback; say so at start-up."""
+    if not url.startswith(REDIS_SCHEMES):
+        raise _url_error("must start with redis://, rediss:// or unix://, like redis://127.0.0.1:6379/0")
+    parts = _split(url)
+    if parts.scheme == "unix" and not parts.path:
+        raise _url_error("unix:// needs the socket's path, like unix:///run/redis/redis.sock")
+    return url
+
+
+def _check_http_url(url: str) -> str:
+    """An endpoint the openai client can reach: without a scheme every request fails, far from the cause."""
+    parts = _split(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise _url_error("must be an http:// or https:// url with a host, like http://127.0.0.1:8000/v1")
+    return url
+
+
+RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
+HttpBaseUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
+def port_number(text: str) -> int:
+    """argparse `type=` for --port: the range the config file's port keys accept, checked the same way."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_PORT} (0 picks a free port), got {port}")
+    return port
 
 
 class _Section(BaseModel):
@@ -44,13 +99,19 @@ class DiscordConfig(_Section):
 
 
 class RedisConfig(_Section):
-    url: str = "redis://127.0.0.1:6379/0"
+    url: RedisUrl = "redis://127.0.0.1:6379/0"
     cluster: bool = Field(False, description="url names a node of a Redis Cluster.")
     key_prefix: str = Field("soup", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
 
+    @model_validator(mode="after")
+    def _cluster_needs_tcp(self) -> RedisConfig:
+        if self.cluster and self.url.startswith("unix://"):
+            raise ValueError("a Redis Cluster is reached over TCP: url must be redis:// or rediss://")
+        return self
+
 
 class ModelConfig(_Section):
-    base_url: str = "http://127.0.0.1:8000/v1"
+    base_url: HttpBaseUrl = "http://127.0.0.1:8000/v1"
     api_key: str | None = None
     name: str = "turtle-host"
     temperature: float = Field(0.2, ge=0, le=2)
@@ -105,7 +166,7 @@ class StreamConfig(_Section):
 
 
 class OpenAIBackendConfig(_Section):
-    base_url: str = "https://api.openai.com/v1"
+    base_url: HttpBaseUrl = "https://api.openai.com/v1"
     api_key: str | None = None
     model: str = "gpt-4o-mini"
     connect_timeout: float = Field(5.0, gt=0)
@@ -126,7 +187,7 @@ class ChatGLMBackendConfig(_Section):
 
 class ModelServiceConfig(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(8000, ge=0, le=MAX_PORT)
     api_key: str | None = None
     backend: Literal["openai", "chatglm"] = "openai"
     served_model_name: str = "turtle-host"
@@ -145,7 +206,7 @@ class WebConfig(_Section):
     """`python -m bot.web`: the browser page over the same engine as the bot."""
 
     host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 exposes the page.")
-    port: int = Field(7860, ge=0, le=65535)
+    port: int = Field(7860, ge=0, le=MAX_PORT)
     auth: Literal["none", "secret"] = Field("none", description="secret: players log in with web.secret.")
     secret: str | None = Field(None, description="The shared password when auth is secret.")
     actions_per_minute: int = Field(20, ge=1, description="Questions and button presses per browser session.")
@@ -273,7 +334,12 @@ def _explain(error: Any) -> str:
         return f"unknown key (expected one of: {', '.join(allowed)})"
     if kind in ("model_type", "dict_type"):
         return f"expected a mapping of keys, got {_kind(given)}"
-    return f"{error['msg'].lower()} (got {given!r})"
+    return f"{error['msg'].lower()} (got {_without_password(given)!r})"
+
+
+def _without_password(given: Any) -> Any:
+    """A url's password is not echoed to the terminal or the logs ("redis://:hunter2@host" -> ":***@")."""
+    return _URL_PASSWORD.sub(r"\1***@", given) if isinstance(given, str) else given
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from common.config import Config, ConfigError, ModelServiceConfig, load_config
+from common.config import Config, ConfigError, ModelServiceConfig, load_config, port_number
 
 if TYPE_CHECKING:
     from model_service.backends.base import Backend
@@ -25,7 +25,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m model_service", description=__doc__)
     parser.add_argument("--config", help="YAML config file (section model_service); defaults apply without one")
     parser.add_argument("--host", help="override model_service.host")
-    parser.add_argument("--port", type=int, help="override model_service.port")
+    # The same range as model_service.port: uvicorn would log an out-of-range port yet bind a random one.
+    parser.add_argument("--port", type=port_number, help="override model_service.port")
     return parser.parse_args(argv)
 
 

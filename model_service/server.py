@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_SECONDS = 30.0
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
+# A secret this long does not turn up in ordinary text by chance, so it is hidden wherever it appears,
+# even glued to other text (after an escape like \n or %20); a shorter one (`api_key: ollama`, `x`) is
+# hidden only as a whole word, or "does not exist" would log as "does not e[redacted]ist".
+WHOLE_WORD_SECRET_BELOW = 12
+# Characters a key is made of: a short secret next to one of them is part of a longer word or name.
+_KEY_CHARACTER = r"[\w-]"
 
 
 class RedactingFilter(logging.Filter):
@@ -23,7 +29,7 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if secret]
+        self.secret_pattern = _secrets_pattern([secret for secret in secrets if secret])
 
     def filter(self, record: logging.LogRecord) -> bool:
         # A filter that raises propagates into the logging call itself, so a library's malformed
@@ -39,9 +45,18 @@ class RedactingFilter(logging.Filter):
 
     def redact(self, text: str) -> str:
         clean = _BEARER.sub(r"\1[redacted]", text)
-        for secret in self.secrets:
-            clean = clean.replace(secret, "[redacted]")
-        return clean
+        return self.secret_pattern.sub("[redacted]", clean) if self.secret_pattern else clean
+
+
+def _secrets_pattern(secrets: list[str]) -> re.Pattern[str] | None:
+    """One pattern for all secrets, longest first so a secret containing another is hidden whole."""
+    alternatives = []
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        escaped = re.escape(secret)
+        if len(secret) < WHOLE_WORD_SECRET_BELOW:
+            escaped = rf"(?<!{_KEY_CHARACTER}){escaped}(?!{_KEY_CHARACTER})"
+        alternatives.append(escaped)
+    return re.compile("|".join(alternatives)) if alternatives else None
 
 
 def _unformattable(record: logging.LogRecord) -> str:

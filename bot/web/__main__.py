@@ -8,7 +8,7 @@ import os
 import sys
 
 from bot.game.puzzles import PuzzleError
-from common.config import ConfigError, load_config
+from common.config import ConfigError, load_config, port_number
 
 log = logging.getLogger("bot.web")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.web", description="Play turtle soup in the browser.")
     parser.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
     parser.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: web.port, 7860)")
+    # The same range as web.port: uvicorn would announce an out-of-range port yet bind a random one.
+    parser.add_argument("--port", type=port_number, help="port to listen on (default: web.port, 7860)")
     args = parser.parse_args(argv)
     # Gradio phones home for analytics and version checks unless told not to; this page never should.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -97,3 +97,50 @@ def test_redacting_filter_hides_bearer_tokens_and_secrets() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "headers %s key %s", ("Bearer abc.def", "s3cret"), None)
     assert RedactingFilter(["s3cret"]).filter(record)
     assert record.getMessage() == "headers Bearer [redacted] key [redacted]"
+
+
+BAD_PORTS = [("99999", "must be from 0 to 65535"), ("http", "expected a whole number")]
+
+
+@pytest.mark.parametrize(("port", "expected"), BAD_PORTS)
+def test_a_bad_port_option_exits_2_naming_the_option(tmp_path: Path, port: str, expected: str) -> None:
+    """Checked like model_service.port in the file; uvicorn would log the port yet bind a random one."""
+    path = tmp_path / "config.yaml"
+    path.write_text("model_service:\n  openai:\n    api_key: k\n")
+    result = run_cli("--config", str(path), "--port", port)
+    assert result.returncode == 2
+    assert f"error: argument --port: {expected}" in result.stderr
+    assert "Uvicorn running" not in result.stderr
+
+
+def test_an_upstream_url_without_a_scheme_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model_service:\n  openai:\n    base_url: api.openai.com/v1\n    api_key: k\n")
+    result = run_cli("--config", str(path), "--port", str(closed_port()))
+    assert result.returncode == 2
+    assert "model_service.openai.base_url: must be an http:// or https:// url with a host" in result.stderr
+
+
+def redacted(secrets: list[str], message: str) -> str:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, message, None, None)
+    assert RedactingFilter(secrets).filter(record)
+    return record.getMessage()
+
+
+def test_a_short_secret_does_not_garble_ordinary_words() -> None:
+    """Trivial keys (`api_key: ollama`, `x`) are hidden as whole words only."""
+    message = "model glm4 does not exist; x-request-id 7, ollama-server at http://127.0.0.1:11434"
+    assert redacted(["x", "ollama"], message) == message
+    assert redacted(["x", "ollama"], "keys x, ollama.") == "keys [redacted], [redacted]."
+    assert redacted(["ollama"], "api_key=ollama&retry=1") == "api_key=[redacted]&retry=1"
+
+
+def test_a_long_secret_is_hidden_even_glued_to_other_text() -> None:
+    key = "sk-proj-4f9a2c7e1b"
+    assert redacted([key], f"headers 'x-api-key:\\n{key}' and %20{key}x") == (
+        "headers 'x-api-key:\\n[redacted]' and %20[redacted]x"
+    )
+
+
+def test_a_secret_containing_another_is_hidden_whole() -> None:
+    assert redacted(["abc", "abc-def-ghi-jkl"], "key abc-def-ghi-jkl, key abc") == "key [redacted], key [redacted]"
