@@ -58,7 +58,7 @@ class Scored:
 
 @lru_cache(maxsize=1024)
 def _guard(puzzle: Puzzle) -> LeakGuard:
-    return LeakGuard(puzzle.story, puzzle.answer, puzzle.language)
+    return LeakGuard(puzzle.story, puzzle.answer, puzzle.language, puzzle.key_facts)
 
 
 def leaks(puzzle: Puzzle, question: str, reply: str, verdict: Verdict) -> bool:

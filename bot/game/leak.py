@@ -2,8 +2,8 @@
 
 The secret is approximated by the answer's *distinctive terms*: content words (English stems) or character
 bigrams (Chinese) that the answer uses and the story, which players can already read, does not. A reply leaks
-when it carries enough of those terms that the players have not written themselves, or when it quotes a run
-of the answer verbatim. Obfuscation (spaced out, dotted, zero-width, full-width, reversed) is undone first.
+when it carries enough of those terms that the players have not written themselves, when it quotes a run
+of the answer verbatim, or when it states one of the puzzle's key facts (all of that fact's own terms). Obfuscation (spaced out, dotted, zero-width, full-width, reversed) is undone first.
 
 A false alarm is cheap (the session shows only the verdict label), a miss spoils the puzzle; the thresholds
 below lean that way while keeping ordinary replies, even ones that echo the player's own guess, intact.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 # English: a reply leaks with EN_MIN_HITS distinct secret terms, or with at least EN_FLOOR terms that make up
@@ -51,6 +52,11 @@ ZH_QUOTE_MIN_WEAK = 3
 # the story's ("以为他是从对岸过来的"), unless the players wrote it themselves.
 ZH_LONG_QUOTE_CHARS = 12
 
+# Key facts are short sentences of the answer in other words ("He is a barber."): a reply states one when it
+# names every distinctive English term of it, or FACT_ZH_SHARE of its Chinese bigrams, with at least one the
+# players have not written. One word can be a whole fact, below every threshold above.
+FACT_ZH_SHARE = 0.6
+
 # Zero-width and formatting characters, soft hyphens, variation selectors and combining marks (strike-through
 # "h̶i̶" and friends): invisible in Discord, so they can split a word without the reader noticing.
 INVISIBLE_RE = re.compile(
@@ -61,6 +67,7 @@ INVISIBLE_RE = re.compile(
 FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: " ", 0x2026: "..."}
 WORD_RE = re.compile(r"[a-z]+")
 NON_LETTER_RE = re.compile(r"[^a-z]+")
+NUMBER_RE = re.compile(r"[0-9]+")
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff"
 CJK_RUN_RE = re.compile(f"[{CJK_CLASS}]+")
 NON_CJK_RE = re.compile(f"[^{CJK_CLASS}]+")
@@ -370,13 +377,14 @@ def _phrase_weight(bigrams: list[str]) -> float:
 class LeakGuard:
     """Built once per game; ``leaks`` is cheap enough to run on every streamed edit of a reply."""
 
-    def __init__(self, story: str, answer: str, language: str) -> None:
+    def __init__(self, story: str, answer: str, language: str, key_facts: Sequence[str] = ()) -> None:
         # Both scripts are checked whatever the language: a Chinese answer may hold English names and vice versa.
         self.language = language
         story_norm = _normalise(story)
         answer_norm = _normalise(answer)
         self._english = _EnglishSecret(story_norm, answer_norm)
         self._chinese = _ChineseSecret(story_norm, answer_norm)
+        self._facts = _StatedFacts(story_norm, key_facts)
         self._known: str | None = None
 
     def distinctive_terms(self) -> frozenset[str]:
@@ -414,9 +422,58 @@ class LeakGuard:
             known_norm = _normalise(known)
             self._english.set_known(known_norm)
             self._chinese.set_known(known_norm)
+            self._facts.set_known(known_norm)
             self._known = known
         norm = _normalise(text)
-        return self._english.leaks(norm) or self._chinese.leaks(norm)
+        return self._english.leaks(norm) or self._chinese.leaks(norm) or self._facts.stated(norm)
+
+
+class _StatedFacts:
+    """The key facts' own distinctive terms, for telling a reply that states one. Numbers count as
+    terms here ("2月29日" is the whole of "奶奶生于2月29日" that matters), marked "#29" apart from words."""
+
+    def __init__(self, story_norm: str, key_facts: Sequence[str]) -> None:
+        story_words = _word_terms(story_norm)
+        story_bigrams = _bigrams(_cjk_only(story_norm))
+        self.facts: list[tuple[frozenset[str], frozenset[str]]] = []
+        for fact in key_facts:
+            fact_norm = _normalise(fact)
+            words = _word_terms(fact_norm, content_only=True) - story_words
+            chinese = frozenset(
+                bigram
+                for run in CJK_RUN_RE.findall(fact_norm)
+                for bigram in _bigrams(run)
+                if bigram not in story_bigrams and not _is_common_bigram(bigram)
+            )
+            if words or chinese:
+                self.facts.append((words, chinese))
+        self.known_words: frozenset[str] = frozenset()
+        self.known_bigrams: frozenset[str] = frozenset()
+
+    def set_known(self, known_norm: str) -> None:
+        self.known_words = _word_terms(known_norm)
+        self.known_bigrams = frozenset(_bigrams(_cjk_only(known_norm)))
+
+    def stated(self, norm: str) -> bool:
+        if not self.facts:
+            return False
+        words = _word_terms(norm)
+        cjk = _cjk_only(norm)
+        for terms, chinese in self.facts:
+            if terms and terms <= words | self.known_words and terms & words - self.known_words:
+                return True
+            if chinese:
+                named = frozenset(bigram for bigram in chinese if bigram in cjk)
+                covered = len(named | (chinese & self.known_bigrams))
+                if covered >= FACT_ZH_SHARE * len(chinese) and named - self.known_bigrams:
+                    return True
+        return False
+
+
+def _word_terms(norm: str, content_only: bool = False) -> frozenset[str]:
+    """English stems (content words only, if asked) and numbers ("#29") of normalised text."""
+    stems = (_stem(word) for word in WORD_RE.findall(norm) if not content_only or _is_content_word(word, _stem(word)))
+    return frozenset(stems) | frozenset(f"#{number.lstrip('0') or '0'}" for number in NUMBER_RE.findall(norm))
 
 
 def _runs(words: list[str], width: int) -> dict[tuple[str, ...], frozenset[str]]:

@@ -752,7 +752,7 @@ class GameService:
             self._languages.popitem(last=False)
         guard = self._guards.get(game.game_id)
         if guard is None:
-            guard = self._guards[game.game_id] = LeakGuard(game.story, game.answer, game.language)
+            guard = self._guards[game.game_id] = LeakGuard(game.story, game.answer, game.language, game.key_facts)
             if len(self._guards) > GUARD_CACHE_SIZE:
                 self._guards.popitem(last=False)
         else:

@@ -198,3 +198,15 @@ async def test_an_injected_facts_line_finds_no_more_facts_than_the_message_names
     assert set(await found_in_redis(table, redis_url)) == {2}
     progress = await table.alice.slash(table.channel, "progress")
     assert "1/3" in progress.response.content and "get rid of them" not in progress.response.content
+
+
+async def test_a_reply_stating_a_key_fact_in_one_word_is_cut_to_its_verdict(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """ "He had hiccups." is one word of the answer (below the answer's bar) but the whole of a key fact."""
+    await play(table, HICCUPS)
+    fake_upstream.queue(Reply.text("No. He had hiccups."))
+    await table.alice.send(table.channel, "Was he thirsty?")
+    assert bot_replies(table)[-1].content == "❌ No"
+    assert not any("hiccups" in text for text in payload_texts(table))
+    assert [entry["r"] for entry in await exchanges(redis_url)] == ["No"]

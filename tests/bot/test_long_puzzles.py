@@ -16,7 +16,10 @@ from tests.fakes.upstream import FakeUpstream, Reply
 
 def longest_puzzle(name: str) -> dict[str, str]:
     def text(field: str) -> str:
-        words = f"{name}-{field} lorem ipsum dolor sit amet "
+        filler = (
+            "consectetur adipiscing elit" if field == "answer" else "lorem ipsum dolor sit amet"
+        )  # words of its own
+        words = f"{name}-{field} {filler} "
         return (words * (MAX_LENGTHS[field] // len(words) + 1))[: MAX_LENGTHS[field]].strip()
 
     return {"id": name, "language": "en", "title": text("title"), "story": text("story"), "answer": text("answer")}

@@ -322,3 +322,35 @@ def test_a_short_chinese_answer_is_quoted_whole() -> None:
     assert guard.leaks("冰 块 融 化")
     assert not guard.leaks("是，冰块。")  # one piece of it: a hint, not the answer
     assert not guard.leaks("是，冰块融化了。", known="是冰块融化了吗？")
+
+
+@pytest.mark.parametrize(
+    ("puzzle_id", "question", "reply"),
+    [
+        ("en-bearded-shaver", "Does he shave himself?", "No. He is a barber."),
+        ("zh-leap-birthday", "奶奶记错了吗？", "否。奶奶出生在2月29日。"),  # the date is the fact: numbers count
+    ],
+)
+def test_a_reply_stating_a_key_fact_trips_though_it_names_one_term_of_the_answer(
+    puzzle_id: str, question: str, reply: str
+) -> None:
+    puzzle = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == puzzle_id)
+    known = f"{puzzle.story}\n{question}"
+    assert not LeakGuard(puzzle.story, puzzle.answer, puzzle.language).leaks(reply, known)  # below the answer's bar
+    guard = LeakGuard(puzzle.story, puzzle.answer, puzzle.language, puzzle.key_facts)
+    assert guard.leaks(reply, known)
+
+
+@pytest.mark.parametrize(
+    ("puzzle_id", "question", "reply"),
+    [
+        ("en-bearded-shaver", "Is he a barber?", "Yes, he is a barber."),  # the players named it themselves
+        ("en-bearded-shaver", "Does he shave himself?", "No, he doesn't."),
+        ("zh-leap-birthday", "她是2月29日出生的吗？", "是的，2月29日。"),
+        ("zh-leap-birthday", "奶奶记错了吗？", "否，和记性无关。"),
+    ],
+)
+def test_a_key_fact_the_players_wrote_or_a_reply_without_it_passes(puzzle_id: str, question: str, reply: str) -> None:
+    puzzle = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == puzzle_id)
+    guard = LeakGuard(puzzle.story, puzzle.answer, puzzle.language, puzzle.key_facts)
+    assert not guard.leaks(reply, f"{puzzle.story}\n{question}")
