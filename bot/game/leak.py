@@ -3,7 +3,8 @@
 The secret is approximated by the answer's *distinctive terms*: content words (English stems) or character
 bigrams (Chinese) that the answer uses and the story, which players can already read, does not. A reply leaks
 when it carries enough of those terms that the players have not written themselves, when it quotes a run
-of the answer verbatim, or when it states one of the puzzle's key facts (all of that fact's own terms). Obfuscation (spaced out, dotted, zero-width, full-width, reversed) is undone first.
+of the answer verbatim, or when it states one of the puzzle's key facts (all of that fact's own terms).
+Obfuscation (spaced out, dotted, zero-width, full-width, reversed) is undone first.
 
 A false alarm is cheap (the session shows only the verdict label), a miss spoils the puzzle; the thresholds
 below lean that way while keeping ordinary replies, even ones that echo the player's own guess, intact.
