@@ -307,7 +307,10 @@ class GameService:
         if not result.created:
             return None, result.game
         self._guard(result.game)
-        revealed = replace(current, status="stopped", ended_at=time.time()) if current and current.active else None
+        # Only a game this call ended is revealed as stopped: one solved (or stopped) since it was read
+        # was announced by whoever ended it, and is not "ended before it was solved".
+        ended_here = current is not None and current.active and result.replaced_active
+        revealed = replace(current, status="stopped", ended_at=time.time()) if ended_here else None
         return revealed, result.game
 
     async def stop(self, channel_id: int, player: Player) -> Game:

@@ -277,6 +277,7 @@ def _texts(value: str | None) -> tuple[str, ...]:
 class StartResult:
     created: bool
     game: Game
+    replaced_active: bool = False  # an active game was ended to make room (not one solved or stopped meanwhile)
 
 
 class GameStore:
@@ -379,8 +380,8 @@ class GameStore:
                 OUTBOX_KEEP_SECONDS,
             ],
         )
-        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)))
-        if replaced and replaced[0]:
+        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)), bool(replaced and replaced[0]))
+        if result.replaced_active:
             await self._tell("ended", channel_id)
         if result.created:
             await self._tell("started", result.game)
