@@ -37,7 +37,7 @@ from bot.game.solving import (
     judge_solve,
     names_secret,
 )
-from bot.game.store import Exchange, Game, GameStore
+from bot.game.store import ACTIVE, Exchange, Game, GameStore
 from bot.game.summary import Summary, build_summary, found_now
 from bot.game.verdict import Verdict, label, parse_verdict
 from common.config import GameConfig
@@ -307,9 +307,9 @@ class GameService:
         if not result.created:
             return None, result.game
         self._guard(result.game)
-        # Only a game this call ended is revealed as stopped: one solved (or stopped) since it was read
-        # was announced by whoever ended it, and is not "ended before it was solved".
-        ended_here = current is not None and current.active and result.replaced_active
+        # A game solved (or stopped) since it was read was announced by whoever ended it, and is not
+        # "ended before it was solved"; one this call ended, or that expired meanwhile, is revealed here.
+        ended_here = current is not None and current.active and result.replaced_status in (ACTIVE, "")
         revealed = replace(current, status="stopped", ended_at=time.time()) if ended_here else None
         return revealed, result.game
 

@@ -36,10 +36,8 @@ local status = redis.call('HGET', KEYS[1], 'status') or ''
 if ARGV[1] == 'play' and status == 'active' then return {0, redis.call('HGETALL', KEYS[1])} end
 -- A game that expired since the caller saw it ('' now) no longer stands in the way.
 if ARGV[1] == 'new' and current ~= ARGV[2] and current ~= '' then return {0, redis.call('HGETALL', KEYS[1])} end
-local replaced = 0
 if status == 'active' then
   record_end(KEYS[1], KEYS[4], KEYS[5], 'stopped', 'replaced', ARGV[6], ARGV[7])
-  replaced = 1
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 if KEYS[4] then redis.call('DEL', KEYS[4]) end  -- the last game's found key facts
@@ -50,7 +48,7 @@ redis.call('LPUSH', KEYS[3], fields['puzzle_id'])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
-return {1, redis.call('HGETALL', KEYS[1]), replaced}
+return {1, redis.call('HGETALL', KEYS[1]), status}
 """
 )
 
@@ -277,7 +275,9 @@ def _texts(value: str | None) -> tuple[str, ...]:
 class StartResult:
     created: bool
     game: Game
-    replaced_active: bool = False  # an active game was ended to make room (not one solved or stopped meanwhile)
+    # The status of the game it replaced: "active" (this start ended it), "solved" or "stopped" (ended by
+    # someone else meanwhile), "" (none, or expired).
+    replaced_status: str = ""
 
 
 class GameStore:
@@ -380,8 +380,9 @@ class GameStore:
                 OUTBOX_KEEP_SECONDS,
             ],
         )
-        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)), bool(replaced and replaced[0]))
-        if result.replaced_active:
+        replaced_status = str(replaced[0]) if replaced else ""
+        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)), replaced_status)
+        if result.replaced_status == ACTIVE:
             await self._tell("ended", channel_id)
         if result.created:
             await self._tell("started", result.game)

@@ -1,6 +1,6 @@
 """/newgame racing a solve: the game it read as active was solved before it replaced it. That game was
 announced as solved by its solver; /newgame must not reveal it a second time as "ended before it was solved".
-GameService.new_game reveals a game only when the store says this start ended an active one."""
+GameService.new_game reveals a game only when the store says this start ended it (or it had expired)."""
 
 from __future__ import annotations
 
@@ -33,13 +33,13 @@ async def test_replacing_reports_whether_an_active_game_was_ended(redis_url: str
     try:
         first = await games.start(CHANNEL, alice, puzzle.language)
         replaced = await games.store.start(CHANNEL, games._fields(puzzle, alice), replacing=first.game_id)
-        assert replaced.created and replaced.replaced_active  # an active game made room
+        assert replaced.created and replaced.replaced_status == "active"  # this start ended it
 
         # Bob solves the game /newgame is about to replace (it read it as active a moment ago).
         seen = replaced.game
         solve = Exchange("the answer?", "Correct!", "correct", bob.id, time.time())
         assert await games.store.append(seen, solve, solved_by=bob.id, finder=bob.name)
         after = await games.store.start(CHANNEL, games._fields(puzzle, alice), replacing=seen.game_id)
-        assert after.created and not after.replaced_active  # the solved game was not ended by this call
+        assert after.created and after.replaced_status == "solved"  # ended (and announced) by its solver
     finally:
         await client.aclose()
