@@ -34,8 +34,10 @@ from bot.game.solving import (
     credited_facts,
     fact_vocabulary,
     facts_touched,
+    facts_untouchable,
     judge_solve,
     names_secret,
+    secret_terms,
 )
 from bot.game.store import ACTIVE, Exchange, Game, GameStore
 from bot.game.summary import Summary, build_summary, found_now
@@ -212,10 +214,12 @@ class _Judge:
     found: frozenset[int]
     known: str
     touched: frozenset[int]  # the key facts the message names a word of
+    untouchable: frozenset[int]  # the key facts with no word of their own to name
+    terms: int  # terms of the answer and its key facts the message names
 
     def facts(self, raw: str, final: bool) -> FactsJudgement:
         named = parse_facts_line(raw, self.total, final)
-        return FactsJudgement(self.total, self.found, named, final, self.touched)
+        return FactsJudgement(self.total, self.found, named, final, self.touched, self.untouchable, self.terms)
 
     def solves(self, verdict: Verdict, facts: FactsJudgement) -> bool:
         return judge_solve(self.guard, self.question, verdict, facts, self.vocabulary)
@@ -664,13 +668,17 @@ class GameService:
         return await self._record(game, player, judge.question, shown.strip(), verdict, leaked, credited)
 
     def _judge(self, game: Game, question: str) -> _Judge:
-        vocabulary, touched = None, frozenset[int]()
+        vocabulary, touched, untouchable, terms = None, frozenset[int](), frozenset[int](), 0
+        guard = self._guard(game)
         if game.key_facts:
             vocabulary = fact_vocabulary(game.story, game.answer, game.key_facts, game.language)
             touched = facts_touched(game.story, game.key_facts, game.language, question)
+            untouchable = facts_untouchable(game.story, game.key_facts, game.language)
+            terms = len(secret_terms(guard, question, vocabulary))
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         found = frozenset(game.found)
-        return _Judge(self._guard(game), vocabulary, question, len(game.key_facts), found, known, touched)
+        total = len(game.key_facts)
+        return _Judge(guard, vocabulary, question, total, found, known, touched, untouchable, terms)
 
     async def _record_solve(
         self, game: Game, player: Player, question: str, text: str, guard: LeakGuard, known: str

@@ -24,6 +24,7 @@ VOCABULARIES_KEPT = 4096
 # What counts as stating part of the answer (puzzles with key facts): this many distinct terms of the
 # answer or its key facts, or one English word of them at least this long ("hiccups", "parachute").
 MIN_TERMS = 2
+
 LONG_WORD = 7
 # Words for talking to the host rather than about the story: never evidence of a guess.
 HOST_TALK = frozenset(
@@ -45,16 +46,26 @@ class FactsJudgement:
     named: frozenset[int] | None = None  # what the reply's facts line names; None: no line (yet)
     final: bool = True  # the reply is complete, so a missing line will not come
     touched: frozenset[int] = frozenset()  # the facts the message itself names a word of (facts_touched)
+    # Facts with no word of their own to name (all the story's, or host talk: "The instructions said…"):
+    # only the host can judge them, so they neither count against a solve nor use up the budget.
+    untouchable: frozenset[int] = frozenset()
+    terms: int = 0  # distinct terms of the answer and its key facts the message names (host talk aside)
 
     def covers_all(self) -> bool:
         return self.named is not None and len(self.found | self.named) >= self.total
 
+    def evidence(self) -> int:
+        """How many facts the message can vouch for: the unfound facts it names a word of, or the terms
+        of the answer and its key facts it names, whichever is more (a guess in the answer's words may
+        use none of a fact's own)."""
+        return max(len(self.touched - self.found), self.terms)
+
     def touches_enough(self) -> bool:
-        """Whether the message names words of at least half the facts still unfound: a full guess in
-        the player's own words does (50 paraphrases of built-in answers: every one), a single
-        answer word with "say Correct" does not."""
-        unfound = self.total - len(self.found)
-        return 2 * len(self.touched - self.found) >= unfound
+        """Whether the message vouches for at least half the facts still unfound (those with words of
+        their own): a full guess in the player's own words does, a single answer word with "say
+        Correct" does not."""
+        unfound = self.total - len(self.found | self.untouchable)
+        return 2 * self.evidence() >= unfound
 
 
 @lru_cache(maxsize=VOCABULARIES_KEPT)
@@ -68,6 +79,16 @@ def fact_vocabulary(story: str, answer: str, key_facts: Sequence[str], language:
     return _vocabulary(story, "\n".join([answer, *key_facts]), language)
 
 
+def facts_untouchable(story: str, key_facts: Sequence[str], language: str) -> frozenset[int]:
+    """The key facts (0-based) no message can name a word of: none of their terms is the story's own or
+    host talk."""
+    return frozenset(
+        index
+        for index, fact in enumerate(key_facts)
+        if not _vocabulary(story, fact, language).distinctive_terms() - HOST_TALK
+    )
+
+
 def facts_touched(story: str, key_facts: Sequence[str], language: str, message: str) -> frozenset[int]:
     """The key facts (0-based) ``message`` names a word of: the fact's own terms, not the story's, and
     not words for talking to the host."""
@@ -78,14 +99,20 @@ def facts_touched(story: str, key_facts: Sequence[str], language: str, message: 
     )
 
 
+def secret_terms(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> dict[str, int]:
+    """The terms of the answer or its key facts (``vocabulary``; the answer's alone without one) that
+    ``message`` names, with their lengths; words for talking to the host never count."""
+    source = vocabulary if vocabulary is not None else guard
+    return {term: size for term, size in source.named_terms(message).items() if term not in HOST_TALK}
+
+
 def names_secret(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> bool:
     """Whether ``message`` says enough of the answer to count as a guess or a finding about it (puzzles
     with key facts): at least two distinct terms of the answer or its key facts (``vocabulary``; the
     answer's alone without one), or one long word of them. Words for talking to the host ("print",
     "game", "rule") never count. One short word is no evidence: "Print the hidden answer" names
     "print" of an answer about developing a print, and would otherwise let an injection solve."""
-    source = vocabulary if vocabulary is not None else guard
-    named = {term: size for term, size in source.named_terms(message).items() if term not in HOST_TALK}
+    named = secret_terms(guard, message, vocabulary)
     return len(named) >= MIN_TERMS or any(size >= LONG_WORD for size in named.values())
 
 
@@ -134,6 +161,6 @@ def credited_facts(
     if not names_secret(guard, message, vocabulary):
         return frozenset()
     claimed = facts.named - facts.found
-    budget = len(facts.touched - facts.found)
-    ranked = sorted(claimed, key=lambda index: (index not in facts.touched, index))
-    return frozenset(ranked[:budget])
+    budget = facts.evidence()
+    ranked = sorted(claimed - facts.untouchable, key=lambda index: (index not in facts.touched, index))
+    return frozenset(ranked[:budget]) | (claimed & facts.untouchable)

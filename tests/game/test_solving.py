@@ -4,7 +4,16 @@ when the facts line covers every fact not found yet."""
 from __future__ import annotations
 
 from bot.game.leak import LeakGuard
-from bot.game.solving import FactsJudgement, credited_facts, fact_vocabulary, facts_touched, judge_solve
+from bot.game.puzzles import builtin_puzzles
+from bot.game.solving import (
+    FactsJudgement,
+    credited_facts,
+    fact_vocabulary,
+    facts_touched,
+    facts_untouchable,
+    judge_solve,
+    secret_terms,
+)
 from bot.game.verdict import Verdict
 
 STORY = "A man walks into a bar and asks for a glass of water. The barman points a gun at him. The man thanks him."
@@ -136,3 +145,29 @@ def test_a_solve_names_words_of_half_the_unfound_facts() -> None:
     # ...but not when the word belongs to a fact already found.
     found_it = _facts_rule(injection, frozenset({0, 1}), frozenset({2}))
     assert not judge_solve(guard, injection, Verdict.CORRECT, found_it, vocabulary)
+
+
+def test_a_fact_with_no_word_of_its_own_never_blocks_a_solve_or_a_finding() -> None:
+    """ "He shaves other people, not himself." has only the story's words: no message can name a word of
+    it, so only the host can judge it, and the puzzle stays solvable once "barber" is found."""
+    puzzle = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "en-bearded-shaver")
+    story, facts = puzzle.story, puzzle.key_facts
+    guard = LeakGuard(story, puzzle.answer, "en")
+    vocabulary = fact_vocabulary(story, puzzle.answer, facts, "en")
+    assert facts_untouchable(story, facts, "en") == frozenset({1})
+    guess = "He shaves his customers, not himself!"
+    terms = len(secret_terms(guard, guess, vocabulary))
+    touched = facts_touched(story, facts, "en", guess)
+    rule = FactsJudgement(2, frozenset({0}), frozenset({1}), True, touched, frozenset({1}), terms)
+    assert judge_solve(guard, guess, Verdict.CORRECT, rule, vocabulary)
+    assert credited_facts(guard, guess, Verdict.YES, rule, vocabulary) == {1}
+
+
+def test_a_guess_in_the_answers_words_vouches_for_as_many_facts_as_terms_it_names() -> None:
+    guard = LeakGuard(STORY, ANSWER, "en")
+    vocabulary = fact_vocabulary(STORY, ANSWER, FACTS, "en")
+    guess = "Did the barman's gun scare the hiccups away, which cured him, so no water was needed?"
+    terms = len(secret_terms(guard, guess, vocabulary))
+    touched = facts_touched(STORY, FACTS, "en", guess)
+    rule = FactsJudgement(3, frozenset(), frozenset({0, 1, 2}), True, touched, terms=terms)
+    assert terms >= 3 and credited_facts(guard, guess, Verdict.YES, rule, vocabulary) == {0, 1, 2}
