@@ -3,10 +3,10 @@
 Puzzles with key facts: a guess solves when the host says Correct and its facts line, with the facts
 found before, covers every key fact (the host judges each fact; the code keeps the found set and
 decides). The host can be talked into anything, so neither a Correct nor a facts line counts for a
-message that names nothing of the answer or its key facts; a question finds at most as many facts as
-it names words of unfound facts, and a solve must name words of at least half the facts still unfound
-(one answer word plus an injected facts line would otherwise find every fact). Puzzles without key facts keep the older
-rule: Correct for a message that names part of the answer.
+message that names nothing of the answer or its key facts; a message finds at most as many facts as it
+can vouch for (FactsJudgement.evidence), and a solve must vouch for at least half the facts still
+unfound (one answer word plus an injected facts line would otherwise find every fact). Puzzles without
+key facts keep the older rule: Correct for a message that names part of the answer.
 """
 
 from __future__ import annotations
@@ -152,9 +152,9 @@ def credited_facts(
 ) -> frozenset[int]:
     """The facts this message finds, for a message that says enough of the answer or its key facts (the
     same evidence a solve needs): of those its reply's facts line names and nobody found before, as many
-    as the message names words of unfound facts, those it names words of first. The host may judge that
-    "wanted the water to stop them" found "he wanted the water to cure them" (other words, same fact),
-    but one word of one fact never finds them all. A solve finds every unfound fact by itself
+    as the message vouches for (those it names words of first), plus any with no word of their own. The
+    host may judge that "wanted the water to stop them" found "he wanted the water to cure them" (other
+    words, same fact), but one word never finds them all. A solve finds every unfound fact by itself
     (GameStore.append)."""
     if facts.total == 0 or not facts.named or verdict not in CREDITING:
         return frozenset()
