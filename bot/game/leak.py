@@ -57,6 +57,10 @@ ZH_LONG_QUOTE_CHARS = 12
 # names every distinctive English term of it, or FACT_ZH_SHARE of its Chinese bigrams, with at least one the
 # players have not written. One word can be a whole fact, below every threshold above.
 FACT_ZH_SHARE = 0.6
+# Everyday short words ("fly", "date", "play") turn up in harmless replies: a fact whose one term is such a
+# word is left to the answer's own checks; in Chinese, one bigram alone ("是湿") may straddle two words.
+FACT_ONE_WORD_MIN_LETTERS = 5
+FACT_ZH_MIN_BIGRAMS = 2
 
 # Zero-width and formatting characters, soft hyphens, variation selectors and combining marks (strike-through
 # "h̶i̶" and friends): invisible in Discord, so they can split a word without the reader noticing.
@@ -440,6 +444,11 @@ class _StatedFacts:
         for fact in key_facts:
             fact_norm = _normalise(fact)
             words = _word_terms(fact_norm, content_only=True) - story_words
+            if len(words) == 1 and not next(iter(words)).startswith("#"):
+                [term] = words
+                spelled = [word for word in WORD_RE.findall(fact_norm) if _stem(word) == term]
+                if max(map(len, spelled), default=0) < FACT_ONE_WORD_MIN_LETTERS:
+                    words = frozenset()
             chinese = frozenset(
                 bigram
                 for run in CJK_RUN_RE.findall(fact_norm)
@@ -466,7 +475,8 @@ class _StatedFacts:
             if chinese:
                 named = frozenset(bigram for bigram in chinese if bigram in cjk)
                 covered = len(named | (chinese & self.known_bigrams))
-                if covered >= FACT_ZH_SHARE * len(chinese) and named - self.known_bigrams:
+                fresh = named - self.known_bigrams
+                if covered >= FACT_ZH_SHARE * len(chinese) and fresh and len(named) >= FACT_ZH_MIN_BIGRAMS:
                     return True
         return False
 

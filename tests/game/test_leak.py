@@ -348,6 +348,10 @@ def test_a_reply_stating_a_key_fact_trips_though_it_names_one_term_of_the_answer
         ("en-bearded-shaver", "Does he shave himself?", "No, he doesn't."),
         ("zh-leap-birthday", "她是2月29日出生的吗？", "是的，2月29日。"),
         ("zh-leap-birthday", "奶奶记错了吗？", "否，和记性无关。"),
+        # A fact whose one word is short and everyday ("fly", "date"), or one Chinese bigram ("是湿").
+        ("en-pilot-meals", "Do they eat together?", "No, but both can fly the plane."),
+        ("en-ancient-coin", "Is the coin real?", "No. Look at the date stamped on it."),
+        ("zh-dry-under-car", "下雨了吗？", "是的，到处都是湿漉漉的。"),
     ],
 )
 def test_a_key_fact_the_players_wrote_or_a_reply_without_it_passes(puzzle_id: str, question: str, reply: str) -> None:
