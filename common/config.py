@@ -21,7 +21,8 @@ from pydantic_core import PydanticCustomError
 # ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
 _ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_PORT = 65535
-_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+# A url's password: after "user:" up to the last "@" before the path, or a `password=` query parameter.
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@|([?&]password=)[^&#]*")
 # The schemes redis-py's from_url accepts (it compares them case-sensitively).
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -41,7 +42,9 @@ def _split(url: str) -> SplitResult:
         parts = urlsplit(url)
         _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError as error:
-        raise _url_error(f"not a valid url: {error}") from None
+        # Not urlsplit's own words: they can quote a piece of the password.
+        problem = "its port is not a number from 0 to 65535" if "port" in str(error).lower() else "bad address"
+        raise _url_error(f"not a valid url: {problem}") from None
     return parts
 
 
@@ -338,8 +341,17 @@ def _explain(error: Any) -> str:
 
 
 def _without_password(given: Any) -> Any:
-    """A url's password is not echoed to the terminal or the logs ("redis://:hunter2@host" -> ":***@")."""
-    return _URL_PASSWORD.sub(r"\1***@", given) if isinstance(given, str) else given
+    """A url's password is not echoed to the terminal or the logs ("redis://:hunter2@host" -> ":***@"),
+    also inside a section shown whole (a check across its keys)."""
+    if isinstance(given, str):
+        return _URL_PASSWORD.sub(_masked, given)
+    if isinstance(given, dict):
+        return {key: _without_password(value) for key, value in given.items()}
+    return given
+
+
+def _masked(match: re.Match[str]) -> str:
+    return f"{match.group(1)}***@" if match.group(1) else f"{match.group(2)}***"
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

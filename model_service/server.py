@@ -22,6 +22,8 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
 WHOLE_WORD_SECRET_BELOW = 12
 # Characters a key is made of: a short secret next to one of them is part of a longer word or name.
 _KEY_CHARACTER = r"[\w-]"
+# ...unless the character before it ends an escape ("%22ollama", "\\nollama" in a logged body or bytes repr).
+_AFTER_ESCAPE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt])"
 
 
 class RedactingFilter(logging.Filter):
@@ -54,7 +56,7 @@ def _secrets_pattern(secrets: list[str]) -> re.Pattern[str] | None:
     for secret in sorted(set(secrets), key=len, reverse=True):
         escaped = re.escape(secret)
         if len(secret) < WHOLE_WORD_SECRET_BELOW:
-            escaped = rf"(?<!{_KEY_CHARACTER}){escaped}(?!{_KEY_CHARACTER})"
+            escaped = rf"(?:(?<!{_KEY_CHARACTER})|{_AFTER_ESCAPE}){escaped}(?!{_KEY_CHARACTER})"
         alternatives.append(escaped)
     return re.compile("|".join(alternatives)) if alternatives else None
 

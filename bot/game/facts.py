@@ -91,7 +91,7 @@ def parse_facts_line(text: str, count: int, final: bool = True) -> frozenset[int
         if _EVERYTHING.search(body) and not numbers:
             named.update(range(count))
         for number in numbers:
-            if len(number) > len(str(count)):
+            if len(number.lstrip("0")) > len(str(count)):
                 continue  # no fact has that many digits (and int() refuses runs past 4,300 of them)
             value = _ZH_NUMERALS.get(number) or int(number)
             if 1 <= value <= count:

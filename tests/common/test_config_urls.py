@@ -27,12 +27,12 @@ def error_of(path: Path, environ: dict[str, str]) -> str:
     [
         ("REDIS_URL", "notaurl", "redis.url", "must start with redis://, rediss:// or unix://"),
         ("REDIS_URL", "http://127.0.0.1:6379/0", "redis.url", "must start with redis://"),
-        ("REDIS_URL", "redis://127.0.0.1:notaport/0", "redis.url", "not a valid url: port"),
+        ("REDIS_URL", "redis://127.0.0.1:notaport/0", "redis.url", "not a valid url: its port is not a number"),
         ("REDIS_URL", "unix://", "redis.url", "needs the socket's path"),
         ("MODEL_BASE_URL", "127.0.0.1:8101/v1", "model.base_url", "must be an http:// or https:// url with a host"),
         ("MODEL_BASE_URL", "localhost:8101/v1", "model.base_url", "must be an http:// or https:// url"),
         ("MODEL_BASE_URL", "http:///v1", "model.base_url", "with a host"),
-        ("MODEL_BASE_URL", "http://127.0.0.1:99999/v1", "model.base_url", "port out of range"),
+        ("MODEL_BASE_URL", "http://127.0.0.1:99999/v1", "model.base_url", "its port is not a number from 0 to 65535"),
         ("OPENAI_BASE_URL", "api.openai.com/v1", "model_service.openai.base_url", "must be an http:// or https://"),
     ],
 )
@@ -102,3 +102,19 @@ def test_a_bad_urls_password_is_not_echoed(tmp_path: Path) -> None:
         load_config(path)
     message = str(caught.value)
     assert "redis.url" in message and "hunter2" not in message and "redis://:***@127.0.0.1:port/0" in message
+
+
+@pytest.mark.parametrize(
+    "redis",
+    [
+        "url: redis://:abc#hunter2@host/0",  # urlsplit's own error would quote part of it
+        "url: redis://:hunter@2@host:bad/0",  # an "@" inside the password
+        "{url: 'unix:///run/redis.sock?password=hunter2', cluster: true}",  # a check across keys shows the section
+    ],
+)
+def test_no_form_of_password_is_echoed(tmp_path: Path, redis: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"redis: {redis}\n" if redis.startswith("{") else f"redis:\n  {redis}\n", "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "redis" in str(caught.value) and "hunter" not in str(caught.value)

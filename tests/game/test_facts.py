@@ -38,6 +38,7 @@ def test_a_facts_line_is_read_and_removed(reply: str, named: set[int], shown: st
         ("关键点：他很矮", None, "关键点：他很矮"),  # prose that only looks like a line is left alone
         ("Yes [x]", None, "Yes [x]"),
         ("Yes. [facts: 2, " + "9" * 5000 + "]", frozenset({1}), "Yes."),  # past int()'s 4,300 digits
+        ("Yes. [facts: 01, 003]", frozenset({0, 2}), "Yes."),
     ],
 )
 def test_a_malformed_or_missing_line_names_what_it_can(reply: str, named: frozenset[int] | None, shown: str) -> None:

@@ -133,6 +133,9 @@ def test_a_short_secret_does_not_garble_ordinary_words() -> None:
     assert redacted(["x", "ollama"], message) == message
     assert redacted(["x", "ollama"], "keys x, ollama.") == "keys [redacted], [redacted]."
     assert redacted(["ollama"], "api_key=ollama&retry=1") == "api_key=[redacted]&retry=1"
+    # Right after an escape it is a whole word too: a logged url-encoded body or a bytes repr.
+    assert redacted(["ollama-key"], "%22api_key%22%3A%22ollama-key%22") == "%22api_key%22%3A%22[redacted]%22"
+    assert redacted(["ollama-key"], "b'\\nollama-key'") == "b'\\n[redacted]'"
 
 
 def test_a_long_secret_is_hidden_even_glued_to_other_text() -> None:
