@@ -78,6 +78,14 @@ def limit_reached(game: Game) -> str:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_TRAILING_WORD = re.compile(r"[^\W_\u3400-\u9fff]+$")
+
+
+def _without_partial_word(text: str) -> str:
+    """Streamed text less its last word (the stream ended in the middle of letters or digits)."""
+    return _TRAILING_WORD.sub("", text).rstrip()
+
+
 def clean_question(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text)).strip()
 
@@ -621,7 +629,8 @@ class GameService:
                         # stream also cancels the rest of the generation upstream.
                         leaked, shown = True, label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
                         break
-                    shown = visible
+                    # A word still arriving ("goldfi") is not shown until it is whole and the guard has read it.
+                    shown = visible if solves or not raw[-1:].isalnum() else _without_partial_word(visible)
                     yield HostReply(shown, verdict if solves else _unsolved(verdict), Outcome.STREAMING, game)
         except HostBusy as error:
             log.warning("host busy in channel %s: %s", game.channel_id, error)

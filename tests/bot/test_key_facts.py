@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import discord
 import redis.asyncio as aioredis
 
 from bot.game.puzzles import Puzzle, PuzzleBank, builtin_puzzles
 from tests.bot_fixtures import Table
+from tests.fakes.declared_http import declare_model_waits, settle_until
 from tests.fakes.redis_state import exchanges, only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 
 HICCUPS = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "en-hiccup-bar")
 TURTLE = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "zh-sea-turtle-soup")
+GOLDFISH = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "en-goldfish-romeo")
 FOUND_KEY = "soup:{ch%d}:found"
 
 
@@ -208,3 +211,20 @@ async def test_a_reply_stating_a_key_fact_in_one_word_is_cut_to_its_verdict(
     assert bot_replies(table)[-1].content == "❌ No"
     assert not any("hiccups" in text for text in payload_texts(table))
     assert [entry["r"] for entry in await exchanges(redis_url)] == ["No"]
+
+
+async def test_a_word_still_arriving_is_not_shown_before_the_guard_can_read_it(
+    table: Table, fake_upstream: FakeUpstream
+) -> None:
+    """ "…were two goldfi" would give away "goldfish" (a key fact) before the word, whole, trips the guard."""
+    await declare_model_waits(table.env, timeout=60)
+    await play(table, GOLDFISH)
+    gate = threading.Event()
+    fake_upstream.queue(Reply(chunks=["No. Romeo and Juliet were two goldfi", "sh, you see."], gate=gate))
+    await table.alice.send(table.channel, "Were they poisoned?")
+    await settle_until(table.env, lambda: "were two" in bot_replies(table)[-1].content)
+    assert not any("goldfi" in text for text in payload_texts(table))
+    gate.set()
+    await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content)
+    assert bot_replies(table)[-1].content == "❌ No"
+    assert not any("goldfi" in text for text in payload_texts(table))

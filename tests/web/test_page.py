@@ -67,10 +67,10 @@ def test_play_stream_reload_solve_and_new_puzzle(
     gate = threading.Event()
     page, title = open_game(context, web_url)
     transcript = page.locator("#transcript")
-    fake_upstream.queue(Reply(chunks=["No", ". Think about", " what came before."], gate=gate))
+    fake_upstream.queue(Reply(chunks=["No. ", "Think about", " what came before."], gate=gate))
     ask(page, "Was it the first time he ate there?")
     # The first piece is on the page, marked as still coming, while the rest is held back upstream.
-    expect(transcript).to_contain_text("No ⏳")
+    expect(transcript).to_contain_text("No. ⏳")
     expect(transcript).not_to_contain_text("Think about")
     gate.set()
     expect(transcript).to_contain_text("❌ No. Think about what came before.")
