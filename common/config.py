@@ -21,8 +21,9 @@ from pydantic_core import PydanticCustomError
 # ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
 _ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_PORT = 65535
-# A url's password: after "user:" up to the last "@" before the path, or a `password=` query parameter.
-_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@|([?&]password=)[^&#]*")
+# A url's password: after "user:" up to the last "@" (a password may hold "/" or "@"), or a `password=`
+# query parameter. Masking too much of a url in an error message costs nothing.
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^@]*@|([?&]password=)[^&#]*")
 # The schemes redis-py's from_url accepts (it compares them case-sensitively).
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 

@@ -23,7 +23,7 @@ WHOLE_WORD_SECRET_BELOW = 12
 # Characters a key is made of: a short secret next to one of them is part of a longer word or name.
 _KEY_CHARACTER = r"[\w-]"
 # ...unless the character before it ends an escape ("%22ollama", "\\nollama" in a logged body or bytes repr).
-_AFTER_ESCAPE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt])"
+_AFTER_ESCAPE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[a-z])|(?<=\\x[0-9A-Fa-f]{2})|(?<=\\u[0-9A-Fa-f]{4})"
 
 
 class RedactingFilter(logging.Filter):

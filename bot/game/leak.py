@@ -166,6 +166,17 @@ def _stems(norm: str) -> list[str]:
     return [_stem(word) for word in WORD_RE.findall(norm)]
 
 
+# Words for talking to the host rather than about the story: never evidence of a guess.
+HOST_TALK = frozenset(
+    _stem(word)
+    for word in """
+    answer answers question game games play playing player rule rules instruction instructions prompt system
+    print reveal hidden secret solution full free add write poem line lines spell letter letters word words
+    count quote translate summary summarise sentence code block field json assistant pretend notice agree whisper
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
 def _is_content_word(word: str, stem: str) -> bool:
     return len(word) >= EN_MIN_WORD_LEN and word not in EN_STOPWORDS and stem not in EN_STOPWORDS
 
@@ -443,7 +454,7 @@ class _StatedFacts:
         self.facts: list[tuple[frozenset[str], frozenset[str]]] = []
         for fact in key_facts:
             fact_norm = _normalise(fact)
-            words = _word_terms(fact_norm, content_only=True) - story_words
+            words = _word_terms(fact_norm, content_only=True) - story_words - HOST_TALK
             if len(words) == 1 and not next(iter(words)).startswith("#"):
                 [term] = words
                 spelled = [word for word in WORD_RE.findall(fact_norm) if _stem(word) == term]

@@ -37,7 +37,7 @@ from bot.game.solving import (
     facts_untouchable,
     judge_solve,
     names_secret,
-    secret_terms,
+    terms_vouched,
 )
 from bot.game.store import ACTIVE, Exchange, Game, GameStore
 from bot.game.summary import Summary, build_summary, found_now
@@ -78,7 +78,9 @@ def limit_reached(game: Game) -> str:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-_TRAILING_WORD = re.compile(r"[^\W_\u3400-\u9fff]+$")
+# The lookbehind anchors the match at a word's start, so a long run of letters is not rescanned from
+# every position (quadratic) before "$" rejects it.
+_TRAILING_WORD = re.compile(r"(?<![^\W_\u3400-\u9fff])[^\W_\u3400-\u9fff]+$")
 
 
 def _without_partial_word(text: str) -> str:
@@ -683,7 +685,7 @@ class GameService:
             vocabulary = fact_vocabulary(game.story, game.answer, game.key_facts, game.language)
             touched = facts_touched(game.story, game.key_facts, game.language, question)
             untouchable = facts_untouchable(game.story, game.key_facts, game.language)
-            terms = len(secret_terms(guard, question, vocabulary))
+            terms = terms_vouched(guard, question, vocabulary)
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         found = frozenset(game.found)
         total = len(game.key_facts)

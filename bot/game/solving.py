@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.game.leak import LeakGuard, _stem
+from bot.game.leak import HOST_TALK, LeakGuard, _cjk_only, _normalise
 from bot.game.verdict import Verdict
 
 # Verdicts under which the host's facts line credits facts: a fact can be uncovered by a No as well as a Yes.
@@ -26,15 +26,6 @@ VOCABULARIES_KEPT = 4096
 MIN_TERMS = 2
 
 LONG_WORD = 7
-# Words for talking to the host rather than about the story: never evidence of a guess.
-HOST_TALK = frozenset(
-    _stem(word)
-    for word in """
-    answer answers question game games play playing player rule rules instruction instructions prompt system
-    print reveal hidden secret solution full free add write poem line lines spell letter letters word words
-    count quote translate summary summarise sentence code block field json assistant pretend notice agree whisper
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +95,21 @@ def secret_terms(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = 
     ``message`` names, with their lengths; words for talking to the host never count."""
     source = vocabulary if vocabulary is not None else guard
     return {term: size for term, size in source.named_terms(message).items() if term not in HOST_TALK}
+
+
+def terms_vouched(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> int:
+    """How many terms of the answer and its key facts ``message`` names, a Chinese phrase counting once
+    like an English word: its bigrams overlap ("他是盲人吗" names 是盲 and 盲人, one idea), so a run of
+    adjacent named bigrams is one term."""
+    named = secret_terms(guard, message, vocabulary)
+    bigrams = {term for term in named if _cjk_only(term) == term}
+    phrases, inside = 0, False
+    cjk = _cjk_only(_normalise(message))
+    for start in range(len(cjk) - 1):
+        hit = cjk[start : start + 2] in bigrams
+        phrases += hit and not inside
+        inside = hit
+    return len(named) - len(bigrams) + phrases
 
 
 def names_secret(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> bool:

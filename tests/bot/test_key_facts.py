@@ -9,6 +9,7 @@ import discord
 import redis.asyncio as aioredis
 
 from bot.game.puzzles import Puzzle, PuzzleBank, builtin_puzzles
+from bot.game.session import _without_partial_word
 from tests.bot_fixtures import Table
 from tests.fakes.declared_http import declare_model_waits, settle_until
 from tests.fakes.redis_state import exchanges, only_game
@@ -228,3 +229,11 @@ async def test_a_word_still_arriving_is_not_shown_before_the_guard_can_read_it(
     await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content)
     assert bot_replies(table)[-1].content == "❌ No"
     assert not any("goldfi" in text for text in payload_texts(table))
+
+
+def test_holding_back_a_trailing_word_keeps_what_came_before() -> None:
+    """The hold-back drops only the letters after the last break, however long the run before it."""
+    long_run = "ha" * 2000
+    assert _without_partial_word(f"No, {long_run} b") == f"No, {long_run}"
+    assert _without_partial_word("是。他是盲人") == "是。他是盲人"  # Chinese characters are whole as they come
+    assert _without_partial_word("Yes. 2 of them, 4") == "Yes. 2 of them,"

@@ -109,6 +109,7 @@ def test_a_bad_urls_password_is_not_echoed(tmp_path: Path) -> None:
     [
         "url: redis://:abc#hunter2@host/0",  # urlsplit's own error would quote part of it
         "url: redis://:hunter@2@host:bad/0",  # an "@" inside the password
+        "url: redis://user:hunter/2@host:bad/0",  # a "/" inside it (base64 passwords have them)
         "{url: 'unix:///run/redis.sock?password=hunter2', cluster: true}",  # a check across keys shows the section
     ],
 )

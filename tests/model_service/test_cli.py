@@ -136,6 +136,7 @@ def test_a_short_secret_does_not_garble_ordinary_words() -> None:
     # Right after an escape it is a whole word too: a logged url-encoded body or a bytes repr.
     assert redacted(["ollama-key"], "%22api_key%22%3A%22ollama-key%22") == "%22api_key%22%3A%22[redacted]%22"
     assert redacted(["ollama-key"], "b'\\nollama-key'") == "b'\\n[redacted]'"
+    assert redacted(["ollama-key"], "b'\\x0bollama-key \\fkey'") == "b'\\x0b[redacted] \\fkey'"
 
 
 def test_a_long_secret_is_hidden_even_glued_to_other_text() -> None:
