@@ -57,7 +57,6 @@ HINT_PROMPTS = {
     ),
 }
 HINT_REQUESTS = {"en": "Give us a hint, please.", "zh": "请给我们一个提示。"}
-MAX_HINT_LENGTH = MAX_HINT_CHARACTERS  # characters shown; a hint is one sentence
 
 
 class HintSource(enum.StrEnum):
@@ -116,12 +115,12 @@ def hint_messages(game: Game, fact: str) -> list[dict[str, str]]:
 
 
 def clean_hint(raw: str) -> str:
-    """The model's hint as shown: trimmed, unquoted, at most MAX_HINT_LENGTH characters."""
+    """The model's hint as shown: trimmed, unquoted, at most MAX_HINT_CHARACTERS characters."""
     return clip_hint(raw.strip().strip("\"'“”「」").strip())
 
 
 def clip_hint(hint: str) -> str:
-    """At most MAX_HINT_LENGTH characters, an ellipsis marking a cut."""
-    if len(hint) > MAX_HINT_LENGTH:
-        hint = hint[: MAX_HINT_LENGTH - 1].rstrip() + "…"
+    """At most MAX_HINT_CHARACTERS characters, an ellipsis marking a cut."""
+    if len(hint) > MAX_HINT_CHARACTERS:
+        hint = hint[: MAX_HINT_CHARACTERS - 1].rstrip() + "…"
     return hint

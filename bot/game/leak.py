@@ -306,13 +306,8 @@ class _ChineseSecret:
     def __init__(self, story_norm: str, answer_norm: str) -> None:
         story_cjk = _cjk_only(story_norm)
         story_bigrams = _bigrams(story_cjk)
-        terms: set[str] = set()
+        terms = _secret_bigrams(answer_norm, story_bigrams)
         quotes: dict[str, frozenset[str]] = {}
-        for run in CJK_RUN_RE.findall(answer_norm):
-            found = {
-                bigram for bigram in _bigrams(run) if bigram not in story_bigrams and not _is_common_bigram(bigram)
-            }
-            terms |= found
         # Quotes run across punctuation, as replies are read with it taken out: a clause shorter than
         # ZH_QUOTE_CHARS ("他从小双目失明，") is quoted together with its neighbours.
         answer_cjk = _cjk_only(answer_norm)
@@ -455,17 +450,9 @@ class _StatedFacts:
         for fact in key_facts:
             fact_norm = _normalise(fact)
             words = _word_terms(fact_norm, content_only=True) - story_words - HOST_TALK
-            if len(words) == 1 and not next(iter(words)).startswith("#"):
-                [term] = words
-                spelled = [word for word in WORD_RE.findall(fact_norm) if _stem(word) == term]
-                if max(map(len, spelled), default=0) < FACT_ONE_WORD_MIN_LETTERS:
-                    words = frozenset()
-            chinese = frozenset(
-                bigram
-                for run in CJK_RUN_RE.findall(fact_norm)
-                for bigram in _bigrams(run)
-                if bigram not in story_bigrams and not _is_common_bigram(bigram)
-            )
+            if len(words) == 1 and _short_word(next(iter(words)), fact_norm):
+                words = frozenset()
+            chinese = _secret_bigrams(fact_norm, story_bigrams)
             if words or chinese:
                 self.facts.append((words, chinese))
         self.known_words: frozenset[str] = frozenset()
@@ -490,6 +477,26 @@ class _StatedFacts:
                 if covered >= FACT_ZH_SHARE * len(chinese) and fresh and len(named) >= FACT_ZH_MIN_BIGRAMS:
                     return True
         return False
+
+
+def _short_word(term: str, norm: str) -> bool:
+    """Whether ``term`` (a stem, not a number) is spelled in ``norm`` only with fewer than
+    FACT_ONE_WORD_MIN_LETTERS letters."""
+    if term.startswith("#"):
+        return False
+    spelled = [len(word) for word in WORD_RE.findall(norm) if _stem(word) == term]
+    return max(spelled, default=0) < FACT_ONE_WORD_MIN_LETTERS
+
+
+def _secret_bigrams(norm: str, story_bigrams: set[str]) -> frozenset[str]:
+    """The Chinese bigrams of ``norm`` (within its runs of characters) that the story lacks and that are
+    not too common to tell anything."""
+    return frozenset(
+        bigram
+        for run in CJK_RUN_RE.findall(norm)
+        for bigram in _bigrams(run)
+        if bigram not in story_bigrams and not _is_common_bigram(bigram)
+    )
 
 
 def _word_terms(norm: str, content_only: bool = False) -> frozenset[str]:

@@ -24,7 +24,6 @@ VOCABULARIES_KEPT = 4096
 # What counts as stating part of the answer (puzzles with key facts): this many distinct terms of the
 # answer or its key facts, or one English word of them at least this long ("hiccups", "parachute").
 MIN_TERMS = 2
-
 LONG_WORD = 7
 
 
@@ -137,10 +136,10 @@ def judge_solve(
 
     Without key facts (the older rule): Correct for a message naming any term of the answer. With
     key facts: Correct for a message that says enough of the answer or its key facts (names_secret)
-    and names words of at least half the facts still unfound, whose reply's facts line, with the facts
-    found before, covers every key fact. A reply that ends with no facts line at all (a host that
-    forgot it) is judged without the cover; while it still streams, a missing line means "not yet",
-    never "solved".
+    and vouches for at least half the facts still unfound (touches_enough), whose reply's facts line,
+    with the facts found before, covers every key fact. A reply that ends with no facts line at all (a
+    host that forgot it) is judged without the cover; while it still streams, a missing line means
+    "not yet", never "solved".
     """
     if verdict is not Verdict.CORRECT:
         return False
