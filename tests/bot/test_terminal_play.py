@@ -94,18 +94,19 @@ def test_bad_config_names_file_and_key(tmp_path: Path, redis_url: str, fake_upst
     assert str(config) in result.stderr and "game.default_language" in result.stderr
 
 
+def play_room(tmp_path: Path, redis_url: str, upstream: FakeUpstream, stdin: str, limit: str) -> str:
+    """A terminal game of the two-fact room puzzle under one game limit (a YAML `key: value`); its output."""
+    (tmp_path / "pack.yaml").write_text(ROOM_PACK, encoding="utf-8")
+    game = f"{{puzzle_files: [pack.yaml], include_builtin: false, {limit}}}"
+    result = run_play(tmp_path, redis_url, upstream, stdin, game=game)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_question_limit_reveals_the_answer(tmp_path: Path, redis_url: str, fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(Reply.text("No."), Reply.text("Yes."))
-    (tmp_path / "pack.yaml").write_text(ROOM_PACK, encoding="utf-8")
-    result = run_play(
-        tmp_path,
-        redis_url,
-        fake_upstream,
-        "Was it a person?\nDid something fall?\nOne more?\nstop\n",
-        game="{puzzle_files: [pack.yaml], include_builtin: false, max_questions: 2}",
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    stdin = "Was it a person?\nDid something fall?\nOne more?\nstop\n"
+    out = play_room(tmp_path, redis_url, fake_upstream, stdin, "max_questions: 2")
     # Right after the last allowed answer: the limit, the answer and the summary, as the cog shows them.
     ending = out.split("Yes.", 1)[1]
     assert "last of the 2 questions" in ending and ANSWER in ending, out
@@ -121,16 +122,9 @@ def test_time_limit_reveals_the_answer_on_the_next_question(
 ) -> None:
     # The first reply takes longer than the whole game (0.02 minutes): the next question finds the time up.
     fake_upstream.queue(Reply.text("No.", first_delay=2.0))
-    (tmp_path / "pack.yaml").write_text(ROOM_PACK, encoding="utf-8")
-    result = run_play(
-        tmp_path,
-        redis_url,
-        fake_upstream,
-        "Was it a person?\nDid something fall?\nstop\n",
-        game="{puzzle_files: [pack.yaml], include_builtin: false, time_limit_minutes: 0.02}",
+    out = play_room(
+        tmp_path, redis_url, fake_upstream, "Was it a person?\nDid something fall?\nstop\n", "time_limit_minutes: 0.02"
     )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
     ending = out.split("No.", 1)[1]
     assert "Time is up" in ending and ANSWER in ending, out
     assert "Ended: time ran out" in ending and "Questions asked: 1" in ending, out
