@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from bench.harness import Bot, RecordingSurface, bench_config, percentile, redis_process, summary, upstream_process
 from bot.game.session import GameAlreadyRunning, Player
+from bot.game.thinking import Thinking
 
 REPLY = "Yes. It is."
 
@@ -38,7 +39,7 @@ def time_the_model(bot: Bot, model_times: list[float]) -> None:
     """Wrap the bot's model stream to time, per question, the request to its first delta."""
     stream = bot.host.stream
 
-    async def timed(messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def timed(messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
         started = time.perf_counter()
         first = True
         async for delta in stream(messages):

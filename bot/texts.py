@@ -7,6 +7,9 @@ from bot.game.session import HostReply, Outcome
 from bot.game.verdict import Verdict
 
 IN_PROGRESS = "⏳"
+# A thinking model's reply shows its thinking time in steps of this many seconds: one edit per step at
+# most, well inside Discord's edit budget (5 edits per 5 s per channel), however fast thought tokens come.
+THINKING_STEP = 5
 
 VERDICT_ICONS = {
     Verdict.YES: "✅",
@@ -19,6 +22,9 @@ VERDICT_ICONS = {
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "thinking": "⏳ *The host is thinking…*",
+        "thinking_model": "💭 *The host is thinking…*",
+        "thinking_for": "💭 *The host is thinking… ({seconds} s)*",
+        "no_verdict": "⚠️ *The host thought it over but gave no answer in time. Not counted; please ask again.*",
         "queued": "⏳ *Queued: the host answers questions in order…*",
         "unclear": "*(The host's answer was unclear, so nothing was recorded. Try rephrasing.)*",
         "unavailable": "⚠️ The host can't answer right now. Your question was not counted; please ask again "
@@ -86,6 +92,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "thinking": "⏳ *主持人思考中……*",
+        "thinking_model": "💭 *主持人思考中……*",
+        "thinking_for": "💭 *主持人思考中……（{seconds} 秒）*",
+        "no_verdict": "⚠️ *主持人想了很久，没能及时给出回答。本题不计，请再问一次。*",
         "queued": "⏳ *排队中：主持人按顺序回答……*",
         "unclear": "*（主持人的回答不明确，本题不计。请换个问法。）*",
         "unavailable": "⚠️ 主持人暂时无法回答。本题不计，请稍后再问。",
@@ -169,7 +178,10 @@ def format_reply(reply: HostReply, language: str) -> str:
         return text(language, "queued")
     if reply.outcome is Outcome.STREAMING:
         if not reply.text.strip():
-            return text(language, "thinking")
+            if reply.thinking is None:
+                return text(language, "thinking")
+            seconds = int(reply.thinking // THINKING_STEP) * THINKING_STEP
+            return text(language, "thinking_for", seconds=seconds) if seconds else text(language, "thinking_model")
         # The verdict's icon goes on as soon as the verdict is known, so the final edit only
         # drops the marker instead of shifting every page by the icon's width.
         icon = "" if reply.verdict is Verdict.UNCLEAR else f"{VERDICT_ICONS[reply.verdict]} "
@@ -178,6 +190,8 @@ def format_reply(reply: HostReply, language: str) -> str:
         return text(language, "unavailable")
     if reply.outcome is Outcome.BUSY:
         return text(language, "host_busy")
+    if reply.outcome is Outcome.NO_VERDICT:
+        return text(language, "no_verdict")
     if reply.outcome in NOTICES:
         # Whatever text arrived stays visible, with the notice under it.
         notice = text(language, NOTICES[reply.outcome])

@@ -119,9 +119,15 @@ class ModelConfig(_Section):
     api_key: str | None = None
     name: str = "turtle-host"
     temperature: float = Field(0.2, ge=0, le=2)
-    max_tokens: int = Field(300, ge=1, le=8192)
+    # Reasoning tokens count against this budget at every provider: 1024 leaves a thought room before the
+    # verdict (a reply without thinking ends far sooner). See the README's "Reasoning models".
+    max_tokens: int = Field(1024, ge=1, le=32768)
     first_token_timeout: float = Field(30.0, gt=0)
     request_timeout: float = Field(120.0, gt=0)
+    # How long a model may think before its answer must begin; past it the question counts as unanswered.
+    thinking_timeout: float = Field(
+        45.0, gt=0, description="Seconds a reasoning model may think before its answer starts."
+    )
     max_retries: int = Field(2, ge=0, le=10)
     # Names of bot.game.prompt_variants.VARIANTS; `python -m bench.judge --variant ...` compares them.
     host_prompt: Literal["standard", "few_shot", "plain"] = Field(

@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 import openai
 
+from bot.game.thinking import Thinking, ThoughtFilter
 from common.config import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ class HostBusy(HostUnavailable):
 
 class HostInterrupted(Exception):
     """The reply stopped part-way (the endpoint died or ended the stream with an error)."""
+
+
+class HostNoVerdict(HostInterrupted):
+    """The model thought but gave no answer: its thought was cut off (the token budget ran out) or ran past
+    `model.thinking_timeout`. Like any interruption, nothing of it counts and the player may ask again."""
 
 
 class ModelHost:
@@ -56,10 +62,11 @@ class ModelHost:
     async def close(self) -> None:
         await self.client.close()
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable
-        (HostBusy when the endpoint said it is overloaded); failures after it raise HostInterrupted
-        (a retry would answer the question twice)."""
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
+        """Yield visible text deltas, thinking already removed, and `Thinking` markers while the model
+        thinks. Failures before the first delta are retried, then raise HostUnavailable (HostBusy when the
+        endpoint said it is overloaded); failures after it raise HostInterrupted (a retry would answer the
+        question twice), HostNoVerdict when the model thought and gave no answer."""
         attempt = 0
         loop = asyncio.get_running_loop()
         while True:
@@ -68,18 +75,38 @@ class ModelHost:
             # comments, empty deltas) reset the read timeout but must not hold the channel forever.
             deadline = loop.time() + self.config.request_timeout
             first_by = min(deadline, loop.time() + self.config.first_token_timeout)
+            thinking_since: float | None = None  # set by the first thought, until the answer starts
+            answering = False
             try:
                 # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
                 # stream now, which cancels the generation upstream, not whenever GC runs.
                 async with contextlib.aclosing(self._attempt(messages)) as deltas:
                     while True:
                         # The timeout wraps only the wait for the next delta: one spanning a yield
-                        # would cancel the consumer instead of us.
-                        async with asyncio.timeout_at(deadline if started else first_by):
-                            delta = await anext(deltas, None)
+                        # would cancel the consumer instead of us. A thought shows the model is alive
+                        # (the first-token deadline is met) but has its own, shorter bound.
+                        wait_until = deadline if started else first_by
+                        if thinking_since is not None:
+                            wait_until = min(wait_until, thinking_since + self.config.thinking_timeout)
+                        try:
+                            async with asyncio.timeout_at(wait_until):
+                                delta = await anext(deltas, None)
+                        except TimeoutError:
+                            if thinking_since is not None and wait_until < deadline:
+                                raise HostNoVerdict(f"thought for over {self.config.thinking_timeout:g}s") from None
+                            raise
                         if delta is None:
                             return
                         started = True
+                        if isinstance(delta, Thinking):
+                            if answering:
+                                continue  # thought after the answer began (some servers interleave): nothing to show
+                            if thinking_since is None:
+                                thinking_since = loop.time()
+                            yield Thinking(delta.chars, loop.time() - thinking_since)
+                            continue
+                        # The answer has begun: only the whole-reply deadline holds now.
+                        answering, thinking_since = True, None
                         yield delta
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:
@@ -91,7 +118,7 @@ class ModelHost:
                 log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
         # The client's low-level post: the same HTTP, auth and error types as
         # `chat.completions.create`, without re-validating our own request on every call or
         # building a model object per chunk (together ~6 ms of CPU per question, see
@@ -106,21 +133,33 @@ class ModelHost:
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )
+        reader = ThoughtFilter()  # thinking (fields or inline blocks) is measured, never passed on
         try:
             async for chunk in response:
-                delta = _delta_text(chunk)
-                if delta:
-                    yield delta
+                delta = _delta(chunk)
+                if delta is None:
+                    continue
+                split = reader.read(delta)
+                if split.thought:
+                    yield Thinking(reader.thought)
+                if split.visible:
+                    yield split.visible
+            rest = reader.finish()
+            if rest.visible:
+                yield rest.visible
+            if reader.unanswered:
+                raise HostNoVerdict("the model's thought ended with no answer")
         finally:
             with contextlib.suppress(httpx2.HTTPError):
                 await response.close()
 
 
-def _delta_text(chunk: Any) -> str | None:
+def _delta(chunk: Any) -> dict[str, Any] | None:
     try:
-        return chunk["choices"][0]["delta"].get("content")
-    except (KeyError, IndexError, TypeError, AttributeError):
+        delta = chunk["choices"][0]["delta"]
+    except (KeyError, IndexError, TypeError):
         return None  # usage-only or keep-alive chunks carry no text
+    return delta if isinstance(delta, dict) else None
 
 
 def _retryable(error: Exception) -> bool:

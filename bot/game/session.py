@@ -22,7 +22,7 @@ import redis.exceptions
 
 from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
 from bot.game.hints import Hint, HintCounter, HintSource, clean_hint, fact_to_hint, hint_messages, stored_hint
-from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
+from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
@@ -41,6 +41,7 @@ from bot.game.solving import (
 )
 from bot.game.store import ACTIVE, Exchange, Game, GameStore
 from bot.game.summary import Summary, build_summary, found_now
+from bot.game.thinking import Thinking
 from bot.game.verdict import Verdict, label, parse_verdict
 from common.config import GameConfig
 
@@ -174,13 +175,14 @@ class Outcome(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # the model could not be reached; nothing changes
     BUSY = "busy"  # the model endpoint is overloaded (429): nothing changes, no cooldown, ask again soon
     INTERRUPTED = "interrupted"  # the reply broke off; nothing changes
+    NO_VERDICT = "no_verdict"  # the model thought, gave no answer (cut off, or thought too long); nothing changes
     GAME_OVER = "game_over"  # the game ended while the question waited or streamed
     GAME_CHANGED = "game_changed"  # another game started while the question waited: not asked, no cooldown
     NOT_SAVED = "not_saved"  # answered, but the store failed: not counted
 
 
 # The host could not answer: the asker's cooldown is given back.
-UNANSWERED = (Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.INTERRUPTED)
+UNANSWERED = (Outcome.BUSY, Outcome.UNAVAILABLE, Outcome.INTERRUPTED, Outcome.NO_VERDICT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class HostReply:
     new_facts: tuple[int, ...] = ()  # key facts (0-based) this question found
     partial: bool = False  # the host said Correct, but key facts remain unfound: recorded as a Yes
     ended: str = ""  # a limit this reply's question reached, ending the game ("question_limit", "time_limit")
+    thinking: float | None = None  # the model is thinking, for this many seconds so far (nothing shown yet)
 
     @property
     def done(self) -> bool:
@@ -209,7 +212,7 @@ class HostReply:
 
     @property
     def placeholder(self) -> bool:
-        """Nothing from the model yet: "queued" or "thinking"."""
+        """Nothing to show from the model yet: "queued", "thinking", or thinking for a while."""
         return self.outcome is Outcome.QUEUED or (self.outcome is Outcome.STREAMING and not self.text)
 
 
@@ -447,7 +450,8 @@ class GameService:
         try:
             async with aclosing(self.host.stream(hint_messages(game, fact))) as deltas:
                 async for delta in deltas:
-                    raw += delta
+                    if isinstance(delta, str):  # thinking is never part of a hint
+                        raw += delta
         except (HostUnavailable, HostInterrupted) as error:
             log.warning("no hint written in channel %s: %s", game.channel_id, error)
             raise NoHint("unreachable", game) from None  # not "nothing more can be said": ask again later
@@ -609,10 +613,18 @@ class GameService:
         shown = ""
         leaked = False
         held = False
+        thought_for: int | None = None  # whole seconds of thinking last shown
         yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)  # the placeholder, before the model speaks
         try:
             async with aclosing(self.host.stream(messages)) as deltas:
                 async for delta in deltas:
+                    if isinstance(delta, Thinking):
+                        # The table sees the host think, and for how long: one update per second of it at
+                        # most, however many thought tokens arrive.
+                        if not raw and not held and (thought_for is None or int(delta.seconds) > thought_for):
+                            thought_for = int(delta.seconds)
+                            yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game, thinking=delta.seconds)
+                        continue
                     raw += delta
                     visible = strip_facts_line(raw, final=False)  # the facts line is for the code only
                     verdict = parse_verdict(visible)
@@ -641,6 +653,11 @@ class GameService:
         except HostUnavailable as error:
             log.warning("host unavailable in channel %s: %s", game.channel_id, error)
             yield HostReply("", Verdict.UNCLEAR, Outcome.UNAVAILABLE, game)
+            return
+        except HostNoVerdict as error:
+            # A thought with no answer after it: nothing was shown, nothing counts, the player asks again.
+            log.warning("host gave no answer in channel %s: %s", game.channel_id, error)
+            yield HostReply("", Verdict.UNCLEAR, Outcome.NO_VERDICT, game)
             return
         except HostInterrupted as error:
             log.warning("host reply interrupted in channel %s: %s", game.channel_id, error)

@@ -39,10 +39,104 @@ class Reply:
     keepalive: str | None = None
     keepalive_every: float = 0.1
     keepalive_after: float = 0.0
+    # Whole deltas to send instead of `chunks` (one per chunk, same delays and faults): how servers that
+    # stream a model's thinking in fields of their own shape a reply (see SHAPES).
+    deltas: list[dict[str, Any]] | None = None
 
     @classmethod
     def text(cls, text: str, size: int = 4, **kwargs: Any) -> Reply:
-        return cls(chunks=[text[i : i + size] for i in range(0, len(text), size)] or [""], **kwargs)
+        return cls(chunks=_pieces(text, size), **kwargs)
+
+    @classmethod
+    def thinking(cls, shape: str, thought: str, answer: str, size: int = 4, **kwargs: Any) -> Reply:
+        """A reasoning model's reply, `thought` then `answer`, as the server `shape` (a key of SHAPES) streams it."""
+        return SHAPES[shape](thought, answer, size, **kwargs)
+
+    def sent_deltas(self) -> list[dict[str, Any]]:
+        return self.deltas if self.deltas is not None else [{"content": chunk} for chunk in self.chunks]
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+# -- how each kind of server streams a reasoning model's thinking, from its documentation -------------------------
+
+
+def _deepseek_reasoner(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """DeepSeek's API, model deepseek-reasoner: `reasoning_content` deltas (content null), then content deltas
+    (reasoning_content null)."""
+    thinking = [{"content": None, "reasoning_content": piece} for piece in _pieces(thought, size)]
+    answering = [{"content": piece, "reasoning_content": None} for piece in _pieces(answer, size)]
+    return Reply(deltas=thinking + answering, **kwargs)
+
+
+def _vllm_reasoning_parser(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """vLLM (or SGLang) started with `--reasoning-parser`: deltas with only `reasoning_content`, then only `content`."""
+    thinking = [{"reasoning_content": piece} for piece in _pieces(thought, size)]
+    return Reply(deltas=thinking + [{"content": piece} for piece in _pieces(answer, size)], **kwargs)
+
+
+def _inline(opening: str, closing: str) -> Callable[..., Reply]:
+    def shape(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+        return Reply.text(f"{opening}\n{thought}\n{closing}\n\n{answer}", size, **kwargs)
+
+    return shape
+
+
+def _ollama_field(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """Ollama's OpenAI-compatible API with thinking on: `reasoning` deltas beside an empty content."""
+    thinking = [{"role": "assistant", "content": "", "reasoning": piece} for piece in _pieces(thought, size)]
+    answering = [{"role": "assistant", "content": piece} for piece in _pieces(answer, size)]
+    return Reply(deltas=thinking + answering, **kwargs)
+
+
+def _ollama_native_field(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """Ollama's own field name (`thinking`, as its /api/chat messages carry it) on a compatible stream."""
+    thinking = [{"role": "assistant", "content": "", "thinking": piece} for piece in _pieces(thought, size)]
+    return Reply(deltas=thinking + [{"content": piece} for piece in _pieces(answer, size)], **kwargs)
+
+
+def _openrouter(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """OpenRouter: `reasoning` text and the same text again in `reasoning_details`, beside an empty content."""
+    thinking = [
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning": piece,
+            "reasoning_details": [{"type": "reasoning.text", "text": piece, "format": "unknown", "index": 0}],
+        }
+        for piece in _pieces(thought, size)
+    ]
+    answering = [{"role": "assistant", "content": piece} for piece in _pieces(answer, size)]
+    return Reply(deltas=thinking + answering, **kwargs)
+
+
+def _glm(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """GLM's API (GLM-4.5 and later, thinking enabled): `reasoning_content` deltas, then `content` deltas."""
+    thinking = [{"role": "assistant", "reasoning_content": piece} for piece in _pieces(thought, size)]
+    answering = [{"role": "assistant", "content": piece} for piece in _pieces(answer, size)]
+    return Reply(deltas=thinking + answering, **kwargs)
+
+
+def _mid_thought(thought: str, answer: str, size: int, **kwargs: Any) -> Reply:
+    """A chat template that puts `<think>` into the prompt (Qwen3, DeepSeek-R1 served raw): the output starts
+    mid-thought and only the closing tag shows where the thought ends."""
+    return Reply.text(f"{thought}\n</think>\n\n{answer}", size, **kwargs)
+
+
+SHAPES: dict[str, Callable[..., Reply]] = {
+    "deepseek_reasoner": _deepseek_reasoner,
+    "vllm_reasoning_parser": _vllm_reasoning_parser,
+    "ollama_inline": _inline("<think>", "</think>"),  # Ollama / llama.cpp serving Qwen3 without a parser
+    "ollama_field": _ollama_field,
+    "ollama_native_field": _ollama_native_field,
+    "openrouter": _openrouter,
+    "glm": _glm,
+    "inline_thinking_tag": _inline("<thinking>", "</thinking>"),
+    "kimi_inline": _inline("◁think▷", "◁/think▷"),  # Kimi's thinking models
+    "mid_thought": _mid_thought,
+}
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -149,9 +243,9 @@ class FakeUpstream:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
             return _error(reply.status, f"upstream says {reply.status}", "upstream_fault", headers)
         if not body.get("stream"):
-            await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.chunks) - 1, 0))
+            await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.sent_deltas()) - 1, 0))
             self.completed += 1
-            return web.json_response(_completion(body, "".join(reply.chunks)))
+            return web.json_response(_completion(body, reply.sent_deltas()))
         return await self._stream(request, body, reply)
 
     async def _hang(self) -> None:
@@ -184,15 +278,16 @@ class FakeUpstream:
         try:
             await _send(response, _chunk(ident, body, {"role": "assistant", "content": ""}))
             await asyncio.sleep(reply.first_delay)
-            for index, piece in enumerate(reply.chunks):
+            for index, delta in enumerate(reply.sent_deltas()):
                 if reply.cut_after is not None and index >= reply.cut_after:
                     assert request.transport is not None
                     request.transport.abort()
                     return response
                 if index:
                     await asyncio.sleep(reply.chunk_delay)
-                text = f"{piece}@{time.perf_counter():.6f}" if reply.stamp else piece
-                await _send(response, _chunk(ident, body, {"content": text}))
+                if reply.stamp:
+                    delta = {**delta, "content": f"{delta['content']}@{time.perf_counter():.6f}"}
+                await _send(response, _chunk(ident, body, delta))
                 if index == 0 and reply.gate is not None:
                     await asyncio.to_thread(reply.gate.wait, 30)
             if reply.keepalive is not None:
@@ -226,13 +321,20 @@ def _chunk(ident: str, body: dict[str, Any], delta: dict[str, Any], finish: str 
     }
 
 
-def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+def _completion(body: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole message the deltas add up to: each text field joined (a reasoning field stays its own field)."""
+    message: dict[str, Any] = {"role": "assistant", "content": ""}
+    for delta in deltas:
+        for name, value in delta.items():
+            if isinstance(value, str) and name != "role":
+                message[name] = message.get(name, "") + value
+    text = message["content"]
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake-model"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
     }
 
