@@ -12,13 +12,14 @@ import pytest
 from bot.streaming import RATE_EDITS, RATE_WINDOW
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
-from tests.fakes.declared_http import declare_model_waits
+from tests.fakes.declared_http import declare_model_waits, settle_until
 from tests.fakes.upstream import FakeUpstream, Reply
 
 
 @pytest.fixture
-def config_overrides() -> dict[str, dict]:
-    return {"model": {"request_timeout": 300}}  # the test's clock steps must not time the replies out
+def config_overrides(request: pytest.FixtureRequest) -> dict[str, dict]:
+    # The test's clock steps must not time the replies out.
+    return getattr(request, "param", {"model": {"request_timeout": 300}})
 
 
 def answers_by_question(table: Table) -> dict[int, str]:
@@ -66,3 +67,35 @@ async def test_a_queued_reply_shares_the_channels_edit_budget(table: Table, fake
     times = edit_times(table)
     assert len(times) >= 2 * RATE_EDITS  # both replies were streamed in many edits
     assert busiest_window(times) <= RATE_EDITS, times  # never past Discord's limit: no 429
+
+
+@pytest.mark.parametrize(
+    "config_overrides", [{"model": {"request_timeout": 300, "thinking_timeout": 30}}], indirect=True, ids=["limit"]
+)
+async def test_a_long_thought_shows_its_time_within_the_edit_budget(table: Table, fake_upstream: FakeUpstream) -> None:
+    """A model that thinks on and on: the reply counts the seconds in steps, one edit per step, until the
+    thinking limit ends it. The model waits are declared: the bot's clock moves only as the test moves it."""
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    fake_upstream.queue(Reply(deltas=[{"reasoning_content": "Hmm. "}], keepalive="thinking", keepalive_every=0.05))
+    await table.alice.send(table.channel, "Was it raining?")
+    await settle_until(table.env, lambda: "💭" in bot_replies(table)[-1].content)
+    for _ in range(40):  # a second at a time, each with thought arriving, until the limit ends it
+        sent = fake_upstream.keepalives_sent
+        await table.env.advance_time(1)
+        await settle_until(
+            table.env,
+            lambda: fake_upstream.keepalives_sent > sent + 1 or "💭" not in bot_replies(table)[-1].content,  # noqa: B023
+        )
+        if "💭" not in bot_replies(table)[-1].content:
+            break
+
+    shown = [
+        payload["content"]
+        for kind, event, payload in table.env.backend.transcript
+        if kind == "GATEWAY" and event == "MESSAGE_UPDATE" and int(payload["channel_id"]) == table.channel.id
+    ]
+    steps = [line for line in shown if line.startswith("💭")]
+    assert steps == ["💭 *The host is thinking…*", *(f"💭 *The host is thinking… ({s} s)*" for s in range(5, 30, 5))]
+    assert shown[-1] == "⚠️ *The host thought it over but gave no answer in time. Not counted; please ask again.*"
+    assert busiest_window(edit_times(table)) <= 2  # a step every 5 s, and the final edit

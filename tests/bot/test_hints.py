@@ -180,3 +180,25 @@ async def test_a_stored_hint_longer_than_a_hint_may_be_is_shown_clipped(table: T
     assert shown.startswith("💡 **Hint 1/4** (asked for by bob): Think. Think.") and shown.endswith("…")
     assert len(shown) < 400
     assert (await only_game(redis_url))["hints_used"] == "1"
+
+
+@pytest.mark.parametrize("shape", ["deepseek_reasoner", "ollama_inline", "mid_thought", "openrouter"])
+async def test_a_thinking_host_writes_a_hint_without_its_thought(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str, shape: str
+) -> None:
+    """The written hint is what follows the thought; a thought cut off before any hint is no hint, not counted."""
+    await start_lighthouse(table)
+    for _ in range(2):
+        await table.bob.slash(table.channel, "hint")  # the stored two
+    answer = (await only_game(redis_url))["answer"]
+    thought = f"Mulling it over: the answer is {answer} so I must not say the keeper caused the wreck."
+    fake_upstream.queue(Reply(deltas=[{"reasoning_content": thought}, {"content": ""}]))
+    cut_off = await table.bob.slash(table.channel, "hint")
+    assert cut_off.ephemeral and cut_off.response.content.startswith("⚠️ The host can't write a hint right now")
+    assert (await only_game(redis_url))["hints_used"] == "2"
+
+    fake_upstream.queue(Reply.thinking(shape, thought, WRITTEN))
+    written = await table.bob.slash(table.channel, "hint")
+    assert written.response.content == f"💡 **Hint 3/4** (asked for by bob): {WRITTEN}"
+    sent = "\n".join(json.dumps(request.json) for request in table.env.http_requests if request.json)
+    assert "Mulling" not in sent and answer not in sent

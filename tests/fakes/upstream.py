@@ -34,8 +34,9 @@ class Reply:
     gate: threading.Event | None = None  # after the first chunk, wait for this before the rest
     stamp: bool = False  # append "@<time.perf_counter()>" to each content chunk as it is sent (benchmarks)
     # After the chunks, keep the stream open with keep-alives, never finishing: "comment" sends SSE
-    # comments (": ping"), "empty" sends chunks whose delta has empty content; one every keepalive_every s,
-    # the first keepalive_after s after the last chunk.
+    # comments (": ping"), "empty" sends chunks whose delta has empty content, "thinking" sends
+    # `reasoning_content` deltas (a model that thinks on and on); one every keepalive_every s, the first
+    # keepalive_after s after the last chunk.
     keepalive: str | None = None
     keepalive_every: float = 0.1
     keepalive_after: float = 0.0
@@ -266,6 +267,8 @@ class FakeUpstream:
                 if response.task is not None and response.task.done():
                     raise ConnectionResetError
                 await response.write(b": ping\n\n")
+            elif reply.keepalive == "thinking":
+                await _send(response, _chunk(ident, body, {"reasoning_content": "Still weighing it up. "}))
             else:
                 await _send(response, _chunk(ident, body, {"content": ""}))
             self.keepalives_sent += 1
