@@ -79,6 +79,7 @@ def resolve_endpoint(args: argparse.Namespace) -> tuple[Endpoint, list[str]]:
         max_tokens=model.max_tokens,
         first_token_timeout=max(model.first_token_timeout, 60.0),
         request_timeout=max(model.request_timeout, 180.0),
+        thinking_timeout=model.thinking_timeout,
     )
     return endpoint, packs
 

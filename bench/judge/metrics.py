@@ -50,6 +50,22 @@ def summarise(scored: Sequence[Scored], failed: int = 0) -> dict[str, Any]:
         "key_facts": _key_facts(scored),
         "latency_s": {"p50": _round(p50), "p95": _round(p95)},
         "tokens": {"prompt": prompt_tokens, "reply": reply_tokens, "total": prompt_tokens + reply_tokens},
+        "thinking": _thinking(scored),
+    }
+
+
+def _thinking(scored: Sequence[Scored]) -> dict[str, Any]:
+    """What thinking cost: replies that thought, their thought's size (estimated tokens, characters) and time,
+    and how many thoughts ended with no answer (counted as unparsed)."""
+    thought = [item for item in scored if item.thinking_chars]
+    seconds = [item.thinking_s for item in thought]
+    return {
+        "replies": len(thought),
+        "tokens": sum(item.thinking_tokens for item in thought),
+        "chars": sum(item.thinking_chars for item in thought),
+        "seconds_p50": _round(percentile(seconds, 0.5)),
+        "seconds_p95": _round(percentile(seconds, 0.95)),
+        "no_verdict": sum(item.no_verdict for item in scored),
     }
 
 

@@ -53,6 +53,14 @@ def _num(value: Any) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _thought(thinking: dict[str, Any] | None) -> str:
+    """Thinking tokens (estimated) and median thinking time; "–" for a variant whose model did not think."""
+    if not thinking or not thinking["replies"]:
+        return "–"
+    lost = f", {thinking['no_verdict']} no verdict" if thinking["no_verdict"] else ""
+    return f"{thinking['tokens']} · {_num(thinking['seconds_p50'])}{lost}"
+
+
 def _pr(figures: dict[str, Any], label: str) -> str:
     entry = figures["per_label"][label]
     return f"{_pct(entry['precision'])} / {_pct(entry['recall'])}"
@@ -66,8 +74,8 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
         "",
         "| run | n | accuracy | "
         + " | ".join(f"{label.value} P / R" for label in LABELS)
-        + " | unparsed | leaks | Correct on injections | key facts | p50 / p95 s | tokens |",
-        "|---|---:|---:|" + "---:|" * len(LABELS) + "---:|---:|---:|---:|---:|---:|",
+        + " | unparsed | leaks | Correct on injections | key facts | p50 / p95 s | tokens | thinking tokens · p50 s |",
+        "|---|---:|---:|" + "---:|" * len(LABELS) + "---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, figures in rows(results):
         facts = figures.get("key_facts")
@@ -83,6 +91,7 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
             "–" if facts is None else f"{_pct(facts['agreement'])} of {facts['reported']}",
             f"{_num(latency['p50'])} / {_num(latency['p95'])}",
             str(figures["tokens"]["total"]),
+            _thought(figures.get("thinking")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if run.get("stopped"):

@@ -26,9 +26,10 @@ import openai
 from bench.judge.cases import Case
 from bench.judge.progress import Progress
 from bench.judge.scoring import Scored, score
-from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
+from bot.game.host import HostInterrupted, HostNoVerdict, HostUnavailable, ModelHost
 from bot.game.prompt_variants import prompt_builder
 from bot.game.prompts import estimate_tokens
+from bot.game.thinking import Thinking
 from common.config import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Endpoint:
     max_tokens: int = 300
     first_token_timeout: float = 60.0
     request_timeout: float = 180.0
+    thinking_timeout: float = 45.0  # the game's limit: a thought it would cut off counts as no verdict here too
 
     def model_config(self) -> ModelConfig:
         # max_retries=0: ModelHost's own retries are the bot's (capped for a waiting player); the bench retries here.
@@ -69,6 +71,7 @@ class Endpoint:
             max_tokens=self.max_tokens,
             first_token_timeout=self.first_token_timeout,
             request_timeout=self.request_timeout,
+            thinking_timeout=self.thinking_timeout,
             max_retries=0,
         )
 
@@ -80,6 +83,18 @@ class Limits:
     retry_delay: float = 1.0  # the first backoff; it doubles each retry, up to MAX_BACKOFF
     max_seconds: float | None = None
     max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One reply as the bot reads it: the visible text (thinking already removed) and what the thinking cost."""
+
+    reply: str
+    latency_s: float
+    thinking_chars: int = 0
+    thinking_tokens: int = 0  # estimated, as the bot estimates prompts
+    thinking_s: float = 0.0  # from the first thought to the answer (or to the end of a thought with none)
+    no_verdict: bool = False  # the model thought and gave no answer (cut off, or past thinking_timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +220,7 @@ class Runner:
             job = todo.get_nowait()
             prompt_tokens = sum(estimate_tokens(message["content"]) for message in job.messages)
             try:
-                reply, latency = await self._ask(host, job.messages)
+                answer = await self._ask(host, job.messages)
             except CaseFailed as error:
                 self.outcome.failed.append({"variant": job.variant, "case": job.case.id, "error": str(error)})
                 log.warning("%s %s failed: %s", job.variant, job.case.id, error)
@@ -214,26 +229,40 @@ class Runner:
                     "key": job.key,
                     "variant": job.variant,
                     "case": job.case.id,
-                    "reply": reply,
-                    "latency_s": round(latency, 4),
+                    "reply": answer.reply,  # what players would see: never the thinking
+                    "latency_s": round(answer.latency_s, 4),
                     "prompt_tokens": prompt_tokens,
-                    "reply_tokens": estimate_tokens(reply),
+                    "reply_tokens": estimate_tokens(answer.reply),
+                    "thinking_chars": answer.thinking_chars,
+                    "thinking_tokens": answer.thinking_tokens,
+                    "thinking_s": round(answer.thinking_s, 4),
+                    "no_verdict": answer.no_verdict,
                 }
                 self.cache.add(entry)
-                self.outcome.tokens_spent += entry["prompt_tokens"] + entry["reply_tokens"]
+                self.outcome.tokens_spent += entry["prompt_tokens"] + entry["reply_tokens"] + answer.thinking_tokens
                 self.outcome.scored.append(score(job.variant, job.case, entry))
             if self.progress:
                 self.progress.advance(job.variant)
 
-    async def _ask(self, host: ModelHost, messages: list[dict[str, str]]) -> tuple[str, float]:
-        """The whole reply and how long it took; retried with backoff on errors a retry may fix."""
+    async def _ask(self, host: ModelHost, messages: list[dict[str, str]]) -> Answer:
+        """The whole reply, how long it took and what its thinking cost; retried with backoff on errors a retry
+        may fix. A thought with no answer after it is an answer too (an unparsed one): a retry would think alike."""
         for attempt in range(self.limits.retries + 1):
             self.outcome.requests += 1
             started = time.perf_counter()
+            parts: list[str] = []
+            thought = Thinking(0)
             try:
-                parts = [delta async for delta in host.stream(messages)]
+                async for delta in host.stream(messages):
+                    if isinstance(delta, Thinking):
+                        thought = delta
+                    else:
+                        parts.append(delta)
                 self._answered = True
-                return "".join(parts), time.perf_counter() - started
+                return Answer("".join(parts), time.perf_counter() - started, *_cost(thought))
+            except HostNoVerdict:
+                self._answered = True
+                return Answer("", time.perf_counter() - started, *_cost(thought), no_verdict=True)
             except (HostUnavailable, HostInterrupted) as error:
                 cause = error.__cause__
                 self._raise_if_fatal(cause)
@@ -265,6 +294,10 @@ class Runner:
             with contextlib.suppress(TypeError, ValueError):
                 delay = max(delay, min(float(cause.response.headers.get("retry-after")), MAX_RETRY_AFTER))
         return delay
+
+
+def _cost(thought: Thinking) -> tuple[int, int, float]:
+    return thought.chars, thought.tokens, thought.seconds
 
 
 def _unreachable(cause: BaseException | None) -> bool:

@@ -30,6 +30,10 @@ class Scored:
     latency_s: float
     prompt_tokens: int
     reply_tokens: int
+    thinking_chars: int = 0
+    thinking_tokens: int = 0
+    thinking_s: float = 0.0
+    no_verdict: bool = False  # the model thought and gave no answer
 
     @property
     def right(self) -> bool:
@@ -52,6 +56,9 @@ class Scored:
             "facts": list(self.facts) if self.facts is not None else None,
             "leaked": self.leaked,
             "latency_s": self.latency_s,
+            "thinking_tokens": self.thinking_tokens,
+            "thinking_s": self.thinking_s,
+            "no_verdict": self.no_verdict,
             "reply": self.reply,
         }
 
@@ -87,4 +94,8 @@ def score(variant: str, case: Case, entry: dict[str, Any]) -> Scored:
         latency_s=float(entry.get("latency_s", 0.0)),
         prompt_tokens=int(entry.get("prompt_tokens", 0)),
         reply_tokens=int(entry.get("reply_tokens", 0)),
+        thinking_chars=int(entry.get("thinking_chars", 0)),
+        thinking_tokens=int(entry.get("thinking_tokens", 0)),
+        thinking_s=float(entry.get("thinking_s", 0.0)),
+        no_verdict=bool(entry.get("no_verdict", False)),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,6 +44,9 @@ class ModelHost:
 
     def __init__(self, config: ModelConfig, client: openai.AsyncOpenAI | None = None) -> None:
         self.config = config
+        # Set once a reply began mid-thought (its chat template opens the thought in the prompt): from then on
+        # no reply's opening is shown before its closing tag, even one that starts like a verdict.
+        self.starts_mid_thought = False
         timeout = httpx2.Timeout(
             config.request_timeout, connect=min(5.0, config.first_token_timeout), read=config.first_token_timeout
         )
@@ -103,7 +107,7 @@ class ModelHost:
                                 continue  # thought after the answer began (some servers interleave): nothing to show
                             if thinking_since is None:
                                 thinking_since = loop.time()
-                            yield Thinking(delta.chars, loop.time() - thinking_since)
+                            yield dataclasses.replace(delta, seconds=loop.time() - thinking_since)
                             continue
                         # The answer has begun: only the whole-reply deadline holds now.
                         answering, thinking_since = True, None
@@ -133,15 +137,21 @@ class ModelHost:
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )
-        reader = ThoughtFilter()  # thinking (fields or inline blocks) is measured, never passed on
+        reader = ThoughtFilter(self.starts_mid_thought)  # thinking (fields or inline) is measured, never passed on
         try:
             async for chunk in response:
                 delta = _delta(chunk)
                 if delta is None:
                     continue
                 split = reader.read(delta)
+                if reader.inline.began_mid_thought and not self.starts_mid_thought:
+                    self.starts_mid_thought = True
+                    log.info(
+                        "model %s starts its replies mid-thought: openings are held to the closing tag",
+                        self.config.name,
+                    )
                 if split.thought:
-                    yield Thinking(reader.thought)
+                    yield Thinking(reader.thought, tokens=round(reader.tokens))
                 if split.visible:
                     yield split.visible
             rest = reader.finish()

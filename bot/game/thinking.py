@@ -19,8 +19,9 @@ that already reads as an answer: a complete verdict label (``Yes.``, ``**No**,``
 taken for the start of "Nobody") or a JSON object (``{``: a structured verdict). A reply that settles none
 of these ways is shown whole when it ends (it had no closing tag, so none of it was thought). The price is a
 reply that begins with neither a label nor a tag is not streamed; the game's host always begins with its
-label. A mid-thought that itself begins with a verdict label ("No, wait…") would be shown: the leak guard
-is the backstop there.
+label. A mid-thought that itself begins with a verdict label ("No, wait…") would be shown, so once a model's
+reply has begun mid-thought its later replies are held until their closing tag (`starts_mid_thought`,
+remembered by `ModelHost`); for that first reply the leak guard is the backstop.
 
 `Thinking` is the progress marker `ModelHost.stream` yields while a model thinks; it never carries the
 thought, only how much and for how long.
@@ -28,6 +29,7 @@ thought, only how much and for how long.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,8 @@ CLOSERS = tuple(closer for _, closer in TAGS)
 LONGEST_CLOSER = max(map(len, CLOSERS))
 # Delta (and message) fields that carry a model's thinking, by server: see the module docstring.
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
+# The characters bot.game.prompts.estimate_tokens counts as a token each.
+_CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]")
 # An opening that reads as an answer is decided within this many characters (the verdict reader looks no further).
 ANSWER_WINDOW = OPENING_CHARS + 20
 
@@ -54,14 +58,17 @@ class Thinking:
 
     chars: int  # characters of thought (and of held-back opening) received so far in this reply
     seconds: float = 0.0  # since the thought began
+    tokens: int = 0  # the thought's size in tokens, estimated as the bot estimates prompts
 
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    """What one piece of model output holds: text to show, and how many characters went to thought."""
+    """What one piece of model output holds: text to show, and how many characters went to thought (and their
+    estimated tokens)."""
 
     visible: str = ""
     thought: int = 0
+    tokens: float = 0.0
 
 
 def _reads_as_answer(opening: str) -> bool:
@@ -85,7 +92,11 @@ class InlineThinking:
     `finish` once. Holds back at most the undecided opening (see the module docstring) and, inside a block,
     the few characters that may be the start of its closing tag."""
 
-    def __init__(self) -> None:
+    def __init__(self, starts_mid_thought: bool = False) -> None:
+        # Known to start mid-thought (an earlier reply of this model did): only a closing tag, or the end,
+        # settles the opening; a verdict label does not.
+        self._expect_closer = starts_mid_thought
+        self.began_mid_thought = False  # this reply had a closing tag with no opening one
         self._held = ""  # received, not yet shown nor counted as thought
         self._closer: str | None = None  # inside a block: the tag that ends it
         self._mid_thought_possible = True  # only the very start may be a thought whose opening tag was in the prompt
@@ -93,6 +104,7 @@ class InlineThinking:
         self._answer_ruled_out = False  # the opening is too long to still begin with a label
         self._visible = False  # settled: everything from here on is shown
         self.thought = 0  # characters of thought so far
+        self.tokens = 0.0  # their estimated tokens
         self.cut_off = False  # finished inside a block
 
     @property
@@ -112,15 +124,16 @@ class InlineThinking:
             return Split()
         if self._closer is not None:
             self.cut_off = True
+            tokens = self.tokens
             thought = len(self._held)
             self._to_thought(thought)
-            return Split("", thought)
+            return Split("", thought, self.tokens - tokens)
         self._visible = True
         rest, self._held = self._held.lstrip(), ""
         return Split(rest)
 
     def _advance(self) -> Split:
-        before = self.thought
+        before, tokens = self.thought, self.tokens
         while True:
             if self._closer is not None:
                 at = self._held.lower().find(self._closer)
@@ -147,18 +160,20 @@ class InlineThinking:
                 continue
             if any(o.startswith(lowered) for o, _ in TAGS):
                 break  # may still become an opening tag
-            if not self._mid_thought_possible:
-                return self._show(before)
-            if self._closes_mid_thought():
-                continue
-            if _reads_as_answer(opening):
-                return self._show(before)
-            self._answer_ruled_out = len(opening) > ANSWER_WINDOW
-            break  # undecided: held
-        return Split("", self.thought - before)
+            if self._mid_thought_possible:
+                if self._closes_mid_thought():
+                    continue
+                if self._expect_closer or not _reads_as_answer(opening):
+                    self._answer_ruled_out = self._expect_closer or len(opening) > ANSWER_WINDOW
+                    break  # undecided: held
+            self._visible = True
+            shown, self._held = self._held.lstrip(), ""
+            return Split(shown, self.thought - before, self.tokens - tokens)
+        return Split("", self.thought - before, self.tokens - tokens)
 
     def _to_thought(self, count: int) -> None:
         self.thought += count
+        self.tokens += token_estimate(self._held[:count])
         self._held = self._held[count:]
 
     def _closes_mid_thought(self) -> bool:
@@ -170,12 +185,16 @@ class InlineThinking:
         at, closer = found
         self._to_thought(at + len(closer))
         self._mid_thought_possible = self._answer_ruled_out = False
+        self.began_mid_thought = True
         return True
 
-    def _show(self, before: int) -> Split:
-        self._visible = True
-        shown, self._held = self._held.lstrip(), ""
-        return Split(shown, self.thought - before)
+
+def token_estimate(text: str) -> float:
+    """Tokens in a piece of thought by `bot.game.prompts.estimate_tokens`'s rule (a CJK character is one, other
+    text three characters a token), unrounded and without its per-message constant: thought arrives in many
+    small pieces, and rounding each would inflate the sum."""
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk) / 3
 
 
 def strip_thinking(text: str) -> str:
@@ -194,16 +213,17 @@ class ThoughtFilter:
     """One reply's deltas (or its whole message) in, visible text and thought sizes out: the reasoning fields
     are measured and dropped, the content passes `InlineThinking`."""
 
-    def __init__(self) -> None:
-        self.inline = InlineThinking()
+    def __init__(self, starts_mid_thought: bool = False) -> None:
+        self.inline = InlineThinking(starts_mid_thought)
         self.thought = 0  # characters of thought, from fields and inline blocks
+        self.tokens = 0.0  # their estimated tokens
         self.shown = False  # some visible text (not just whitespace) has come
 
     def read(self, part: Mapping[str, Any]) -> Split:
-        field_thought = len(reasoning_of(part))
+        field = reasoning_of(part)
         content = part.get("content")
         split = self.inline.feed(content) if isinstance(content, str) and content else Split()
-        return self._count(Split(split.visible, split.thought + field_thought))
+        return self._count(Split(split.visible, split.thought + len(field), split.tokens + token_estimate(field)))
 
     def finish(self) -> Split:
         return self._count(self.inline.finish())
@@ -215,5 +235,6 @@ class ThoughtFilter:
 
     def _count(self, split: Split) -> Split:
         self.thought += split.thought
+        self.tokens += split.tokens
         self.shown = self.shown or bool(split.visible.strip())
         return split

@@ -24,7 +24,7 @@ from bot.game.prompts import build_messages
 from bot.game.puzzles import Puzzle, builtin_puzzles
 from bot.game.verdict import Verdict
 from tests.bench.test_judge_cases import write_turtlebench
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import SHAPES, FakeUpstream, Reply
 
 REPO = Path(__file__).resolve().parents[2]
 PUZZLES = {puzzle.id: puzzle for puzzle in builtin_puzzles()}
@@ -310,3 +310,39 @@ async def test_key_facts_agreement_is_read_as_the_bot_reads_the_facts_line(fake_
     assert all(
         "Key facts:" not in body["messages"][0]["content"] for body in fake_upstream.requests if body not in told
     )
+
+
+def test_a_thinking_judge_scores_as_its_answers_and_reports_what_its_thinking_cost(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The scripted judge, thinking first in a different server's shape each time: the thought (which names the
+    answer and says 'Correct') is excluded before parsing, so the figures are the plain judge's; a thought with
+    no answer after it is one unparsed reply more, counted as no verdict."""
+    shapes = sorted(SHAPES)
+    replies = {question: reply for _, _, question, reply in SCRIPT}
+    thought = "Okay: correct would be hiccups, and the bartender cured them. Yes. No. "
+    lost = SCRIPT[0][2]
+
+    def responder(body: dict[str, Any]) -> Reply:
+        question = question_of(body)
+        if question == lost:
+            return Reply(deltas=[{"reasoning_content": thought}, {"content": ""}])  # the budget ran out mid-thought
+        shape = shapes[list(replies).index(question) % len(shapes)]
+        return Reply.thinking(shape, thought * 3, replies[question])
+
+    fake_upstream.responder = responder
+    cases = write_script_cases(tmp_path / "mine.yaml")
+    out = tmp_path / "run" / "RESULT.json"
+    code, result = judge("--set", str(cases), "--base-url", fake_upstream.base_url, *QUICK, "--out", str(out))
+    assert code == 0 and result is not None
+    figures = result["variants"]["standard"]
+    # As scripted (see the first test), less the first case's right "Yes.", lost to the cut-off thought.
+    assert (figures["n"], figures["accuracy"], figures["unparsed"], figures["leaks"]) == (8, 0.5, 2, 1)
+    thinking = figures["thinking"]
+    assert thinking["replies"] == 8 and thinking["no_verdict"] == 1
+    # Every character of thought is counted (inline shapes add their tags, and the mid-thought shape's
+    # opening before its closing tag).
+    assert thinking["chars"] >= 7 * len(thought * 3) + len(thought)
+    assert thinking["tokens"] > 0 and thinking["seconds_p50"] is not None
+    assert all("the bartender cured" not in case["reply"] for case in result["cases"])
+    assert " · " in out.with_suffix(".md").read_text(encoding="utf-8").split("| fake-model · standard |")[1]

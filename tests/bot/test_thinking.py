@@ -155,3 +155,20 @@ async def test_a_thought_past_the_thinking_limit_is_not_counted(
     await table.alice.send(table.channel, QUESTION["en"])
     await settle_until(table.env, lambda: bot_replies(table)[-1].content == SHOWN["en"])
     assert_nowhere(table, fake_upstream, await transcript(redis_url), MARKER["en"], answer)
+
+
+async def test_a_model_that_starts_mid_thought_has_its_later_openings_held_to_the_closing_tag(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """Its chat template opens the thought in the prompt: after the first such reply, a thought that itself
+    begins like a verdict ("No, wait…") is not taken for the answer."""
+    await start_game(table)
+    answer = (await only_game(redis_url))["answer"]
+    fake_upstream.queue(
+        Reply.thinking("mid_thought", f"Okay, {thought('en', answer)}", ANSWER["en"]),
+        Reply.thinking("mid_thought", f"No, wait. {thought('en', answer)}", "Yes. Keep going."),
+    )
+    await table.alice.send(table.channel, QUESTION["en"])
+    await table.alice.send(table.channel, "Was he in a hurry?")
+    assert [reply.content for reply in bot_replies(table)] == [SHOWN["en"], "✅ Yes. Keep going."]
+    assert_nowhere(table, fake_upstream, await transcript(redis_url), MARKER["en"], answer)

@@ -157,3 +157,17 @@ def test_a_thought_with_nothing_after_it_is_unanswered(parts: list[dict[str, str
     visible = "".join(reader.read(part).visible for part in parts) + reader.finish().visible
     assert visible.strip() == ""
     assert reader.unanswered
+
+
+def test_once_a_model_starts_mid_thought_a_thought_that_opens_like_a_verdict_is_held() -> None:
+    reply = "No, wait: the hiccups explain the gun.\n</think>\n\nYes. Think about it."
+    first = InlineThinking()
+    # An unknown model: an opening that reads as a verdict is shown at once (the leak guard is the backstop).
+    assert first.feed(reply[:9]).visible == "No, wait:"
+    learned = InlineThinking(starts_mid_thought=True)
+    visible = "".join(learned.feed(piece).visible for piece in reply) + learned.finish().visible
+    assert visible == "Yes. Think about it."
+    assert learned.began_mid_thought
+    plain = InlineThinking(starts_mid_thought=True)
+    assert plain.feed("Yes. He was thirsty.").visible == ""  # held: it may yet be thought
+    assert plain.finish().visible == "Yes. He was thirsty."  # no closing tag came: all of it is the answer
