@@ -97,10 +97,16 @@ class TerminalGame:
     async def ask(self, question: str) -> None:
         printed = ""
         final: HostReply | None = None
+        thinking_shown = False
         try:
             async with aclosing(self.games.ask(self.channel, self.player, question)) as replies:
                 async for reply in replies:
                     final = reply
+                    if reply.thinking is not None and not thinking_shown and not printed:
+                        # A reasoning model is thinking: said once (the thought itself is never shown).
+                        thinking_shown = True
+                        language = reply.game.language if reply.game else self.language
+                        self.say(text(language, "thinking_model").replace("*", ""))
                     if reply.outcome is Outcome.STREAMING and reply.text.startswith(printed):
                         self.out.write(reply.text[len(printed) :])
                         self.out.flush()

@@ -131,3 +131,27 @@ def test_time_limit_reveals_the_answer_on_the_next_question(
     assert out.count(ANSWER) == 1, out
     assert "No game is running" in ending.split("Key facts found", 1)[1], out
     assert len(fake_upstream.requests) == 1  # the late question was not put to the model
+
+
+def test_a_thinking_host_in_the_terminal(tmp_path: Path, redis_url: str, fake_upstream: FakeUpstream) -> None:
+    """The terminal says the host is thinking, never what it thinks; a thought with no answer is not counted."""
+    (tmp_path / "room.yaml").write_text(ROOM_PACK, encoding="utf-8")
+    thought = f"Pondering: the answer is that {ANSWER}, so no."
+    fake_upstream.queue(
+        Reply.thinking("deepseek_reasoner", thought, "No. Look at the glass."),
+        Reply.text(f"<think>{thought}"),  # cut off mid-thought
+        Reply.thinking("ollama_inline", thought, "Yes."),
+    )
+    stdin = "Was it raining?\nWas he alone?\nWas he in the room?\nstop\n"
+    game = "{puzzle_files: [room.yaml], include_builtin: false}"
+    result = run_play(tmp_path, redis_url, fake_upstream, stdin, "--language", "en", game=game)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("💭 The host is thinking…") == 3
+    assert "No. Look at the glass." in out and "Yes." in out
+    assert "gave no answer in time" in out
+    assert "Pondering" not in out and "Pondering" not in result.stderr
+    assert out.count(ANSWER) == 1  # only in the answer revealed by `stop`
+    assert [message["content"] for message in fake_upstream.requests[2]["messages"][2:3]] == [
+        "No. Look at the glass."
+    ]  # the history sent back holds the answer only

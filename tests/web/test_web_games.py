@@ -140,3 +140,22 @@ def test_the_rate_limit_is_a_sliding_minute() -> None:
     assert limiter.allow(1) == pytest.approx(30.0)
     now[0] += 30
     assert limiter.allow(1) == 0
+
+
+@pytest.mark.parametrize("shape", ["vllm_reasoning_parser", "kimi_inline", "mid_thought"])
+async def test_a_thinking_host_shows_the_page_it_thinks_never_what(
+    web: WebGames, fake_upstream: FakeUpstream, shape: str
+) -> None:
+    view = await web.open(None, "zh")
+    game = await web.games.current(channel_for(view.token))
+    assert game is not None
+    thought = f"斑马沉思：汤底是{game.answer}，所以回答否。"
+    fake_upstream.queue(Reply.thinking(shape, thought, "否。想想别的。", size=3), Reply.text(f"<think>{thought}"))
+    views = [update async for update in web.ask(view.token, "和天气有关吗？", "zh")]
+    assert any(update.chat[-1]["content"] == "💭 *主持人思考中……*" for update in views)
+    assert views[-1].chat[-1]["content"] == "❌ 否。想想别的。"
+    cut_off = [update async for update in web.ask(view.token, "他是一个人吗？", "zh")]
+    assert cut_off[-1].chat[-1]["content"] == "⚠️ *主持人想了很久，没能及时给出回答。本题不计，请再问一次。*"
+    assert all("斑马沉思" not in str(update) and game.answer not in str(update) for update in [*views, *cut_off])
+    stored = await web.games.store.load(channel_for(view.token))
+    assert stored is not None and [exchange.reply for exchange in stored.transcript] == ["否。想想别的。"]
