@@ -6,6 +6,7 @@ thought with no verdict after it leaves the game taking questions."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -57,8 +58,14 @@ def assert_nowhere(table: Table, fake_upstream: FakeUpstream, stored: list[str],
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 async def test_the_thought_is_never_shown_stored_or_sent_back_and_the_verdict_counts(
-    table: Table, fake_upstream: FakeUpstream, redis_url: str, shape: str, language: str
+    table: Table,
+    fake_upstream: FakeUpstream,
+    redis_url: str,
+    shape: str,
+    language: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     await start_game(table, language)
     answer = (await only_game(redis_url))["answer"]
     follow_up, follow_up_reply = FOLLOW_UP[language]
@@ -75,6 +82,11 @@ async def test_the_thought_is_never_shown_stored_or_sent_back_and_the_verdict_co
     assert [json.loads(entry)["v"] for entry in stored] == ["no", "yes"]
     assert json.loads(stored[0])["r"] == ANSWER[language]
     assert_nowhere(table, fake_upstream, stored, MARKER[language], answer)
+    assert not [
+        record
+        for record in caplog.records
+        if record.levelno > logging.DEBUG and MARKER[language] in record.getMessage()
+    ]
     assert len(fake_upstream.requests) == 2
     assert fake_upstream.requests[1]["messages"][2] == {"role": "assistant", "content": ANSWER[language]}
 
