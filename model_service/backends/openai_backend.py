@@ -18,13 +18,25 @@ except ImportError:  # pragma: no cover
 
 from common.config import ModelServiceConfig
 from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
-from model_service.errors import DEFAULT_RETRY_AFTER, GatewayTimeout, RateLimited, ServiceError, UpstreamError
+from model_service.errors import (
+    DEFAULT_RETRY_AFTER,
+    GatewayTimeout,
+    RateLimited,
+    ServiceError,
+    UpstreamError,
+    UpstreamRejected,
+)
 
 log = logging.getLogger(__name__)
 
 READY_CACHE_SECONDS = 5.0  # /readyz probes often; don't hit the upstream every time
 BUSY_RETRY_AFTER = "1"  # seconds: relayed replies take a few seconds, and a slot frees with each
 MAX_UPSTREAM_MESSAGE = 300
+# Upstream answers about the request itself (a field, its size): the client's to hear and fix. Other
+# refusals (404 model, 401 key, 5xx) are about this service's set-up and stay a 502.
+CLIENT_FAULTS = frozenset({400, 413, 422})
+# Delta keys that are not relayed as fields: the role (sent once, by us) and the text itself.
+_PLAIN_DELTA_KEYS = frozenset({"role", "content"})
 DONE = object()  # the upstream's "data: [DONE]"
 _NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised outside the client
 
@@ -135,16 +147,14 @@ class OpenAIBackend(Backend):
         self._in_flight += 1
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
-        arguments: dict[str, Any] = {"model": self._config.model, "messages": request.messages, "stream": True}
-        if request.temperature is not None:
-            arguments["temperature"] = request.temperature
-        if request.top_p is not None:
-            arguments["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            arguments["max_tokens"] = request.max_tokens
-        if request.stop:
-            arguments["stop"] = request.stop
-        return arguments
+        """The client's request as it sent it; the service owns the model, the stream and asks for usage."""
+        return {
+            **request.fields,
+            "model": self._config.model,
+            "stream": True,
+            # Always: a whole answer reports the upstream's usage too, and the metrics count it.
+            "stream_options": {"include_usage": True},
+        }
 
     def _describe(self, exc: openai.APIError) -> ServiceError:
         """Map an openai exception to what our client should see, without leaking any key."""
@@ -162,12 +172,20 @@ class OpenAIBackend(Backend):
                 f"The upstream at {where} refused the API key (check model_service.openai.api_key).",
                 code="upstream_auth_failed",
             )
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in CLIENT_FAULTS:
+            return UpstreamRejected(exc.status_code, self._upstream_error(exc))
         if isinstance(exc, openai.APIStatusError):
             return UpstreamError(
                 f"The upstream at {where} answered HTTP {exc.status_code}: {self._scrub(exc.message)}",
                 code=f"upstream_http_{exc.status_code}",
             )
         return UpstreamError(f"The upstream at {where} failed: {self._scrub(exc.message)}", code="upstream_error")
+
+    def _upstream_error(self, exc: openai.APIStatusError) -> dict[str, Any]:
+        """The upstream's error object as it sent it, its message scrubbed of our keys."""
+        error = dict(exc.body) if isinstance(exc.body, dict) else {}
+        error["message"] = self._scrub(str(error.get("message") or exc.message))
+        return error
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -195,14 +213,25 @@ def parse_sse_line(line: str) -> Delta | object | None:
     if chunk.get("error"):
         error = chunk["error"]
         raise UpstreamStreamError(str(error.get("message") if isinstance(error, dict) else error))
-    usage = chunk.get("usage") or {}
-    prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    usage = chunk.get("usage")
+    usage = usage if isinstance(usage, dict) and usage else None
     choices = chunk.get("choices") or []
     if not choices:
-        return Delta(prompt_tokens=prompt_tokens, tokens=0) if prompt_tokens is not None else None
+        return Delta(tokens=0, usage=usage) if usage is not None else None
     choice = choices[0]
-    text = (choice.get("delta") or {}).get("content") or ""
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or ""
+    # Thinking (`reasoning_content`, `reasoning`), tool calls, refusals: relayed as the upstream sent them.
+    fields = {key: value for key, value in delta.items() if key not in _PLAIN_DELTA_KEYS and value not in (None, "")}
+    logprobs = choice.get("logprobs")
     finish = choice.get("finish_reason")
-    if not text and finish is None:
+    if not text and not fields and logprobs is None and finish is None and usage is None:
         return None
-    return Delta(text=text, finish_reason=finish, prompt_tokens=prompt_tokens)
+    return Delta(
+        text=text,
+        finish_reason=finish,
+        tokens=0 if not text and not fields else None,
+        fields=fields or None,
+        logprobs=logprobs,
+        usage=usage,
+    )
