@@ -12,6 +12,7 @@ import httpx2
 import openai
 
 from common.config import ModelConfig
+from common.provider_rules import ProviderRules, RetryBudget
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,28 @@ class ModelHost:
                 limits=httpx2.Limits(max_connections=MODEL_CONNECTIONS, max_keepalive_connections=MODEL_CONNECTIONS),
             ),
         )
+        self.rules = ProviderRules()  # what the model's server refused, learned from its 400s
 
     async def close(self) -> None:
         await self.client.close()
+
+    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """Today's request, reshaped only by what this model's server refused before."""
+        body = {
+            "model": self.config.name,
+            "messages": messages,
+            "stream": True,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+        }
+        return self.rules.shape(self.config.name, body)
 
     async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
         """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable
         (HostBusy when the endpoint said it is overloaded); failures after it raise HostInterrupted
         (a retry would answer the question twice)."""
         attempt = 0
+        adaptations = RetryBudget()
         loop = asyncio.get_running_loop()
         while True:
             started = False
@@ -84,6 +98,8 @@ class ModelHost:
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:
                     raise HostInterrupted(_describe(error)) from error
+                if adaptations.allows(self.rules.learn(self.config.name, error)):
+                    continue  # a 400 naming a parameter the model refuses: reshaped, at once, once per rule
                 if attempt >= self.config.max_retries or not _retryable(error):
                     raise (HostBusy if _busy(error) else HostUnavailable)(_describe(error)) from error
                 delay = _backoff(attempt, error)
@@ -96,13 +112,7 @@ class ModelHost:
         # `chat.completions.create`, without re-validating our own request on every call or
         # building a model object per chunk (together ~6 ms of CPU per question, see
         # docs/PERFORMANCE.md). Chunks arrive as plain dicts.
-        body = {
-            "model": self.config.name,
-            "messages": messages,
-            "stream": True,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-        }
+        body = self.request_body(messages)
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )

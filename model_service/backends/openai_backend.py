@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover
     import httpx as _http  # type: ignore[no-redef]
 
 from common.config import ModelServiceConfig
+from common.provider_rules import ProviderRules, RetryBudget
 from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
 from model_service.errors import (
     DEFAULT_RETRY_AFTER,
@@ -52,6 +53,7 @@ class OpenAIBackend(Backend):
         self._ready_at = 0.0
         self._ready = False
         self._in_flight = 0  # requests relayed now, counted before the upstream is called
+        self.rules = ProviderRules()  # what the upstream's model refused, learned from its 400s
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -106,9 +108,7 @@ class OpenAIBackend(Backend):
             # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
             # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
             try:
-                response = await self.client.post(
-                    "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
-                )
+                response = await self._post(request)
                 try:
                     finished = False
                     async for line in response.aiter_lines():
@@ -137,6 +137,18 @@ class OpenAIBackend(Backend):
         finally:
             self._in_flight -= 1
 
+    async def _post(self, request: GenerationRequest) -> _http.Response:
+        """Send the request; a 400 that teaches a provider rule is answered by one reshaped retry per rule."""
+        budget = RetryBudget()
+        while True:
+            try:
+                return await self.client.post(
+                    "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
+                )
+            except openai.APIStatusError as exc:
+                if not budget.allows(self.rules.learn(self._config.model, exc)):
+                    raise
+
     def _admit(self) -> None:
         if self._in_flight >= self._config.max_in_flight:
             raise RateLimited(
@@ -147,14 +159,16 @@ class OpenAIBackend(Backend):
         self._in_flight += 1
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
-        """The client's request as it sent it; the service owns the model, the stream and asks for usage."""
-        return {
+        """The client's request as it sent it; the service owns the model, the stream and asks for usage.
+        Reshaped only by what the upstream's model refused before (common/provider_rules.py)."""
+        arguments = {
             **request.fields,
             "model": self._config.model,
             "stream": True,
             # Always: a whole answer reports the upstream's usage too, and the metrics count it.
             "stream_options": {"include_usage": True},
         }
+        return self.rules.shape(self._config.model, arguments)
 
     def _describe(self, exc: openai.APIError) -> ServiceError:
         """Map an openai exception to what our client should see, without leaking any key."""
