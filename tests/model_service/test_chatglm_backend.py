@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,20 @@ async def test_seed_makes_sampling_repeatable(local: tuple[ServerThread, ChatGLM
     first = await sample(5)
     assert await sample(5) == first
     assert {await sample(seed) for seed in (6, 7, 8)} != {first}
+
+
+async def test_the_local_model_never_sends_thinking(local: tuple[ServerThread, ChatGLMBackend]) -> None:
+    service, _ = local
+    body = {"messages": QUESTION, "max_tokens": 6, "stream": True, "stream_options": {"include_usage": True}}
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream(
+            "POST", f"{service.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {SERVICE_KEY}"}
+        ) as response,
+    ):
+        lines = [line.removeprefix("data: ") async for line in response.aiter_lines() if line]
+    chunks = [json.loads(line) for line in lines[:-1]]
+    assert all(set(choice["delta"]) <= {"role", "content"} for chunk in chunks for choice in chunk["choices"])
+    assert "completion_tokens_details" not in chunks[-1]["usage"]
+    message = (await post_raw(service, {"messages": QUESTION, "max_tokens": 6})).json()["choices"][0]["message"]
+    assert set(message) == {"role", "content"}
