@@ -13,6 +13,7 @@ import openai
 
 from common.config import ModelConfig
 from common.provider_rules import ProviderRules, RetryBudget
+from common.reasoning import reasoning_fields, resolve_provider
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,21 @@ class ModelHost:
             ),
         )
         self.rules = ProviderRules()  # what the model's server refused, learned from its 400s
+        # model.reasoning in the provider's own words; nothing for `default`.
+        self.reasoning = reasoning_fields(resolve_provider(config.provider, config.base_url), config.reasoning)
 
     async def close(self) -> None:
         await self.client.close()
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        """Today's request, reshaped only by what this model's server refused before."""
+        """Today's request plus the reasoning setting, reshaped only by what this model's server refused before."""
         body = {
             "model": self.config.name,
             "messages": messages,
             "stream": True,
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
+            **self.reasoning,
         }
         return self.rules.shape(self.config.name, body)
 
