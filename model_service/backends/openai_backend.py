@@ -38,6 +38,7 @@ MAX_UPSTREAM_MESSAGE = 300
 CLIENT_FAULTS = frozenset({400, 413, 422})
 # Delta keys that are not relayed as fields: the role (sent once, by us) and the text itself.
 _PLAIN_DELTA_KEYS = frozenset({"role", "content"})
+_EMPTY: tuple[object, ...] = (None, "", [], {})
 DONE = object()  # the upstream's "data: [DONE]"
 _NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised outside the client
 
@@ -236,7 +237,8 @@ def parse_sse_line(line: str) -> Delta | object | None:
     delta = choice.get("delta") or {}
     text = delta.get("content") or ""
     # Thinking (`reasoning_content`, `reasoning`), tool calls, refusals: relayed as the upstream sent them.
-    fields = {key: value for key, value in delta.items() if key not in _PLAIN_DELTA_KEYS and value not in (None, "")}
+    # Empty ones (`"tool_calls": []`, `"reasoning_content": null`, as some servers send in every delta) say nothing.
+    fields = {key: value for key, value in delta.items() if key not in _PLAIN_DELTA_KEYS and value not in _EMPTY}
     logprobs = choice.get("logprobs")
     finish = choice.get("finish_reason")
     if not text and not fields and logprobs is None and finish is None and usage is None:

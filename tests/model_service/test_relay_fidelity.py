@@ -187,6 +187,14 @@ async def test_thinking_fields_stream_through_unchanged(service: ServerThread, f
     assert "".join(delta.get("content") or "" for delta in deltas) == "No."
 
 
+async def test_empty_delta_fields_are_not_relayed(service: ServerThread, fake_upstream: FakeUpstream) -> None:
+    # Some servers send `"tool_calls": []` or `"reasoning_content": null` in every delta: they say nothing.
+    empty = {"tool_calls": [], "reasoning_content": None, "refusal": ""}
+    fake_upstream.queue(Reply(chunks=["No."], extra_deltas=[empty, empty]))
+    deltas = [event["choices"][0]["delta"] for event in await events(service, {"messages": HELLO, "stream": True})]
+    assert deltas == [{"role": "assistant", "content": ""}, {"content": "No."}, {}]
+
+
 async def test_thinking_fields_in_a_whole_reply(service: ServerThread, fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(Reply(chunks=["No", "."], extra_deltas=THOUGHTS))
     message = (await post(service, {"messages": HELLO})).json()["choices"][0]["message"]
