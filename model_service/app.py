@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,14 @@ from fastapi.responses import JSONResponse, Response
 from common.config import ModelServiceConfig
 from model_service.auth import bearer_key_checker
 from model_service.backends import Backend, Delta, GenerationRequest, make_backend
-from model_service.errors import InvalidRequest, NotReady, ServiceError, error_response, install_handlers
+from model_service.errors import (
+    GatewayTimeout,
+    InvalidRequest,
+    NotReady,
+    ServiceError,
+    error_response,
+    install_handlers,
+)
 from model_service.metrics import CONTENT_TYPE, Metrics, RequestCounter
 from model_service.reply import MessageAssembly, UsageTally, reasoning_tokens
 from model_service.schemas import (
@@ -140,6 +148,13 @@ class ChatCompletion:
         metrics = self.state.metrics
         config = self.state.config
         metrics.in_flight.inc()
+        if not self.body.stream and self.state.backend.answers_whole:
+            try:
+                return await until_disconnect(request, self._whole(generation))
+            except ClientDisconnected:
+                return Response(status_code=CLIENT_CLOSED)
+            finally:
+                await self._release()
         deltas = self._deltas = with_deadlines(
             self.state.backend.stream(generation),
             config.first_token_timeout,
@@ -179,14 +194,26 @@ class ChatCompletion:
         metrics.tokens_in.inc(_count_of(usage, "prompt_tokens"))
         metrics.reasoning_tokens.inc(reasoning_tokens(usage))
 
+    async def _whole(self, generation: GenerationRequest) -> JSONResponse:
+        """The relay's whole answer: the upstream's own, under our model name."""
+        limit = self.state.config.request_timeout
+        first_text = self.state.metrics.first_token_timer()  # a whole answer's text all comes at once
+        try:
+            async with asyncio.timeout(limit):
+                payload = await self.state.backend.complete(generation)
+        except TimeoutError:
+            raise GatewayTimeout(f"The reply took longer than request_timeout ({limit:g} s).") from None
+        first_text()
+        if isinstance(payload.get("usage"), dict):
+            self.usage.upstream = payload["usage"]
+        return JSONResponse({**payload, "model": self.model})
+
     async def _collect(self, deltas: AsyncIterator[Delta]) -> JSONResponse:
         reply = MessageAssembly()
         async for delta in deltas:
             self.usage.add(delta)
             reply.add(delta)
-        payload = completion_payload(
-            self.ident, self.model, reply.message(), reply.finish, self.usage.final(), reply.logprobs
-        )
+        payload = completion_payload(self.ident, self.model, reply.message(), reply.finish, self.usage.final())
         return JSONResponse(payload)
 
     def _chunk(self, delta: dict[str, object], finish: str | None = None, logprobs: object = None) -> bytes:

@@ -38,56 +38,21 @@ def reasoning_tokens(usage: Mapping[str, Any]) -> int:
 
 
 class MessageAssembly:
-    """A whole answer from streamed deltas, field for field as the upstream would have answered whole.
-
-    Text fields (`content`, `reasoning_content`, `reasoning`, `refusal`) are concatenated,
-    `tool_calls` are merged by index (their `arguments` arrive in pieces), logprobs are joined.
-    """
+    """A whole answer put together from a backend's stream (the local model's; the relay asks its
+    upstream for a whole answer instead). Text fields are concatenated, others keep their last value."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.fields: dict[str, Any] = {}
-        self.logprobs: dict[str, list[Any]] | None = None
         self.finish = "stop"
 
     def add(self, delta: Delta) -> None:
         if delta.text:
             self.text.append(delta.text)
         for name, value in (delta.fields or {}).items():
-            if name == "tool_calls" and isinstance(value, list):
-                _merge_tool_calls(self.fields.setdefault("tool_calls", []), value)
-            elif isinstance(value, str) and isinstance(self.fields.get(name, ""), str):
-                self.fields[name] = self.fields.get(name, "") + value
-            else:
-                self.fields[name] = value
-        if isinstance(delta.logprobs, Mapping):
-            self.logprobs = self.logprobs or {}
-            for name, items in delta.logprobs.items():
-                if isinstance(items, list):
-                    self.logprobs.setdefault(name, []).extend(items)
+            earlier = self.fields.get(name, "")
+            self.fields[name] = earlier + value if isinstance(value, str) and isinstance(earlier, str) else value
         self.finish = delta.finish_reason or self.finish
 
     def message(self) -> dict[str, Any]:
-        text = "".join(self.text)
-        # OpenAI's `content` is null in a reply that only calls tools.
-        content = None if not text and self.fields.get("tool_calls") else text
-        return {"role": "assistant", "content": content, **self.fields}
-
-
-def _merge_tool_calls(calls: list[dict[str, Any]], pieces: list[Any]) -> None:
-    for piece in pieces:
-        if not isinstance(piece, Mapping):
-            continue
-        index = piece.get("index", len(calls))
-        while len(calls) <= index:
-            calls.append({})
-        call = calls[index]
-        for name, value in piece.items():
-            if name == "index":
-                continue
-            if name == "function" and isinstance(value, Mapping):
-                function = call.setdefault("function", {})
-                for key, part in value.items():
-                    function[key] = function.get(key, "") + part if isinstance(part, str) else part
-            else:
-                call[name] = value
+        return {"role": "assistant", "content": "".join(self.text), **self.fields}

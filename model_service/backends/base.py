@@ -71,6 +71,13 @@ class Backend(ABC):
     def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
         """Yield reply pieces as they are produced."""
 
+    # A backend that relays can ask its upstream for a whole answer, and give it back as it came.
+    answers_whole = False
+
+    async def complete(self, request: GenerationRequest) -> dict[str, Any]:
+        """A whole `chat.completion` body, for backends with `answers_whole`."""
+        raise NotImplementedError
+
 
 class BackendStartError(RuntimeError):
     """The backend cannot start; the message says what to do about it."""

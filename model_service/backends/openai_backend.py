@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -45,10 +46,12 @@ _NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised
 
 class OpenAIBackend(Backend):
     name = "openai"
+    answers_whole = True
 
     def __init__(self, config: ModelServiceConfig) -> None:
         self._config = config.openai
         self._first_token_timeout = config.first_token_timeout
+        self._request_timeout = config.request_timeout
         self._secrets = [key for key in (config.openai.api_key, config.api_key) if key]
         self._client: openai.AsyncOpenAI | None = None
         self._ready_at = 0.0
@@ -108,8 +111,8 @@ class OpenAIBackend(Backend):
             # request, retries and maps HTTP errors to exceptions, and hands back the unread response;
             # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
             # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
-            try:
-                response = await self._post(request)
+            with self._upstream_failures():
+                response = await self._post(request, stream=True)
                 try:
                     finished = False
                     async for line in response.aiter_lines():
@@ -124,27 +127,59 @@ class OpenAIBackend(Backend):
                     # stopped listening. Shielded, because we are often here because of a cancellation.
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
-            except openai.APIError as exc:
-                raise self._describe(exc) from None
-            except _http.TimeoutException:
-                raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
-            except _http.RequestError as exc:
-                error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
-                raise self._describe(error) from None
-            except UpstreamStreamError as exc:
-                raise UpstreamError(
-                    f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}"
-                ) from None
         finally:
             self._in_flight -= 1
 
-    async def _post(self, request: GenerationRequest) -> _http.Response:
-        """Send the request; a 400 that teaches a provider rule is answered by one reshaped retry per rule."""
+    async def complete(self, request: GenerationRequest) -> dict[str, Any]:
+        """A whole answer: the upstream is asked for one too, so that what comes back (usage above all:
+        some servers, llama-cpp-python's, report none in a stream) is exactly what it would answer."""
+        self._admit()
+        try:
+            with self._upstream_failures():
+                response = await self._post(request, stream=False)
+                try:
+                    payload = json.loads(await response.aread())
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+        finally:
+            self._in_flight -= 1
+        if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+            raise UpstreamError(f"The upstream at {self._config.base_url} answered something other than a completion.")
+        return payload
+
+    @contextmanager
+    def _upstream_failures(self) -> Iterator[None]:
+        """Whatever goes wrong upstream, raised as the ServiceError our client should see."""
+        try:
+            yield
+        except openai.APIError as exc:
+            raise self._describe(exc) from None
+        except _http.TimeoutException:
+            raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
+        except _http.RequestError as exc:
+            error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
+            raise self._describe(error) from None
+        except (UpstreamStreamError, ValueError) as exc:
+            raise UpstreamError(f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}") from None
+
+    async def _post(self, request: GenerationRequest, stream: bool) -> _http.Response:
+        """Send the request; a 400 that teaches a provider rule is answered by one reshaped retry per rule.
+
+        A stream's read timeout is the wait for each chunk (first_token_timeout); a whole answer has
+        no first token to wait for, so its read is bounded by request_timeout."""
         budget = RetryBudget()
+        options: dict[str, Any] = {}
+        if not stream:
+            options["timeout"] = openai.Timeout(self._request_timeout, connect=self._config.connect_timeout)
         while True:
             try:
                 return await self.client.post(
-                    "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
+                    "/chat/completions",
+                    body=self._arguments(request, stream),
+                    cast_to=_http.Response,
+                    stream=True,  # the unread response either way: we read the body ourselves
+                    options=options,  # type: ignore[arg-type]
                 )
             except openai.APIStatusError as exc:
                 if not budget.allows(self.rules.learn(self._config.model, exc)):
@@ -159,16 +194,13 @@ class OpenAIBackend(Backend):
             )
         self._in_flight += 1
 
-    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
-        """The client's request as it sent it; the service owns the model, the stream and asks for usage.
-        Reshaped only by what the upstream's model refused before (common/provider_rules.py)."""
-        arguments = {
-            **request.fields,
-            "model": self._config.model,
-            "stream": True,
-            # Always: a whole answer reports the upstream's usage too, and the metrics count it.
-            "stream_options": {"include_usage": True},
-        }
+    def _arguments(self, request: GenerationRequest, stream: bool) -> dict[str, Any]:
+        """The client's request as it sent it; the service owns the model and, for a stream, asks for
+        usage (OpenAI refuses stream_options without stream). Reshaped only by what the upstream's
+        model refused before (common/provider_rules.py)."""
+        arguments = {**request.fields, "model": self._config.model, "stream": stream}
+        if stream:
+            arguments["stream_options"] = {"include_usage": True}  # always: the metrics count it
         return self.rules.shape(self._config.model, arguments)
 
     def _describe(self, exc: openai.APIError) -> ServiceError:

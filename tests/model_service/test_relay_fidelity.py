@@ -45,6 +45,7 @@ RICH_REQUEST: dict[str, Any] = {
     "user": "player-7",
     "metadata": {"table": "12"},
 }
+THOUGHTS = [{"reasoning_content": "The keeper turned "}, {"reasoning_content": "off the light."}]
 USAGE = {
     "prompt_tokens": 33,
     "completion_tokens": 9,
@@ -89,8 +90,9 @@ async def test_every_field_arrives_as_sent(service: ServerThread, fake_upstream:
     response = await post(service, {**RICH_REQUEST, "model": "turtle-host", "stream": stream})
     assert response.status_code == 200, response.text
     sent = fake_upstream.requests[-1]
-    # The service owns only the model, its own stream to the client, and asking for usage.
-    assert sent == {**RICH_REQUEST, "model": "fake-model", "stream": True, "stream_options": {"include_usage": True}}
+    # The service owns only the model and, for a stream, asking for usage.
+    usage = {"stream_options": {"include_usage": True}} if stream else {}
+    assert sent == {**RICH_REQUEST, "model": "fake-model", "stream": stream, **usage}
 
 
 async def test_both_token_limits_arrive_under_their_own_names(
@@ -150,11 +152,22 @@ async def test_openai_style_refusal_reaches_the_client_verbatim(
 # -- usage ------------------------------------------------------------------------------------
 
 
-async def test_whole_reply_usage_is_the_upstreams(service: ServerThread, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.queue(Reply.text("No, he is not.", usage=USAGE))
-    response = await post(service, {"messages": HELLO})
-    assert response.json()["usage"] == USAGE
-    assert fake_upstream.requests[-1]["stream_options"] == {"include_usage": True}
+async def test_a_whole_answer_is_the_upstreams_own(service: ServerThread, fake_upstream: FakeUpstream) -> None:
+    reply = Reply(chunks=["No, ", "he is not."], extra_deltas=THOUGHTS, usage=USAGE)
+    fake_upstream.queue(reply, reply)
+    async with httpx.AsyncClient(timeout=10) as http:
+        direct = (await http.post(f"{fake_upstream.base_url}/chat/completions", json={"messages": HELLO})).json()
+    relayed = (await post(service, {"messages": HELLO})).json()
+    assert relayed == {**direct, "model": "turtle-host"}  # usage and thinking included, field for field
+    assert relayed["usage"] == USAGE
+    assert fake_upstream.requests[-1]["stream"] is False  # asked whole, as the client asked
+
+
+async def test_a_whole_answer_records_the_metrics(service: ServerThread, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(Reply.text("No.", usage=USAGE))
+    await post(service, {"messages": HELLO})
+    assert await metric(service, "model_service_time_to_first_token_seconds_count") == 1
+    assert await metric(service, "model_service_in_flight_requests") == 0
 
 
 async def test_streamed_usage_is_the_upstreams_when_asked(service: ServerThread, fake_upstream: FakeUpstream) -> None:
@@ -176,8 +189,6 @@ async def test_metrics_count_the_upstreams_usage(service: ServerThread, fake_ups
 
 
 # -- thinking and other delta fields ----------------------------------------------------------------
-
-THOUGHTS = [{"reasoning_content": "The keeper turned "}, {"reasoning_content": "off the light."}]
 
 
 async def test_thinking_fields_stream_through_unchanged(service: ServerThread, fake_upstream: FakeUpstream) -> None:
@@ -210,13 +221,12 @@ async def test_thinking_counts_as_the_first_token(start_service: StartService, f
     assert "".join(delta.get("content") or "" for delta in deltas) == "No."
 
 
-async def test_tool_calls_are_put_together_in_a_whole_reply(service: ServerThread, fake_upstream: FakeUpstream) -> None:
+async def test_tool_calls_stream_through_unchanged(service: ServerThread, fake_upstream: FakeUpstream) -> None:
     pieces = [
         {"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "look"}}]},
-        {"tool_calls": [{"index": 0, "function": {"arguments": '{"at": '}}]},
-        {"tool_calls": [{"index": 0, "function": {"arguments": '"sea"}'}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": '{"at": "sea"}'}}]},
     ]
     fake_upstream.queue(Reply(chunks=[""], extra_deltas=pieces))
-    message = (await post(service, {"messages": HELLO, "tools": RICH_REQUEST["tools"]})).json()["choices"][0]["message"]
-    call = {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": '{"at": "sea"}'}}
-    assert message == {"role": "assistant", "content": None, "tool_calls": [call]}
+    body = {"messages": HELLO, "tools": RICH_REQUEST["tools"], "stream": True}
+    deltas = [event["choices"][0]["delta"] for event in await events(service, body)]
+    assert deltas[1:3] == pieces
