@@ -12,7 +12,7 @@ import pytest
 
 from model_service.server import ServerThread
 from tests.fakes.upstream import FakeUpstream, Refusal, Reply
-from tests.model_service.conftest import SERVICE_KEY, StartService, openai_config
+from tests.model_service.conftest import SERVICE_KEY, UPSTREAM_KEY, StartService, openai_config
 
 HELLO = [{"role": "user", "content": "Is the man alive?"}]
 # Every option a client may send today, none of which the service reads itself.
@@ -147,6 +147,14 @@ async def test_openai_style_refusal_reaches_the_client_verbatim(
     assert (body["param"], body["code"]) == ("logit_bias", "unsupported_parameter")
     assert body["type"] == "invalid_request_error"
     assert body["message"] == "Unsupported parameter: 'logit_bias' is not supported with this model."
+
+
+async def test_an_upstream_refusal_never_echoes_our_key(service: ServerThread, fake_upstream: FakeUpstream) -> None:
+    error = {"message": f"key {UPSTREAM_KEY} may not set logit_bias", "param": "logit_bias", "code": "invalid_value"}
+    fake_upstream.queue(Reply(status=400, error=error))
+    response = await post(service, {"messages": HELLO, "logit_bias": {"1": 3}})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "logit_bias"
+    assert UPSTREAM_KEY not in response.text and "[redacted]" in response.text
 
 
 # -- usage ------------------------------------------------------------------------------------
