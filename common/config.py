@@ -15,8 +15,19 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from common.reasoning import Provider, Reasoning, check_reasoning
 
 # ${NAME} or ${NAME:-default}; $${ escapes a literal "${".
 _ENV_PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -133,6 +144,21 @@ class ModelConfig(_Section):
     host_prompt: Literal["standard", "few_shot", "plain"] = Field(
         "standard", description="How the host is prompted (see docs/JUDGING.md)."
     )
+    provider: Provider = Field(
+        "auto", description="The kind of server at base_url, for the reasoning setting (common/reasoning.py)."
+    )
+    reasoning: Reasoning = Field("default", description="How much the model thinks; default sends nothing.")
+
+    @field_validator("reasoning")
+    @classmethod
+    def _reasoning_reaches_the_server(cls, value: str, info: ValidationInfo) -> str:
+        data = info.data
+        if "provider" not in data or "base_url" not in data:
+            return value  # those keys have their own errors
+        problem = check_reasoning(value, data["provider"], data["base_url"], data.get("name", ""))
+        if problem:
+            raise PydanticCustomError("reasoning", problem)
+        return value
 
 
 class GameLimits(_Section):

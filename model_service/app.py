@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,11 +15,18 @@ from fastapi.responses import JSONResponse, Response
 from common.config import ModelServiceConfig
 from model_service.auth import bearer_key_checker
 from model_service.backends import Backend, Delta, GenerationRequest, make_backend
-from model_service.errors import InvalidRequest, NotReady, ServiceError, error_response, install_handlers
+from model_service.errors import (
+    GatewayTimeout,
+    InvalidRequest,
+    NotReady,
+    ServiceError,
+    error_response,
+    install_handlers,
+)
 from model_service.metrics import CONTENT_TYPE, Metrics, RequestCounter
+from model_service.reply import MessageAssembly, UsageTally, reasoning_tokens
 from model_service.schemas import (
     ChatCompletionRequest,
-    Usage,
     chunk_payload,
     completion_id,
     completion_payload,
@@ -117,6 +125,7 @@ def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
         top_p=body.top_p,
         max_tokens=body.token_limit(),
         stop=body.stop_list(),
+        fields=body.forwarded_fields(),
     )
 
 
@@ -129,7 +138,7 @@ class ChatCompletion:
         self.ident = completion_id()
         self.created = now()
         self.model = state.config.served_model_name
-        self.usage = Usage()
+        self.usage = UsageTally()
         self._content_template: tuple[str, str] | None = None
         self._deltas: AsyncIterator[Delta] | None = None
         self._released = False
@@ -139,6 +148,13 @@ class ChatCompletion:
         metrics = self.state.metrics
         config = self.state.config
         metrics.in_flight.inc()
+        if not self.body.stream and self.state.backend.answers_whole:
+            try:
+                return await until_disconnect(request, self._whole(generation))
+            except ClientDisconnected:
+                return Response(status_code=CLIENT_CLOSED)
+            finally:
+                await self._release()
         deltas = self._deltas = with_deadlines(
             self.state.backend.stream(generation),
             config.first_token_timeout,
@@ -169,28 +185,39 @@ class ChatCompletion:
         self._released = True
         if self._deltas is not None:
             await close_quietly(self._deltas)
-        self.state.metrics.in_flight.dec()
+        metrics = self.state.metrics
+        metrics.in_flight.dec()
+        # Counted once the reply is over, from its final usage: the upstream's own figures when it
+        # sent them (they arrive last), else the backend's count.
+        usage = self.usage.final()
+        metrics.tokens_out.inc(_count_of(usage, "completion_tokens"))
+        metrics.tokens_in.inc(_count_of(usage, "prompt_tokens"))
+        metrics.reasoning_tokens.inc(reasoning_tokens(usage))
 
-    def _count(self, delta: Delta) -> None:
-        tokens = delta.tokens if delta.tokens is not None else (1 if delta.text else 0)
-        self.usage.completion_tokens += tokens
-        self.state.metrics.tokens_out.inc(tokens)
-        if delta.prompt_tokens is not None:
-            self.usage.prompt_tokens = delta.prompt_tokens
-        self.usage.total_tokens = self.usage.prompt_tokens + self.usage.completion_tokens
+    async def _whole(self, generation: GenerationRequest) -> JSONResponse:
+        """The relay's whole answer: the upstream's own, under our model name."""
+        limit = self.state.config.request_timeout
+        first_text = self.state.metrics.first_token_timer()  # a whole answer's text all comes at once
+        try:
+            async with asyncio.timeout(limit):
+                payload = await self.state.backend.complete(generation)
+        except TimeoutError:
+            raise GatewayTimeout(f"The reply took longer than request_timeout ({limit:g} s).") from None
+        first_text()
+        if isinstance(payload.get("usage"), dict):
+            self.usage.upstream = payload["usage"]
+        return JSONResponse({**payload, "model": self.model})
 
     async def _collect(self, deltas: AsyncIterator[Delta]) -> JSONResponse:
-        pieces: list[str] = []
-        finish = "stop"
+        reply = MessageAssembly()
         async for delta in deltas:
-            self._count(delta)
-            pieces.append(delta.text)
-            finish = delta.finish_reason or finish
-        payload = completion_payload(self.ident, self.model, "".join(pieces), finish, self.usage)
+            self.usage.add(delta)
+            reply.add(delta)
+        payload = completion_payload(self.ident, self.model, reply.message(), reply.finish, self.usage.final())
         return JSONResponse(payload)
 
-    def _chunk(self, delta: dict[str, object], finish: str | None = None) -> bytes:
-        return encode_event(chunk_payload(self.ident, self.created, self.model, delta, finish))
+    def _chunk(self, delta: dict[str, object], finish: str | None = None, logprobs: object = None) -> bytes:
+        return encode_event(chunk_payload(self.ident, self.created, self.model, delta, finish, logprobs=logprobs))
 
     def _content_chunk(self, text: str) -> bytes:
         # The hot path: one event per token. Splice the text into a pre-encoded chunk rather than
@@ -210,15 +237,20 @@ class ChatCompletion:
             pending = self._chunk({"role": "assistant", "content": ""})
             delta = first
             while delta is not None:
-                self._count(delta)
-                if delta.text:
+                self.usage.add(delta)
+                if delta.fields or delta.logprobs is not None:
+                    # Thinking, tool calls, logprobs: passed on as the upstream sent them.
+                    content = {"content": delta.text} if delta.text else {}
+                    yield pending + self._chunk({**content, **(delta.fields or {})}, logprobs=delta.logprobs)
+                    pending = b""
+                elif delta.text:
                     yield pending + self._content_chunk(delta.text)
                     pending = b""
                 finish = delta.finish_reason or finish
                 delta = await anext(deltas, None)
             yield pending + self._chunk({}, finish)
-            if self.body.stream_options is not None and self.body.stream_options.include_usage:
-                usage_chunk = chunk_payload(self.ident, self.created, self.model, {}, usage=self.usage)
+            if self.body.wants_usage():
+                usage_chunk = chunk_payload(self.ident, self.created, self.model, {}, usage=self.usage.final())
                 usage_chunk["choices"] = []
                 yield encode_event(usage_chunk)
         except ServiceError as error:
@@ -234,3 +266,8 @@ class ChatCompletion:
         finally:
             await self._release()
         yield DONE
+
+
+def _count_of(usage: dict[str, object], name: str) -> int:
+    value = usage.get(name)
+    return value if isinstance(value, int) and value > 0 else 0

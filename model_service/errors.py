@@ -90,6 +90,26 @@ class UpstreamError(ServiceError):
     code = "bad_gateway"
 
 
+class UpstreamRejected(ServiceError):
+    """The upstream refused the request itself (a 400 naming a field): its own answer goes back as it was.
+
+    The client sent the field, so the client is the one to hear about it, in the upstream's words.
+    """
+
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(str(error.get("message") or f"The upstream answered HTTP {status}."))
+        self.status = status
+        self.param = error.get("param") if isinstance(error.get("param"), str) else None
+        self.code = str(error.get("code") or self.code)
+        self.error = error
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "code": None, "param": None, **self.error}}
+
+
 class NotReady(ServiceError):
     status = 503
     type = "server_error"

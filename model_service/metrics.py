@@ -34,6 +34,14 @@ class Metrics:
         self.tokens_out = Counter(
             "model_service_completion_tokens", "Completion tokens sent to clients.", registry=self.registry
         )
+        self.tokens_in = Counter(
+            "model_service_prompt_tokens", "Prompt tokens of the requests answered.", registry=self.registry
+        )
+        self.reasoning_tokens = Counter(
+            "model_service_reasoning_tokens",
+            "Thinking tokens among the completion tokens, where the upstream reports them.",
+            registry=self.registry,
+        )
         self.stream_errors = Counter(
             "model_service_stream_errors",
             "Streams that ended with an error event after they began, by error code.",

@@ -1,9 +1,11 @@
-"""OpenAI chat-completion request and response shapes (the subset this service honours).
+"""OpenAI chat-completion request and response shapes.
 
-Unknown request fields are ignored, as OpenAI does, so clients that send newer options still work.
-Known fields are validated strictly, as OpenAI validates them: `"stream": "yes"`, `"temperature":
-"0.5"` or `"max_tokens": 5.5` are 400s rather than guesses. What the service cannot honour (images,
-tools) is refused with a 400 naming the field, never relayed as something else.
+The fields the service reads itself (messages, stream, sampling, token limits, stop, n) are
+validated strictly, as OpenAI validates them: `"stream": "yes"`, `"temperature": "0.5"` or
+`"max_tokens": 5.5` are 400s rather than guesses. Every other field is kept as sent, never dropped:
+the relay forwards it to its upstream (which answers for it), the local backend honours it or
+refuses it with a 400 naming it (model_service/backends/local_fields.py). What no backend can
+honour (images, tool messages) is refused here with a 400 naming the field.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ MAX_STOP_SEQUENCES = 4
 # `request_timeout` lets any backend generate; the local model caps it lower (chatglm.max_new_tokens).
 MAX_TOKENS_LIMIT = 131_072
 # Strict: JSON types are taken as they are (no "yes" for true, no "0.5" for 0.5); ints pass as floats.
-REQUEST_CONFIG = ConfigDict(extra="ignore", strict=True)
+# Unknown fields are kept (model_extra), so that they reach a backend that can answer for them.
+REQUEST_CONFIG = ConfigDict(extra="allow", strict=True)
+# Fields the service itself answers for: the client's own stream to us, and the model we serve.
+SERVICE_OWNED = frozenset({"model", "stream", "stream_options"})
 
 
 class TextPart(BaseModel):
@@ -89,7 +94,8 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = REQUEST_CONFIG
+    # The service writes the client's stream itself: an option it does not know is refused, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     include_usage: bool = False
 
@@ -107,6 +113,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_LIMIT)
     stop: str | list[str] | None = None
     n: int | None = 1
+    seed: int | None = None
     user: str | None = None
 
     @field_validator("stop")
@@ -124,6 +131,14 @@ class ChatCompletionRequest(BaseModel):
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def wants_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+    def forwarded_fields(self) -> dict[str, Any]:
+        """Every field the client sent, validated but as sent, less what the service owns."""
+        sent = self.model_dump(exclude_unset=True)
+        return {name: value for name, value in sent.items() if name not in SERVICE_OWNED}
 
 
 class Usage(BaseModel):
@@ -146,7 +161,8 @@ def chunk_payload(
     model: str,
     delta: dict[str, Any],
     finish_reason: str | None = None,
-    usage: Usage | None = None,
+    usage: dict[str, Any] | None = None,
+    logprobs: Any = None,
 ) -> dict[str, Any]:
     """One `chat.completion.chunk`, as OpenAI streams them."""
     payload: dict[str, Any] = {
@@ -155,29 +171,24 @@ def chunk_payload(
         "created": created,
         "model": model,
         "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}],
     }
     if usage is not None:
-        payload["usage"] = usage.model_dump()
+        payload["usage"] = usage
     return payload
 
 
-def completion_payload(ident: str, model: str, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+def completion_payload(
+    ident: str, model: str, message: dict[str, Any], finish_reason: str, usage: dict[str, Any], logprobs: Any = None
+) -> dict[str, Any]:
     return {
         "id": ident,
         "object": "chat.completion",
         "created": now(),
         "model": model,
         "system_fingerprint": None,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
-        ],
-        "usage": usage.model_dump(),
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish_reason}],
+        "usage": usage,
     }
 
 

@@ -70,7 +70,7 @@ async def with_deadlines(
                 return
             except TimeoutError:
                 raise _late(seen_text, first_token_timeout, request_timeout) from None
-            if delta.text and not seen_text:
+            if delta.has_output and not seen_text:  # thinking counts: the model is alive
                 seen_text = True
                 if on_first_token is not None:
                     on_first_token()

@@ -14,6 +14,8 @@ import openai
 
 from bot.game.thinking import Thinking, ThoughtFilter
 from common.config import ModelConfig
+from common.provider_rules import ProviderRules, RetryBudget
+from common.reasoning import reasoning_fields, resolve_provider
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,24 @@ class ModelHost:
                 limits=httpx2.Limits(max_connections=MODEL_CONNECTIONS, max_keepalive_connections=MODEL_CONNECTIONS),
             ),
         )
+        self.rules = ProviderRules()  # what the model's server refused, learned from its 400s
+        # model.reasoning in the provider's own words; nothing for `default`.
+        self.reasoning = reasoning_fields(resolve_provider(config.provider, config.base_url), config.reasoning)
 
     async def close(self) -> None:
         await self.client.close()
+
+    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """Today's request plus the reasoning setting, reshaped only by what this model's server refused before."""
+        body = {
+            "model": self.config.name,
+            "messages": messages,
+            "stream": True,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+            **self.reasoning,
+        }
+        return self.rules.shape(self.config.name, body)
 
     async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
         """Yield visible text deltas, thinking already removed, and `Thinking` markers while the model
@@ -72,6 +89,7 @@ class ModelHost:
         endpoint said it is overloaded); failures after it raise HostInterrupted (a retry would answer the
         question twice), HostNoVerdict when the model thought and gave no answer."""
         attempt = 0
+        adaptations = RetryBudget()
         loop = asyncio.get_running_loop()
         while True:
             started = False
@@ -115,25 +133,25 @@ class ModelHost:
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:
                     raise HostInterrupted(_describe(error)) from error
-                if attempt >= self.config.max_retries or not _retryable(error):
-                    raise (HostBusy if _busy(error) else HostUnavailable)(_describe(error)) from error
-                delay = _backoff(attempt, error)
+                if adaptations.allows(self.rules.learn(self.config.name, error)):
+                    continue  # a 400 naming a parameter the model refuses: reshaped, at once, once per rule
+                await self._back_off(attempt, error)
                 attempt += 1
-                log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt, delay)
-                await asyncio.sleep(delay)
+
+    async def _back_off(self, attempt: int, error: Exception) -> None:
+        """Wait before retry number `attempt + 1`, or raise when the failure is not worth another try."""
+        if attempt >= self.config.max_retries or not _retryable(error):
+            raise (HostBusy if _busy(error) else HostUnavailable)(_describe(error)) from error
+        delay = _backoff(attempt, error)
+        log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt + 1, delay)
+        await asyncio.sleep(delay)
 
     async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
         # The client's low-level post: the same HTTP, auth and error types as
         # `chat.completions.create`, without re-validating our own request on every call or
         # building a model object per chunk (together ~6 ms of CPU per question, see
         # docs/PERFORMANCE.md). Chunks arrive as plain dicts.
-        body = {
-            "model": self.config.name,
-            "messages": messages,
-            "stream": True,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-        }
+        body = self.request_body(messages)
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A chat request after validation: plain role/content messages and sampling options."""
+    """A chat request after validation: plain role/content messages and sampling options.
+
+    `fields` is every field the client sent, validated but otherwise as sent (messages included),
+    less what the service owns (`model`, `stream`, `stream_options`): the relay forwards them, a
+    local backend honours or refuses each one.
+    """
 
     messages: list[dict[str, str]]
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,16 @@ class Delta:
     finish_reason: str | None = None
     tokens: int | None = None  # tokens this piece stands for; None counts one per piece with text
     prompt_tokens: int | None = None  # when the backend knows the prompt's size
+    # The upstream's other delta fields, as it sent them: thinking (`reasoning_content`,
+    # `reasoning`), `tool_calls`, `refusal`. A local backend sends none.
+    fields: Mapping[str, Any] | None = None
+    logprobs: Any = None  # the upstream's choice-level logprobs for this piece
+    usage: Mapping[str, Any] | None = None  # the upstream's own usage object, verbatim
+
+    @property
+    def has_output(self) -> bool:
+        """The model produced something (text or thinking): it is alive, the first token has come."""
+        return bool(self.text or self.fields)
 
 
 class Backend(ABC):
@@ -53,6 +70,13 @@ class Backend(ABC):
     @abstractmethod
     def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
         """Yield reply pieces as they are produced."""
+
+    # A backend that relays can ask its upstream for a whole answer, and give it back as it came.
+    answers_whole = False
+
+    async def complete(self, request: GenerationRequest) -> dict[str, Any]:
+        """A whole `chat.completion` body, for backends with `answers_whole`."""
+        raise NotImplementedError
 
 
 class BackendStartError(RuntimeError):

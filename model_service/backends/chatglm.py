@@ -19,6 +19,7 @@ from typing import Any
 
 from common.config import ModelServiceConfig
 from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
+from model_service.backends.local_fields import check_local_fields
 from model_service.backends.stops import StopMatcher
 from model_service.errors import NotReady, RateLimited, ServiceError
 
@@ -110,6 +111,7 @@ class ChatGLMBackend(Backend):
     # -- serving -----------------------------------------------------------------------------
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        check_local_fields(request.fields)  # before queueing: a refused request costs the model nothing
         if self._loaded is None or self._executor is None:
             raise NotReady("The local model is not loaded yet.")
         if self._pending >= 1 + self._max_waiting:
@@ -191,6 +193,9 @@ class ChatGLMBackend(Backend):
         if self._prompts.style == "chatglm":
             options["logits_processor"] = LogitsProcessorList([InvalidScoreGuard()])
         self.stats.generations += 1
+        seed = request.fields.get("seed")
+        if seed is not None:  # one generation at a time, so the global generator is ours alone
+            torch.manual_seed(seed)
         try:
             input_ids = torch.tensor([prompt_ids], device=model.device)
             if self._prompts.style != "chatglm":  # ChatGLM-6B builds its own (boolean, 2-D) mask

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -17,29 +18,46 @@ except ImportError:  # pragma: no cover
     import httpx as _http  # type: ignore[no-redef]
 
 from common.config import ModelServiceConfig
+from common.provider_rules import ProviderRules, RetryBudget
 from model_service.backends.base import Backend, BackendStartError, Delta, GenerationRequest
-from model_service.errors import DEFAULT_RETRY_AFTER, GatewayTimeout, RateLimited, ServiceError, UpstreamError
+from model_service.errors import (
+    DEFAULT_RETRY_AFTER,
+    GatewayTimeout,
+    RateLimited,
+    ServiceError,
+    UpstreamError,
+    UpstreamRejected,
+)
 
 log = logging.getLogger(__name__)
 
 READY_CACHE_SECONDS = 5.0  # /readyz probes often; don't hit the upstream every time
 BUSY_RETRY_AFTER = "1"  # seconds: relayed replies take a few seconds, and a slot frees with each
 MAX_UPSTREAM_MESSAGE = 300
+# Upstream answers about the request itself (a field, its size): the client's to hear and fix. Other
+# refusals (404 model, 401 key, 5xx) are about this service's set-up and stay a 502.
+CLIENT_FAULTS = frozenset({400, 413, 422})
+# Delta keys that are not relayed as fields: the role (sent once, by us) and the text itself.
+_PLAIN_DELTA_KEYS = frozenset({"role", "content"})
+_EMPTY: tuple[object, ...] = (None, "", [], {})
 DONE = object()  # the upstream's "data: [DONE]"
 _NO_REQUEST = _http.Request("POST", "http://upstream/")  # for exceptions raised outside the client
 
 
 class OpenAIBackend(Backend):
     name = "openai"
+    answers_whole = True
 
     def __init__(self, config: ModelServiceConfig) -> None:
         self._config = config.openai
         self._first_token_timeout = config.first_token_timeout
+        self._request_timeout = config.request_timeout
         self._secrets = [key for key in (config.openai.api_key, config.api_key) if key]
         self._client: openai.AsyncOpenAI | None = None
         self._ready_at = 0.0
         self._ready = False
         self._in_flight = 0  # requests relayed now, counted before the upstream is called
+        self.rules = ProviderRules()  # what the upstream's model refused, learned from its 400s
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -93,10 +111,8 @@ class OpenAIBackend(Backend):
             # request, retries and maps HTTP errors to exceptions, and hands back the unread response;
             # we read its SSE lines ourselves. Its typed `chat.completions.create` transforms the
             # arguments and builds a pydantic object per chunk, which cost more than the whole relay.
-            try:
-                response = await self.client.post(
-                    "/chat/completions", body=self._arguments(request), cast_to=_http.Response, stream=True
-                )
+            with self._upstream_failures():
+                response = await self._post(request, stream=True)
                 try:
                     finished = False
                     async for line in response.aiter_lines():
@@ -111,19 +127,63 @@ class OpenAIBackend(Backend):
                     # stopped listening. Shielded, because we are often here because of a cancellation.
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
-            except openai.APIError as exc:
-                raise self._describe(exc) from None
-            except _http.TimeoutException:
-                raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
-            except _http.RequestError as exc:
-                error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
-                raise self._describe(error) from None
-            except UpstreamStreamError as exc:
-                raise UpstreamError(
-                    f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}"
-                ) from None
         finally:
             self._in_flight -= 1
+
+    async def complete(self, request: GenerationRequest) -> dict[str, Any]:
+        """A whole answer: the upstream is asked for one too, so that what comes back (usage above all:
+        some servers, llama-cpp-python's, report none in a stream) is exactly what it would answer."""
+        self._admit()
+        try:
+            with self._upstream_failures():
+                response = await self._post(request, stream=False)
+                try:
+                    payload = json.loads(await response.aread())
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+        finally:
+            self._in_flight -= 1
+        if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+            raise UpstreamError(f"The upstream at {self._config.base_url} answered something other than a completion.")
+        return payload
+
+    @contextmanager
+    def _upstream_failures(self) -> Iterator[None]:
+        """Whatever goes wrong upstream, raised as the ServiceError our client should see."""
+        try:
+            yield
+        except openai.APIError as exc:
+            raise self._describe(exc) from None
+        except _http.TimeoutException:
+            raise self._describe(openai.APITimeoutError(request=_NO_REQUEST)) from None
+        except _http.RequestError as exc:
+            error = openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=_NO_REQUEST)
+            raise self._describe(error) from None
+        except (UpstreamStreamError, ValueError) as exc:
+            raise UpstreamError(f"The upstream at {self._config.base_url} failed: {self._scrub(str(exc))}") from None
+
+    async def _post(self, request: GenerationRequest, stream: bool) -> _http.Response:
+        """Send the request; a 400 that teaches a provider rule is answered by one reshaped retry per rule.
+
+        A stream's read timeout is the wait for each chunk (first_token_timeout); a whole answer has
+        no first token to wait for, so its read is bounded by request_timeout."""
+        budget = RetryBudget()
+        options: dict[str, Any] = {}
+        if not stream:
+            options["timeout"] = openai.Timeout(self._request_timeout, connect=self._config.connect_timeout)
+        while True:
+            try:
+                return await self.client.post(
+                    "/chat/completions",
+                    body=self._arguments(request, stream),
+                    cast_to=_http.Response,
+                    stream=True,  # the unread response either way: we read the body ourselves
+                    options=options,  # type: ignore[arg-type]
+                )
+            except openai.APIStatusError as exc:
+                if not budget.allows(self.rules.learn(self._config.model, exc)):
+                    raise
 
     def _admit(self) -> None:
         if self._in_flight >= self._config.max_in_flight:
@@ -134,17 +194,14 @@ class OpenAIBackend(Backend):
             )
         self._in_flight += 1
 
-    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
-        arguments: dict[str, Any] = {"model": self._config.model, "messages": request.messages, "stream": True}
-        if request.temperature is not None:
-            arguments["temperature"] = request.temperature
-        if request.top_p is not None:
-            arguments["top_p"] = request.top_p
-        if request.max_tokens is not None:
-            arguments["max_tokens"] = request.max_tokens
-        if request.stop:
-            arguments["stop"] = request.stop
-        return arguments
+    def _arguments(self, request: GenerationRequest, stream: bool) -> dict[str, Any]:
+        """The client's request as it sent it; the service owns the model and, for a stream, asks for
+        usage (OpenAI refuses stream_options without stream). Reshaped only by what the upstream's
+        model refused before (common/provider_rules.py)."""
+        arguments = {**request.fields, "model": self._config.model, "stream": stream}
+        if stream:
+            arguments["stream_options"] = {"include_usage": True}  # always: the metrics count it
+        return self.rules.shape(self._config.model, arguments)
 
     def _describe(self, exc: openai.APIError) -> ServiceError:
         """Map an openai exception to what our client should see, without leaking any key."""
@@ -162,12 +219,20 @@ class OpenAIBackend(Backend):
                 f"The upstream at {where} refused the API key (check model_service.openai.api_key).",
                 code="upstream_auth_failed",
             )
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in CLIENT_FAULTS:
+            return UpstreamRejected(exc.status_code, self._upstream_error(exc))
         if isinstance(exc, openai.APIStatusError):
             return UpstreamError(
                 f"The upstream at {where} answered HTTP {exc.status_code}: {self._scrub(exc.message)}",
                 code=f"upstream_http_{exc.status_code}",
             )
         return UpstreamError(f"The upstream at {where} failed: {self._scrub(exc.message)}", code="upstream_error")
+
+    def _upstream_error(self, exc: openai.APIStatusError) -> dict[str, Any]:
+        """The upstream's error object as it sent it, its message scrubbed of our keys."""
+        error = dict(exc.body) if isinstance(exc.body, dict) else {}
+        error["message"] = self._scrub(str(error.get("message") or exc.message))
+        return error
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -195,14 +260,26 @@ def parse_sse_line(line: str) -> Delta | object | None:
     if chunk.get("error"):
         error = chunk["error"]
         raise UpstreamStreamError(str(error.get("message") if isinstance(error, dict) else error))
-    usage = chunk.get("usage") or {}
-    prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    usage = chunk.get("usage")
+    usage = usage if isinstance(usage, dict) and usage else None
     choices = chunk.get("choices") or []
     if not choices:
-        return Delta(prompt_tokens=prompt_tokens, tokens=0) if prompt_tokens is not None else None
+        return Delta(tokens=0, usage=usage) if usage is not None else None
     choice = choices[0]
-    text = (choice.get("delta") or {}).get("content") or ""
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or ""
+    # Thinking (`reasoning_content`, `reasoning`), tool calls, refusals: relayed as the upstream sent them.
+    # Empty ones (`"tool_calls": []`, `"reasoning_content": null`, as some servers send in every delta) say nothing.
+    fields = {key: value for key, value in delta.items() if key not in _PLAIN_DELTA_KEYS and value not in _EMPTY}
+    logprobs = choice.get("logprobs")
     finish = choice.get("finish_reason")
-    if not text and finish is None:
+    if not text and not fields and logprobs is None and finish is None and usage is None:
         return None
-    return Delta(text=text, finish_reason=finish, prompt_tokens=prompt_tokens)
+    return Delta(
+        text=text,
+        finish_reason=finish,
+        tokens=0 if not text and not fields else None,
+        fields=fields or None,
+        logprobs=logprobs,
+        usage=usage,
+    )

@@ -2,7 +2,9 @@
 
 It runs on its own thread and event loop, so it is real HTTP from the caller's point of view
 and unaffected by SimCord's virtual clock. Tests queue `Reply` scripts (text, delays, faults);
-every request body is recorded.
+every request body is recorded. Like OpenAI, it reports usage in a stream only when asked
+(`stream_options.include_usage`), and it can refuse parameters the way OpenAI's reasoning models do
+(`FakeUpstream.refusals`, `OPENAI_REASONING_REFUSALS`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class Reply:
     # Whole deltas to send instead of `chunks` (one per chunk, same delays and faults): how servers that
     # stream a model's thinking in fields of their own shape a reply (see SHAPES).
     deltas: list[dict[str, Any]] | None = None
+    # Deltas streamed verbatim before the content (thinking: {"reasoning_content": "..."}, tool calls), not
+    # counted by cut_after; a whole answer merges them into its message.
+    extra_deltas: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] | None = None  # what to report; None: counted from the request and the chunks
+    error: dict[str, Any] | None = None  # with a non-200 status: the error object (message, type, param, code)
 
     @classmethod
     def text(cls, text: str, size: int = 4, **kwargs: Any) -> Reply:
@@ -55,6 +62,9 @@ class Reply:
 
     def sent_deltas(self) -> list[dict[str, Any]]:
         return self.deltas if self.deltas is not None else [{"content": chunk} for chunk in self.chunks]
+
+    def all_deltas(self) -> list[dict[str, Any]]:
+        return [*self.extra_deltas, *self.sent_deltas()]
 
 
 def _pieces(text: str, size: int) -> list[str]:
@@ -143,6 +153,38 @@ SHAPES: dict[str, Callable[..., Reply]] = {
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A parameter the upstream answers 400 to, in OpenAI's words: always, or unless it has `allowed`."""
+
+    param: str
+    code: str  # OpenAI's: unsupported_parameter (the field) or unsupported_value (its value)
+    allowed: Any = None
+    instead: str | None = None  # what to send instead, named in the message
+
+    def refuses(self, body: dict[str, Any]) -> bool:
+        return self.param in body and (self.allowed is None or body[self.param] != self.allowed)
+
+    def error(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.code == "unsupported_value":
+            message = (
+                f"Unsupported value: '{self.param}' does not support {body[self.param]!r} with this model. "
+                f"Only the default ({self.allowed}) value is supported."
+            )
+        else:
+            message = f"Unsupported parameter: '{self.param}' is not supported with this model."
+            if self.instead:
+                message += f" Use '{self.instead}' instead."
+        return {"message": message, "type": "invalid_request_error", "param": self.param, "code": self.code}
+
+
+# What OpenAI's reasoning models (o-series, GPT-5) answer to today's chat-model requests.
+OPENAI_REASONING_REFUSALS = (
+    Refusal("max_tokens", "unsupported_parameter", instead="max_completion_tokens"),
+    Refusal("temperature", "unsupported_value", allowed=1),
+)
+
+
 class FakeUpstream:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
@@ -151,6 +193,7 @@ class FakeUpstream:
         self.scripts: deque[Reply] = deque()
         self.responder: Responder | None = None
         self.default = Reply()
+        self.refusals: list[Refusal] = []
         self.disconnects = 0
         self.completed = 0
         self.keepalives_sent = 0
@@ -174,6 +217,7 @@ class FakeUpstream:
         self.scripts.clear()
         self.responder = None
         self.default = Reply()
+        self.refusals: list[Refusal] = []
         self.disconnects = 0
         self.completed = 0
         self.keepalives_sent = 0
@@ -237,16 +281,21 @@ class FakeUpstream:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        for refusal in self.refusals:
+            if refusal.refuses(body):
+                return web.json_response({"error": refusal.error(body)}, status=400)
         reply = self._next_reply(body)
         if reply.hang:
             await self._hang()
         if reply.status != 200:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
+            if reply.error is not None:
+                return web.json_response({"error": reply.error}, status=reply.status, headers=headers)
             return _error(reply.status, f"upstream says {reply.status}", "upstream_fault", headers)
         if not body.get("stream"):
-            await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.sent_deltas()) - 1, 0))
+            await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.all_deltas()) - 1, 0))
             self.completed += 1
-            return web.json_response(_completion(body, reply.sent_deltas()))
+            return web.json_response(_completion(body, reply))
         return await self._stream(request, body, reply)
 
     async def _hang(self) -> None:
@@ -281,12 +330,15 @@ class FakeUpstream:
         try:
             await _send(response, _chunk(ident, body, {"role": "assistant", "content": ""}))
             await asyncio.sleep(reply.first_delay)
+            for index, extra in enumerate(reply.extra_deltas):
+                await asyncio.sleep(reply.chunk_delay if index else 0)
+                await _send(response, _chunk(ident, body, extra))
             for index, delta in enumerate(reply.sent_deltas()):
                 if reply.cut_after is not None and index >= reply.cut_after:
                     assert request.transport is not None
                     request.transport.abort()
                     return response
-                if index:
+                if index or reply.extra_deltas:
                     await asyncio.sleep(reply.chunk_delay)
                 if reply.stamp:
                     delta = {**delta, "content": f"{delta['content']}@{time.perf_counter():.6f}"}
@@ -297,6 +349,8 @@ class FakeUpstream:
                 await self._keep_alive(response, ident, body, reply)
                 return response
             await _send(response, _chunk(ident, body, {}, finish="stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await _send(response, {**_chunk(ident, body, {}), "choices": [], "usage": _usage(body, reply)})
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
             self.completed += 1
@@ -324,21 +378,31 @@ def _chunk(ident: str, body: dict[str, Any], delta: dict[str, Any], finish: str 
     }
 
 
-def _completion(body: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole message the deltas add up to: each text field joined (a reasoning field stays its own field)."""
+def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The reply's script's usage, or one counted the fake's way: a token per word of the prompt, per delta."""
+    if reply.usage is not None:
+        return reply.usage
+    words = sum(len(str(message.get("content", "")).split()) for message in body.get("messages") or ())
+    completion = len(reply.all_deltas())
+    return {"prompt_tokens": words, "completion_tokens": completion, "total_tokens": words + completion}
+
+
+def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The whole message the deltas add up to: each text field joined (a reasoning field stays its own field),
+    other values (tool calls) as the last delta gave them."""
     message: dict[str, Any] = {"role": "assistant", "content": ""}
-    for delta in deltas:
+    for delta in reply.all_deltas():
         for name, value in delta.items():
-            if isinstance(value, str) and name != "role":
-                message[name] = message.get(name, "") + value
-    text = message["content"]
+            if name == "role" or value is None:
+                continue
+            message[name] = message.get(name, "") + value if isinstance(value, str) else value
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()), "total_tokens": 10},
+        "usage": _usage(body, reply),
     }
 
 

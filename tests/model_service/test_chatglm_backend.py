@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,81 @@ async def test_bitsandbytes_quantized_loading(start_service: StartService, tiny_
     assert pieces[-1].finish_reason == "length"
     assert sum(delta.tokens or 0 for delta in pieces) == 4
     await backend.close()
+
+
+# -- request fields: honoured or refused, never dropped --------------------------------------------
+
+
+async def post_raw(service: ServerThread, body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        return await http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {SERVICE_KEY}"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "v", "schema": {}}}}, "response_format"),
+        ({"logit_bias": {"5": 10}}, "logit_bias"),
+        ({"presence_penalty": 0.5}, "presence_penalty"),
+        ({"reasoning_effort": "low"}, "reasoning_effort"),
+        ({"stream": True, "response_format": {"type": "json_object"}}, "response_format"),
+        ({"messages": [{"role": "user", "content": "Is he dead?", "name": "player-7"}]}, "messages.0.name"),
+    ],
+)
+async def test_fields_the_local_model_cannot_honour_are_400(
+    local: tuple[ServerThread, ChatGLMBackend], extra: dict[str, Any], param: str
+) -> None:
+    service, backend = local
+    response = await post_raw(service, {"messages": QUESTION, "max_tokens": 3, **extra})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (param, "unsupported_parameter")
+    assert f"`{param}` is not supported by the chatglm backend" in error["message"]
+    assert backend.stats.generations == 0
+
+
+async def test_default_valued_fields_pass(local: tuple[ServerThread, ChatGLMBackend]) -> None:
+    service, backend = local
+    neutral = {
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "logprobs": False,
+        "logit_bias": {},
+        "tools": [],
+        "response_format": {"type": "text"},
+        "top_logprobs": None,
+        "user": "player-7",
+    }
+    response = await post_raw(service, {"messages": QUESTION, "max_tokens": 3, **neutral})
+    assert response.status_code == 200, response.text
+    assert backend.stats.generations == 1
+
+
+async def test_seed_makes_sampling_repeatable(local: tuple[ServerThread, ChatGLMBackend]) -> None:
+    service, _ = local
+
+    async def sample(seed: int) -> str:
+        body = {"messages": QUESTION, "max_tokens": 12, "temperature": 1.0, "seed": seed}
+        return str((await post_raw(service, body)).json()["choices"][0]["message"]["content"])
+
+    first = await sample(5)
+    assert await sample(5) == first
+    assert {await sample(seed) for seed in (6, 7, 8)} != {first}
+
+
+async def test_the_local_model_never_sends_thinking(local: tuple[ServerThread, ChatGLMBackend]) -> None:
+    service, _ = local
+    body = {"messages": QUESTION, "max_tokens": 6, "stream": True, "stream_options": {"include_usage": True}}
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream(
+            "POST", f"{service.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {SERVICE_KEY}"}
+        ) as response,
+    ):
+        lines = [line.removeprefix("data: ") async for line in response.aiter_lines() if line]
+    chunks = [json.loads(line) for line in lines[:-1]]
+    assert all(set(choice["delta"]) <= {"role", "content"} for chunk in chunks for choice in chunk["choices"])
+    assert "completion_tokens_details" not in chunks[-1]["usage"]
+    message = (await post_raw(service, {"messages": QUESTION, "max_tokens": 6})).json()["choices"][0]["message"]
+    assert set(message) == {"role", "content"}

@@ -1,0 +1,104 @@
+"""What a model's server refuses, learned from its 400s, and requests reshaped to fit.
+
+OpenAI's reasoning models (o-series, GPT-5) refuse `max_tokens` (`error.param: "max_tokens"`,
+`code: "unsupported_parameter"`, "use max_completion_tokens") and any temperature but the default
+(`param: "temperature"`, `code: "unsupported_value"`). Other servers accept both. So nothing is
+guessed from a model's name: requests go out as they always did, and only a 400 in that shape
+teaches a rule, kept for that model for the life of the process. Both the bot's host client and the
+model service's relay use this module.
+
+No retry storms: a caller retries a request at most once per rule (`RetryBudget`), at once, and only
+before any text arrived; a 400 naming anything else is a plain failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BAD_REQUEST = 400
+# OpenAI's codes for a parameter the model does not take at all, or not with this value.
+UNSUPPORTED_CODES = frozenset({"unsupported_parameter", "unsupported_value"})
+# The token bound under the name reasoning models take (it counts their thinking too).
+RENAMED = {"max_tokens": "max_completion_tokens"}
+# Parameters whose absence means the server's default: leaving one out still gets an answer, the
+# model's usual one (temperature 1, its own top_p, its own reasoning effort).
+OMITTABLE = frozenset({"temperature", "top_p", "reasoning_effort", "stream_options"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Send `param` as `rename_to`, or (rename_to None) leave it out."""
+
+    param: str
+    rename_to: str | None = None
+
+    def apply(self, body: dict[str, Any]) -> None:
+        if self.param not in body:
+            return
+        value = body.pop(self.param)
+        if self.rename_to is not None:
+            body.setdefault(self.rename_to, value)
+
+    def describe(self) -> str:
+        return f"sends {self.rename_to} instead of {self.param}" if self.rename_to else f"leaves out {self.param}"
+
+
+def rule_for(param: object, code: object) -> Rule | None:
+    """The adaptation a 400 in OpenAI's shape asks for, or None when it names nothing we can adapt."""
+    if not isinstance(param, str) or code not in UNSUPPORTED_CODES:
+        return None
+    if param in RENAMED and code == "unsupported_parameter":
+        return Rule(param, RENAMED[param])
+    if param in OMITTABLE:
+        return Rule(param)
+    return None
+
+
+class ProviderRules:
+    """Rules learned per model name; requests of a model with none go out untouched."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, list[Rule]] = {}
+
+    def shape(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        rules = self._rules.get(model)
+        if not rules:
+            return body
+        shaped = dict(body)
+        for rule in rules:
+            rule.apply(shaped)
+        return shaped
+
+    def learn(self, model: str, error: object) -> Rule | None:
+        """The rule `error` (an openai.APIStatusError or anything with its attributes) teaches for
+        `model`, remembered from now on; None when it teaches nothing."""
+        if getattr(error, "status_code", None) != BAD_REQUEST:
+            return None
+        rule = rule_for(getattr(error, "param", None), getattr(error, "code", None))
+        if rule is None:
+            return None
+        known = self._rules.setdefault(model, [])
+        if rule not in known:
+            known.append(rule)
+            log.info("model %s refused %s: it now %s", model, rule.param, rule.describe())
+        return rule
+
+    def learned(self, model: str) -> tuple[Rule, ...]:
+        return tuple(self._rules.get(model, ()))
+
+
+class RetryBudget:
+    """One request's retries for learned rules: at most one per rule, so a request cannot loop."""
+
+    def __init__(self) -> None:
+        self._used: set[Rule] = set()
+
+    def allows(self, rule: Rule | None) -> bool:
+        if rule is None or rule in self._used:
+            return False
+        self._used.add(rule)
+        return True
