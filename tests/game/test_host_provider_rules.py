@@ -29,7 +29,7 @@ async def test_a_server_that_accepts_everything_gets_todays_request(fake_upstrea
     finally:
         await host.close()
     assert fake_upstream.requests == [
-        {"model": "o4-mini", "messages": QUESTION, "stream": True, "temperature": 0.2, "max_tokens": 300}
+        {"model": "o4-mini", "messages": QUESTION, "stream": True, "temperature": 0.2, "max_tokens": 1024}
     ]
 
 
@@ -45,7 +45,7 @@ async def test_refused_parameters_are_adapted_directly(fake_upstream: FakeUpstre
     finally:
         await host.close()
     assert fake_upstream.requests == [
-        {"model": "o4-mini", "messages": QUESTION, "stream": True, "max_completion_tokens": 300}
+        {"model": "o4-mini", "messages": QUESTION, "stream": True, "max_completion_tokens": 1024}
     ]
 
 

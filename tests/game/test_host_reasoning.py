@@ -15,7 +15,7 @@ from tests.fakes.upstream import FakeUpstream, Refusal
 from tests.model_service.conftest import SERVICE_KEY, openai_config
 
 QUESTION = [{"role": "user", "content": "Is he alive?"}]
-TODAY = {"model": "turtle-host", "messages": QUESTION, "stream": True, "temperature": 0.2, "max_tokens": 300}
+TODAY = {"model": "turtle-host", "messages": QUESTION, "stream": True, "temperature": 0.2, "max_tokens": 1024}
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("openai", "off"): {"reasoning_effort": "none"},
     ("openai", "low"): {"reasoning_effort": "low"},
@@ -63,7 +63,7 @@ async def test_the_setting_passes_through_the_model_service(fake_upstream: FakeU
         await sent_by_host(f"{service.url}/v1", SERVICE_KEY, provider="vllm", reasoning="off")
     sent = fake_upstream.requests[-1]
     assert sent["chat_template_kwargs"] == {"enable_thinking": False}
-    assert (sent["model"], sent["max_tokens"], sent["temperature"]) == ("fake-model", 300, 0.2)
+    assert (sent["model"], sent["max_tokens"], sent["temperature"]) == ("fake-model", 1024, 0.2)
 
 
 async def test_an_openai_model_without_none_falls_back_to_its_default(fake_upstream: FakeUpstream) -> None:
