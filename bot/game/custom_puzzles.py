@@ -134,6 +134,9 @@ def puzzles_from_file(name: str, data: bytes) -> list[Puzzle]:
 class _PackDumper(yaml.SafeDumper):
     """Multi-line texts as literal blocks, so an exported pack reads like a hand-written one."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a pack never holds aliases: the pack reader refuses them
+
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None

@@ -180,3 +180,21 @@ async def test_export_and_import_round_trip_and_bad_packs_store_nothing(
     full = await admin.slash(table.channel, "puzzle import", file=pack_file(*too_many))
     assert full.response.content == ("Nothing was stored: a server keeps at most 3 puzzles, and this would make 4.")
     assert await stored(client, table) == before
+
+
+async def test_an_alias_bomb_import_is_refused_naming_its_line_and_stores_nothing(
+    table: Table, admin: simcord.MemberActor, client: aioredis.Redis
+) -> None:
+    """A pack of a few hundred bytes whose `difficulty` aliases a list of lists: formatted into an error
+    message it expands (eight levels took the bot 6 s and 1 GB); five levels keep this test light."""
+    levels = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"&l{level} [{', '.join([f'*l{level - 1}'] * 10)}]" for level in range(1, 6)]
+    entry = yaml.safe_dump({"puzzles": [{key: value for key, value in EN_ENTRY.items() if key != "difficulty"}]})
+    bomb = entry + f"  difficulty: [{', '.join(levels)}]\n"
+    assert len(bomb.encode()) < 1_500
+    result = await admin.slash(table.channel, "puzzle import", file=("bomb.yaml", bomb.encode()))
+    content = result.response.content
+    assert result.ephemeral and content.startswith("Nothing was stored. Please fix:\n• bomb.yaml: line ")
+    assert "invalid YAML: aliases (*name) here expand the pack past" in content
+    assert "lol" not in content and len(content) < 400
+    assert await stored(client, table) == {}
