@@ -198,6 +198,9 @@ class ModelServiceConfig(_Section):
     first_token_timeout: float = Field(30.0, gt=0)
     request_timeout: float = Field(300.0, gt=0)
     max_queue: int = Field(8, ge=1)
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body read; a larger one gets 413."
+    )
     openai: OpenAIBackendConfig = Field(default_factory=OpenAIBackendConfig)
     chatglm: ChatGLMBackendConfig = Field(default_factory=ChatGLMBackendConfig)
 
