@@ -218,6 +218,9 @@ class WebConfig(_Section):
     secret: str | None = Field(None, description="The shared password when auth is secret.")
     actions_per_minute: int = Field(20, ge=1, description="Questions and button presses per browser session.")
     concurrent_replies: int = Field(32, ge=1, description="Host replies streamed at once across all sessions.")
+    max_request_bytes: int = Field(
+        65_536, ge=1024, le=16_777_216, description="Largest request body the page reads; a larger one gets 413."
+    )
 
 
 class Config(_Section):

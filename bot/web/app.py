@@ -14,6 +14,7 @@ from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.redis_client import connect
 from bot.web.game import WebGames
+from bot.web.guard import RequestGuard
 from bot.web.limits import RateLimiter
 from bot.web.page import PAGE_CSS, build_page
 from bot.web.texts import web_text
@@ -41,6 +42,7 @@ def create_app(config: Config) -> FastAPI:
             await client.aclose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RequestGuard, max_request_bytes=config.web.max_request_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -20,6 +20,7 @@ from common.config import Config
 STORAGE_KEY = "turtle-soup-session"
 STORAGE_KEY_SECRET = "turtle-soup-session-v1"
 CHAT_HEIGHT = 420
+CACHE_CLEANING = (3600, 3600)  # every hour, Gradio deletes its temporary files older than an hour
 # The chat box's own "clear" button would only blank the browser's copy of the transcript.
 PAGE_CSS = '#transcript button[aria-label="Clear"] { display: none; }'
 
@@ -138,7 +139,8 @@ class Page:
 
 def build_page(web: WebGames, config: Config) -> gr.Blocks:
     title = web_text(config.game.default_language, "page_title")
-    with gr.Blocks(title=title, analytics_enabled=False) as page:
+    # Nothing a client sends is kept (uploads are refused); what Gradio writes itself is deleted hourly.
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=CACHE_CLEANING) as page:
         Page(web, config).wire(page)
     page.queue(default_concurrency_limit=config.web.concurrent_replies)
     return page
