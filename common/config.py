@@ -217,6 +217,15 @@ class WebConfig(_Section):
     auth: Literal["none", "secret"] = Field("none", description="secret: players log in with web.secret.")
     secret: str | None = Field(None, description="The shared password when auth is secret.")
     actions_per_minute: int = Field(20, ge=1, description="Questions and button presses per browser session.")
+    actions_per_minute_per_address: int = Field(
+        60, ge=1, description="Questions and button presses per client address, across its sessions."
+    )
+    new_games_per_hour_per_address: int = Field(30, ge=1, description="Games one client address may start an hour.")
+    trusted_proxy_header: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Behind a reverse proxy: the header it sets to the client's address (X-Forwarded-For, X-Real-IP).",
+    )
     concurrent_replies: int = Field(32, ge=1, description="Host replies streamed at once across all sessions.")
     max_request_bytes: int = Field(
         65_536, ge=1024, le=16_777_216, description="Largest request body the page reads; a larger one gets 413."

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from bot.game.assembly import SECONDS_PER_DAY, build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.redis_client import connect
+from bot.web.clients import client_address
 from bot.web.game import View, WebGames
 from bot.web.limits import RateLimiter
 from bot.web.sessions import channel_for, is_web_channel, new_token, valid_token
@@ -140,3 +141,13 @@ def test_the_rate_limit_is_a_sliding_minute() -> None:
     assert limiter.allow(1) == pytest.approx(30.0)
     now[0] += 30
     assert limiter.allow(1) == 0
+
+
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_header_is_configured() -> None:
+    forwarded = {"x-forwarded-for": "10.0.0.1, 203.0.113.7"}
+    assert client_address("127.0.0.1", forwarded, None) == "127.0.0.1"  # a header nobody vouches for is ignored
+    assert client_address("127.0.0.1", forwarded, "X-Forwarded-For") == "203.0.113.7"  # the proxy's own entry
+    assert client_address("127.0.0.1", {"x-real-ip": " 198.51.100.4 "}, "X-Real-IP") == "198.51.100.4"
+    assert client_address("127.0.0.1", {}, "X-Forwarded-For") == "127.0.0.1"  # no header: the peer
+    assert client_address(None, {"x-forwarded-for": "x" * 5000}, "X-Forwarded-For") == "x" * 100
+    assert client_address(None, {}, None) == "unknown"
