@@ -6,6 +6,7 @@ Server or the configured `game.puzzle_admin_role`, and every reply is ephemeral.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import TYPE_CHECKING, Literal
@@ -17,7 +18,13 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.cogs.game import ui_language
-from bot.game.custom_puzzles import CustomPuzzles, PuzzleLimitReached, puzzle_from_form, puzzles_from_file
+from bot.game.custom_puzzles import (
+    MAX_FILE_BYTES,
+    CustomPuzzles,
+    PuzzleLimitReached,
+    puzzle_from_form,
+    puzzles_from_file,
+)
 from bot.game.puzzles import MAX_LENGTHS, PuzzleError
 from bot.server_texts import say
 
@@ -30,6 +37,7 @@ MESSAGE_LIMIT = 2000
 TEXT_INPUT_LIMIT = 4000  # Discord's most for one text input
 LIST_ROOM = 1800
 EXPORT_NAME = "puzzles.yaml"
+FILES_PER_MESSAGE = 10  # Discord's most attachments on one message
 
 
 def problems_text(error: PuzzleError, language: str) -> str:
@@ -198,10 +206,22 @@ class PuzzlesCog(commands.Cog):
         if exported is None:
             await interaction.response.send_message(say(language, "puzzle_list_empty"), ephemeral=True)
             return
-        pack, count = exported
-        file = discord.File(io.BytesIO(pack.encode("utf-8")), filename=EXPORT_NAME)
-        exported_text = say(language, "puzzle_exported", count=count)
-        await interaction.response.send_message(exported_text, file=file, ephemeral=True)
+        packs, count = exported
+        if len(packs) == 1:
+            names = [EXPORT_NAME]
+            exported_text = say(language, "puzzle_exported", count=count)
+        else:  # each file fits what /puzzle import reads, so every one imports again
+            names = [f"puzzles-{number}.yaml" for number in range(1, len(packs) + 1)]
+            limit = f"{MAX_FILE_BYTES // 1024:,} KiB"
+            exported_text = say(language, "puzzle_exported_parts", count=count, files=len(packs), limit=limit)
+        files = [
+            discord.File(io.BytesIO(pack.encode("utf-8")), filename=name)
+            for pack, name in zip(packs, names, strict=True)
+        ]
+        batches = [files[start : start + FILES_PER_MESSAGE] for start in range(0, len(files), FILES_PER_MESSAGE)]
+        await interaction.response.send_message(exported_text, files=batches[0], ephemeral=True)
+        for batch in batches[1:]:
+            await interaction.followup.send(files=batch, ephemeral=True)
 
     @puzzle.command(name="import", description=_("Add the puzzles of a puzzle pack file (YAML)"))
     @app_commands.describe(file=_("A puzzle pack: YAML with a `puzzles:` list"))
@@ -210,7 +230,9 @@ class PuzzlesCog(commands.Cog):
             return
         language = ui_language(interaction)
         try:
-            puzzles = puzzles_from_file(file.filename, await file.read())
+            data = await file.read()
+            # Validating a full pack of long Chinese puzzles takes a while: off the event loop.
+            puzzles = await asyncio.to_thread(puzzles_from_file, file.filename, data)
             stored = await self.puzzles.add(interaction.guild_id or 0, puzzles, replace=True)
         except PuzzleError as error:
             await interaction.response.send_message(self._problem(error, language), ephemeral=True)
