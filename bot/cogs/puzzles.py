@@ -25,7 +25,7 @@ from bot.game.custom_puzzles import (
     puzzle_from_form,
     puzzles_from_file,
 )
-from bot.game.puzzles import MAX_LENGTHS, PuzzleError
+from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, PuzzleError
 from bot.server_texts import say
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
 TEXT_INPUT_LIMIT = 4000  # Discord's most for one text input
+# The form takes no more than validation accepts, or what was typed past it is lost with the refusal.
+KEY_FACTS_INPUT_LIMIT = MAX_KEY_FACTS * (MAX_KEY_FACT_LENGTH + 1)  # one per line
 LIST_ROOM = 1800
 EXPORT_NAME = "puzzles.yaml"
 FILES_PER_MESSAGE = 10  # Discord's most attachments on one message
@@ -65,13 +67,13 @@ class PuzzleForm(discord.ui.Modal):
             label=say(ui, "form_title_field"), custom_id="title", max_length=MAX_LENGTHS["title"]
         )
         self.story = discord.ui.TextInput(
-            label=say(ui, "form_story"), custom_id="story", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_story"), custom_id="story", style=paragraph, max_length=MAX_LENGTHS["story"]
         )
         self.answer = discord.ui.TextInput(
-            label=say(ui, "form_answer"), custom_id="answer", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_answer"), custom_id="answer", style=paragraph, max_length=MAX_LENGTHS["answer"]
         )
         self.key_facts = discord.ui.TextInput(
-            label=say(ui, "form_key_facts"), custom_id="key_facts", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_key_facts"), custom_id="key_facts", style=paragraph, max_length=KEY_FACTS_INPUT_LIMIT
         )
         self.hints = discord.ui.TextInput(
             label=say(ui, "form_hints"), custom_id="hints", style=paragraph, required=False, max_length=TEXT_INPUT_LIMIT

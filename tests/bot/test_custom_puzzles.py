@@ -3,6 +3,7 @@ use them, bad input (named by puzzle and field, nothing stored), and /play picki
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -198,3 +199,24 @@ async def test_an_alias_bomb_import_is_refused_naming_its_line_and_stores_nothin
     assert "invalid YAML: aliases (*name) here expand the pack past" in content
     assert "lol" not in content and len(content) < 400
     assert await stored(client, table) == {}
+
+
+async def test_the_form_takes_no_more_than_validation_accepts_and_a_full_story_is_stored(
+    table: Table, admin: simcord.MemberActor, client: aioredis.Redis
+) -> None:
+    """The form allowed 4,000 characters of story that validation refused at 3,500, losing all that was typed."""
+    shown = await admin.slash(table.channel, "puzzle add", language="zh")
+    assert shown.modal is not None
+    limits = {
+        component["custom_id"]: component["max_length"]
+        for row in shown.modal["components"]
+        for component in row["components"]
+    }
+    assert limits == {"title": 200, "story": 3500, "answer": 3500, "key_facts": 5 * 201, "hints": 4000}
+    with pytest.raises(simcord.SetupError, match="exceeds max_length=3500"):
+        await admin.submit_modal(shown, {**ZH_FORM, "story": "夜" * 3501})  # Discord's form stops the typing
+    full_story = (ZH_FORM["story"] * 100)[:3500]
+    added = await admin.submit_modal(shown, {**ZH_FORM, "story": full_story})
+    assert added.response.content.startswith("Added **雨夜的灯**")
+    [entry] = (await stored(client, table)).values()
+    assert json.loads(entry)["story"] == full_story
