@@ -37,6 +37,8 @@ MESSAGE_LIMIT = 2000
 TEXT_INPUT_LIMIT = 4000  # Discord's most for one text input
 # The form takes no more than validation accepts, or what was typed past it is lost with the refusal.
 KEY_FACTS_INPUT_LIMIT = MAX_KEY_FACTS * (MAX_KEY_FACT_LENGTH + 1)  # one per line
+# No stored id is longer, and a reply echoing a longer one could pass 2,000 characters (Discord's 400: no answer).
+PuzzleId = app_commands.Range[str, 1, MAX_LENGTHS["id"]]
 LIST_ROOM = 1800
 EXPORT_NAME = "puzzles.yaml"
 FILES_PER_MESSAGE = 10  # Discord's most attachments on one message
@@ -183,17 +185,19 @@ class PuzzlesCog(commands.Cog):
 
     @puzzle.command(name="remove", description=_("Remove one of this server's puzzles"))
     @app_commands.describe(puzzle_id=_("The puzzle's id, as /puzzle list shows it"))
-    async def remove(self, interaction: discord.Interaction, puzzle_id: str) -> None:
+    async def remove(self, interaction: discord.Interaction, puzzle_id: PuzzleId) -> None:
         if await self._refuse_unless_allowed(interaction):
             return
         language = ui_language(interaction)
+        puzzle_id = puzzle_id.strip()
         try:
-            removed = await self.puzzles.remove(interaction.guild_id or 0, puzzle_id.strip())
+            removed = await self.puzzles.remove(interaction.guild_id or 0, puzzle_id)
         except redis.exceptions.RedisError as error:
             await self._redis_down(interaction, error)
             return
         key = "puzzle_removed" if removed else "puzzle_not_found"
-        await interaction.response.send_message(say(language, key, id=puzzle_id.strip()), ephemeral=True)
+        shown = puzzle_id[: MAX_LENGTHS["id"]].replace("`", "'")  # bounded, and kept inside its code span
+        await interaction.response.send_message(say(language, key, id=shown), ephemeral=True)
 
     @puzzle.command(name="export", description=_("This server's puzzles as a puzzle pack file"))
     async def export(self, interaction: discord.Interaction) -> None:

@@ -220,3 +220,15 @@ async def test_the_form_takes_no_more_than_validation_accepts_and_a_full_story_i
     assert added.response.content.startswith("Added **雨夜的灯**")
     [entry] = (await stored(client, table)).values()
     assert json.loads(entry)["story"] == full_story
+
+
+async def test_remove_takes_an_id_no_longer_than_a_puzzle_id_and_always_answers(
+    table: Table, admin: simcord.MemberActor
+) -> None:
+    """A 3,000-character id was echoed into a reply over 2,000 characters: Discord answered 400, no one saw it."""
+    with pytest.raises(simcord.OptionError, match="must be at most 100 characters"):
+        await admin.slash(table.channel, "puzzle remove", puzzle_id="x" * 3000)  # Discord's client stops it
+    longest = "`" + "y" * 99
+    answered = await admin.slash(table.channel, "puzzle remove", puzzle_id=longest)
+    assert answered.ephemeral
+    assert answered.response.content == f"This server has no puzzle `'{'y' * 99}`; /puzzle list shows the ids."
