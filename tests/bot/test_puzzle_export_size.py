@@ -17,8 +17,10 @@ import yaml
 
 from bot.game.custom_puzzles import MAX_FILE_BYTES
 from bot.game.puzzles import MAX_LENGTHS, parse_pack
-from tests.bot.test_custom_puzzles import BANK_PACK, admin, client, stored  # noqa: F401 - fixtures
+from tests.bot import test_custom_puzzles as custom
 from tests.bot_fixtures import Table
+
+admin, client = custom.admin, custom.client  # the same fixtures: an admin member, a Redis client
 
 PUZZLES = 30
 # Two disjoint sets of common characters: what the answer says, the story never does.
@@ -48,12 +50,14 @@ def pack(entries: list[dict[str, Any]]) -> bytes:
 @pytest.fixture
 def config_overrides(tmp_path: Path) -> dict[str, dict]:
     bank = tmp_path / "bank.yaml"
-    bank.write_text(BANK_PACK, encoding="utf-8")
+    bank.write_text(custom.BANK_PACK, encoding="utf-8")
     return {"game": {"include_builtin": False, "puzzle_files": [str(bank)]}}
 
 
 async def test_thirty_long_chinese_puzzles_export_to_files_that_each_import_again(
-    table: Table, admin: simcord.MemberActor, client: aioredis.Redis  # noqa: F811 - fixtures
+    table: Table,
+    admin: simcord.MemberActor,
+    client: aioredis.Redis,
 ) -> None:
     rng = random.Random(23)
     entries = [long_puzzle(number, rng) for number in range(PUZZLES)]
@@ -61,7 +65,7 @@ async def test_thirty_long_chinese_puzzles_export_to_files_that_each_import_agai
         assert len(pack(half)) <= MAX_FILE_BYTES
         imported = await admin.slash(table.channel, "puzzle import", file=("half.yaml", pack(half)))
         assert imported.response.content.startswith(f"Imported {PUZZLES // 2} puzzle(s)")
-    before = await stored(client, table)
+    before = await custom.stored(client, table)
     assert len(before) == PUZZLES
 
     exported = await admin.slash(table.channel, "puzzle export")
@@ -77,4 +81,4 @@ async def test_thirty_long_chinese_puzzles_export_to_files_that_each_import_agai
         assert again.response.content.startswith("Imported"), again.response.content
         assert f"This server now has {PUZZLES}." in again.response.content
     assert sorted(ids) == sorted(entry["id"] for entry in entries)
-    assert await stored(client, table) == before  # the round trip changed nothing
+    assert await custom.stored(client, table) == before  # the round trip changed nothing
