@@ -37,6 +37,8 @@ SERVER_TEXTS: dict[str, dict[str, str]] = {
         "puzzle_removed": "Removed `{id}`.",
         "puzzle_not_found": "This server has no puzzle `{id}`; /puzzle list shows the ids.",
         "puzzle_exported": "This server's {count} puzzle(s), in the puzzle pack format:",
+        "puzzle_exported_parts": "This server's {count} puzzle(s), in {files} puzzle pack files (each at most "
+        "{limit}, what /puzzle import reads; import them one by one):",
         "puzzle_imported": "Imported {stored} puzzle(s) from {file} ({replaced} replaced one with the same id). "
         "This server now has {total}.",
         "redis_down": "The game store is unreachable right now; nothing was changed. Please try again shortly.",
@@ -75,6 +77,8 @@ SERVER_TEXTS: dict[str, dict[str, str]] = {
         "puzzle_removed": "已删除 `{id}`。",
         "puzzle_not_found": "本服务器没有谜题 `{id}`；/puzzle list 可以查看编号。",
         "puzzle_exported": "本服务器的 {count} 道谜题（谜题包格式）：",
+        "puzzle_exported_parts": "本服务器的 {count} 道谜题，分为 {files} 个谜题包文件（每个不超过 {limit}，"
+        "即 /puzzle import 可读取的大小；请逐个导入）：",
         "puzzle_imported": "已从 {file} 导入 {stored} 道谜题（其中 {replaced} 道替换了同编号的谜题）。"
         "本服务器现在共有 {total} 道。",
         "redis_down": "游戏存储暂时无法连接，没有做任何改动。请稍后再试。",

@@ -230,6 +230,9 @@ class ModelServiceConfig(_Section):
     first_token_timeout: float = Field(30.0, gt=0)
     request_timeout: float = Field(300.0, gt=0)
     max_queue: int = Field(8, ge=1)
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body read; a larger one gets 413."
+    )
     openai: OpenAIBackendConfig = Field(default_factory=OpenAIBackendConfig)
     chatglm: ChatGLMBackendConfig = Field(default_factory=ChatGLMBackendConfig)
 
@@ -246,7 +249,19 @@ class WebConfig(_Section):
     auth: Literal["none", "secret"] = Field("none", description="secret: players log in with web.secret.")
     secret: str | None = Field(None, description="The shared password when auth is secret.")
     actions_per_minute: int = Field(20, ge=1, description="Questions and button presses per browser session.")
+    actions_per_minute_per_address: int = Field(
+        60, ge=1, description="Questions and button presses per client address, across its sessions."
+    )
+    new_games_per_hour_per_address: int = Field(30, ge=1, description="Games one client address may start an hour.")
+    trusted_proxy_header: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Behind a reverse proxy: the header it sets to the client's address (X-Forwarded-For, X-Real-IP).",
+    )
     concurrent_replies: int = Field(32, ge=1, description="Host replies streamed at once across all sessions.")
+    max_request_bytes: int = Field(
+        65_536, ge=1024, le=16_777_216, description="Largest request body the page reads; a larger one gets 413."
+    )
 
 
 class Config(_Section):

@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from common.config import ModelServiceConfig
-from model_service.auth import bearer_key_checker
 from model_service.backends import Backend, Delta, GenerationRequest, make_backend
 from model_service.errors import (
     GatewayTimeout,
@@ -23,6 +22,7 @@ from model_service.errors import (
     error_response,
     install_handlers,
 )
+from model_service.gate import RequestGate
 from model_service.metrics import CONTENT_TYPE, Metrics, RequestCounter
 from model_service.reply import MessageAssembly, UsageTally, reasoning_tokens
 from model_service.schemas import (
@@ -72,9 +72,11 @@ def create_app(config: ModelServiceConfig, backend: Backend | None = None) -> Fa
     app = FastAPI(title="turtle-soup model service", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = state
     install_handlers(app)
+    # The gate runs inside the counter (401s and 413s are counted) and before anything reads a body.
+    app.add_middleware(RequestGate, api_key=config.api_key, max_body_bytes=config.max_body_bytes)
     app.add_middleware(RequestCounter, metrics=state.metrics)
     app.include_router(_probe_routes(state))
-    app.include_router(_v1_routes(state), dependencies=[Depends(bearer_key_checker(config.api_key))])
+    app.include_router(_v1_routes(state))
     return app
 
 

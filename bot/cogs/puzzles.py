@@ -6,6 +6,7 @@ Server or the configured `game.puzzle_admin_role`, and every reply is ephemeral.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import TYPE_CHECKING, Literal
@@ -17,8 +18,14 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.cogs.game import ui_language
-from bot.game.custom_puzzles import CustomPuzzles, PuzzleLimitReached, puzzle_from_form, puzzles_from_file
-from bot.game.puzzles import MAX_LENGTHS, PuzzleError
+from bot.game.custom_puzzles import (
+    MAX_FILE_BYTES,
+    CustomPuzzles,
+    PuzzleLimitReached,
+    puzzle_from_form,
+    puzzles_from_file,
+)
+from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, PuzzleError
 from bot.server_texts import say
 
 if TYPE_CHECKING:
@@ -28,8 +35,13 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
 TEXT_INPUT_LIMIT = 4000  # Discord's most for one text input
+# The form takes no more than validation accepts, or what was typed past it is lost with the refusal.
+KEY_FACTS_INPUT_LIMIT = MAX_KEY_FACTS * (MAX_KEY_FACT_LENGTH + 1)  # one per line
+# No stored id is longer, and a reply echoing a longer one could pass 2,000 characters (Discord's 400: no answer).
+PuzzleId = app_commands.Range[str, 1, MAX_LENGTHS["id"]]
 LIST_ROOM = 1800
 EXPORT_NAME = "puzzles.yaml"
+FILES_PER_MESSAGE = 10  # Discord's most attachments on one message
 
 
 def problems_text(error: PuzzleError, language: str) -> str:
@@ -57,13 +69,13 @@ class PuzzleForm(discord.ui.Modal):
             label=say(ui, "form_title_field"), custom_id="title", max_length=MAX_LENGTHS["title"]
         )
         self.story = discord.ui.TextInput(
-            label=say(ui, "form_story"), custom_id="story", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_story"), custom_id="story", style=paragraph, max_length=MAX_LENGTHS["story"]
         )
         self.answer = discord.ui.TextInput(
-            label=say(ui, "form_answer"), custom_id="answer", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_answer"), custom_id="answer", style=paragraph, max_length=MAX_LENGTHS["answer"]
         )
         self.key_facts = discord.ui.TextInput(
-            label=say(ui, "form_key_facts"), custom_id="key_facts", style=paragraph, max_length=TEXT_INPUT_LIMIT
+            label=say(ui, "form_key_facts"), custom_id="key_facts", style=paragraph, max_length=KEY_FACTS_INPUT_LIMIT
         )
         self.hints = discord.ui.TextInput(
             label=say(ui, "form_hints"), custom_id="hints", style=paragraph, required=False, max_length=TEXT_INPUT_LIMIT
@@ -173,17 +185,19 @@ class PuzzlesCog(commands.Cog):
 
     @puzzle.command(name="remove", description=_("Remove one of this server's puzzles"))
     @app_commands.describe(puzzle_id=_("The puzzle's id, as /puzzle list shows it"))
-    async def remove(self, interaction: discord.Interaction, puzzle_id: str) -> None:
+    async def remove(self, interaction: discord.Interaction, puzzle_id: PuzzleId) -> None:
         if await self._refuse_unless_allowed(interaction):
             return
         language = ui_language(interaction)
+        puzzle_id = puzzle_id.strip()
         try:
-            removed = await self.puzzles.remove(interaction.guild_id or 0, puzzle_id.strip())
+            removed = await self.puzzles.remove(interaction.guild_id or 0, puzzle_id)
         except redis.exceptions.RedisError as error:
             await self._redis_down(interaction, error)
             return
         key = "puzzle_removed" if removed else "puzzle_not_found"
-        await interaction.response.send_message(say(language, key, id=puzzle_id.strip()), ephemeral=True)
+        shown = puzzle_id[: MAX_LENGTHS["id"]].replace("`", "'")  # bounded, and kept inside its code span
+        await interaction.response.send_message(say(language, key, id=shown), ephemeral=True)
 
     @puzzle.command(name="export", description=_("This server's puzzles as a puzzle pack file"))
     async def export(self, interaction: discord.Interaction) -> None:
@@ -198,10 +212,22 @@ class PuzzlesCog(commands.Cog):
         if exported is None:
             await interaction.response.send_message(say(language, "puzzle_list_empty"), ephemeral=True)
             return
-        pack, count = exported
-        file = discord.File(io.BytesIO(pack.encode("utf-8")), filename=EXPORT_NAME)
-        exported_text = say(language, "puzzle_exported", count=count)
-        await interaction.response.send_message(exported_text, file=file, ephemeral=True)
+        packs, count = exported
+        if len(packs) == 1:
+            names = [EXPORT_NAME]
+            exported_text = say(language, "puzzle_exported", count=count)
+        else:  # each file fits what /puzzle import reads, so every one imports again
+            names = [f"puzzles-{number}.yaml" for number in range(1, len(packs) + 1)]
+            limit = f"{MAX_FILE_BYTES // 1024:,} KiB"
+            exported_text = say(language, "puzzle_exported_parts", count=count, files=len(packs), limit=limit)
+        files = [
+            discord.File(io.BytesIO(pack.encode("utf-8")), filename=name)
+            for pack, name in zip(packs, names, strict=True)
+        ]
+        batches = [files[start : start + FILES_PER_MESSAGE] for start in range(0, len(files), FILES_PER_MESSAGE)]
+        await interaction.response.send_message(exported_text, files=batches[0], ephemeral=True)
+        for batch in batches[1:]:
+            await interaction.followup.send(files=batch, ephemeral=True)
 
     @puzzle.command(name="import", description=_("Add the puzzles of a puzzle pack file (YAML)"))
     @app_commands.describe(file=_("A puzzle pack: YAML with a `puzzles:` list"))
@@ -210,7 +236,9 @@ class PuzzlesCog(commands.Cog):
             return
         language = ui_language(interaction)
         try:
-            puzzles = puzzles_from_file(file.filename, await file.read())
+            data = await file.read()
+            # Validating a full pack of long Chinese puzzles takes a while: off the event loop.
+            puzzles = await asyncio.to_thread(puzzles_from_file, file.filename, data)
             stored = await self.puzzles.add(interaction.guild_id or 0, puzzles, replace=True)
         except PuzzleError as error:
             await interaction.response.send_message(self._problem(error, language), ephemeral=True)

@@ -134,6 +134,9 @@ def puzzles_from_file(name: str, data: bytes) -> list[Puzzle]:
 class _PackDumper(yaml.SafeDumper):
     """Multi-line texts as literal blocks, so an exported pack reads like a hand-written one."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a pack never holds aliases: the pack reader refuses them
+
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
@@ -145,6 +148,29 @@ _PackDumper.add_representer(str, _text)
 
 def dump_pack(entries: Sequence[dict[str, Any]]) -> str:
     return yaml.dump({"puzzles": list(entries)}, Dumper=_PackDumper, allow_unicode=True, sort_keys=False, width=100)
+
+
+_PACK_HEAD = "puzzles:\n"
+
+
+def split_packs(entries: Sequence[dict[str, Any]], max_bytes: int = MAX_FILE_BYTES) -> list[str]:
+    """The entries as pack files of at most `max_bytes` each (UTF-8), in order, so that every file a server
+    exports imports again. A list's items are written independently, so a file's size is the head's plus
+    its entries' own."""
+    files: list[str] = []
+    pieces: list[str] = []
+    size = len(_PACK_HEAD)
+    for entry in entries:
+        piece = dump_pack([entry]).removeprefix(_PACK_HEAD)
+        piece_size = len(piece.encode("utf-8"))
+        if pieces and size + piece_size > max_bytes:
+            files.append(_PACK_HEAD + "".join(pieces))
+            pieces, size = [], len(_PACK_HEAD)
+        pieces.append(piece)
+        size += piece_size
+    if pieces:
+        files.append(_PACK_HEAD + "".join(pieces))
+    return files
 
 
 class CustomPuzzles:
@@ -179,12 +205,12 @@ class CustomPuzzles:
     async def remove(self, guild_id: int, puzzle_id: str) -> bool:
         return bool(await self.redis.hdel(self.key(guild_id), puzzle_id))
 
-    async def export(self, guild_id: int) -> tuple[str, int] | None:
-        """The server's puzzles as a pack file, and how many; None when it has none."""
+    async def export(self, guild_id: int) -> tuple[list[str], int] | None:
+        """The server's puzzles as pack files that each fit an import, and how many puzzles; None when it has none."""
         stored = await self.redis.hgetall(self.key(guild_id))
         if not stored:
             return None
-        return dump_pack([json.loads(stored[puzzle_id]) for puzzle_id in sorted(stored)]), len(stored)
+        return split_packs([json.loads(stored[puzzle_id]) for puzzle_id in sorted(stored)]), len(stored)
 
 
 def _puzzle(entry: dict[str, Any], guild_id: int) -> Puzzle:

@@ -313,7 +313,7 @@ class _ChineseSecret:
         answer_cjk = _cjk_only(answer_norm)
         for start in range(len(answer_cjk) - ZH_QUOTE_CHARS + 1):
             quote = answer_cjk[start : start + ZH_QUOTE_CHARS]
-            inside = frozenset(bigram for bigram in terms if bigram in quote)
+            inside = frozenset(_bigrams(quote) & terms)  # the quote's own few bigrams: not every term per quote
             if _is_telling(inside) and quote not in story_cjk:
                 quotes[quote] = inside
         self.long_quotes = {

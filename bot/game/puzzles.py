@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bot.game.leak import LeakGuard
+from bot.game.pack_yaml import echo, echo_name, load_pack_yaml
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Puzzle:
 def parse_pack(text: str, source: str) -> list[Puzzle]:
     """Parse and validate one pack; every problem is reported at once."""
     try:
-        data = yaml.safe_load(text)
+        data = load_pack_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark else ""
@@ -93,7 +94,7 @@ def parse_pack(text: str, source: str) -> list[Puzzle]:
     if not isinstance(data, dict) or not isinstance(data.get("puzzles"), list):
         raise PuzzleError(f"{source}: expected a mapping with a `puzzles:` list at the top")
     unknown = sorted(set(data) - {"puzzles"}, key=str)  # keys may be numbers, dates or null as well as text
-    problems = [f"{source}: unknown top-level key {key!r} (expected only `puzzles`)" for key in unknown]
+    problems = [f"{source}: unknown top-level key {echo(key)} (expected only `puzzles`)" for key in unknown]
     puzzles: list[Puzzle] = []
     seen: set[str] = set()
     for index, entry in enumerate(data["puzzles"], start=1):
@@ -115,10 +116,11 @@ def parse_pack(text: str, source: str) -> list[Puzzle]:
 def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, list[str]]:
     if not isinstance(entry, dict):
         return None, [f"{source}: puzzle #{index}: expected a mapping of fields, got {type(entry).__name__}"]
-    name = f"puzzle {entry['id']!r}" if isinstance(entry.get("id"), str) and entry["id"].strip() else f"puzzle #{index}"
+    named = isinstance(entry.get("id"), str) and entry["id"].strip()
+    name = f"puzzle {echo(entry['id'])}" if named else f"puzzle #{index}"
     where = f"{source}: {name}"
     problems = [
-        f"{where}: {key}: unknown field (expected {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})"
+        f"{where}: {echo_name(key)}: unknown field (expected {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})"
         for key in entry
         if key not in REQUIRED_FIELDS + OPTIONAL_FIELDS
     ]
@@ -136,7 +138,7 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
                 f"{where}: {field}: too long ({len(value.strip())} characters, at most {MAX_LENGTHS[field]}){reason}"
             )
     if isinstance(entry.get("language"), str) and entry["language"].strip() and entry["language"] not in LANGUAGES:
-        problems.append(f"{where}: language: unknown language {entry['language']!r} (expected en or zh)")
+        problems.append(f"{where}: language: unknown language {echo(entry['language'])} (expected en or zh)")
     hints = entry.get("hints", [])
     if not isinstance(hints, list) or not all(isinstance(hint, str) and hint.strip() for hint in hints):
         problems.append(f"{where}: hints: expected a list of non-empty texts")
@@ -148,8 +150,7 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
             if len(hint.strip()) > MAX_HINT_CHARACTERS
         )
     difficulty = entry.get("difficulty", DEFAULT_DIFFICULTY)
-    if difficulty not in DIFFICULTIES:
-        problems.append(f"{where}: difficulty: unknown difficulty {difficulty!r} (expected easy, medium or hard)")
+    problems.extend(f"{where}: difficulty: {problem}" for problem in _difficulty_problems(difficulty))
     # Optional: a pack without key facts plays as before (the host judges against the whole answer).
     key_facts = entry.get("key_facts", [])
     if "key_facts" in entry:
@@ -173,6 +174,14 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
     return puzzle, []
 
 
+def _difficulty_problems(difficulty: Any) -> list[str]:
+    if not isinstance(difficulty, str):  # its type first: a list's repr could be a billion items long
+        return [f"expected text, got {type(difficulty).__name__}"]
+    if difficulty not in DIFFICULTIES:
+        return [f"unknown difficulty {echo(difficulty)} (expected easy, medium or hard)"]
+    return []
+
+
 def key_fact_problems(key_facts: Any, entry: dict[str, Any]) -> list[str]:
     """What is wrong with a `key_facts` value, judged against the entry's story and answer."""
     if not isinstance(key_facts, list) or not all(isinstance(fact, str) and fact.strip() for fact in key_facts):
@@ -188,7 +197,7 @@ def key_fact_problems(key_facts: Any, entry: dict[str, Any]) -> list[str]:
         if isinstance(answer, str) and answer.strip() and len(fact) >= len(answer.strip()):
             problems.append(f"key fact {number}: not shorter than the answer (a key fact is one part of it)")
         if isinstance(story, str) and story.strip() and already_stated(fact, story):
-            problems.append(f"key fact {number}: already stated in the story ({fact!r})")
+            problems.append(f"key fact {number}: already stated in the story ({echo(fact)})")
         if normalise(fact) in seen:
             problems.append(f"key fact {number}: repeats an earlier key fact")
         seen.add(normalise(fact))

@@ -39,7 +39,7 @@ from bot.game.solving import (
     names_secret,
     terms_vouched,
 )
-from bot.game.store import ACTIVE, Exchange, Game, GameStore
+from bot.game.store import ACTIVE, Exchange, Game, GameStore, OutOfQuestions
 from bot.game.summary import Summary, build_summary, found_now
 from bot.game.thinking import Thinking
 from bot.game.verdict import Verdict, label, parse_verdict
@@ -749,6 +749,8 @@ class GameService:
             stored = await self.store.append(
                 game, exchange, solved_by=player.id if solved else None, found=credited, finder=player.name
             )
+        except OutOfQuestions:  # another process stored the last allowed question first
+            return await self._refused_at_question_limit(HostReply(text, verdict, Outcome.GAME_OVER, game, leaked))
         except redis.exceptions.RedisError as error:
             log.warning("could not store an exchange in channel %s: %s", game.channel_id, error)
             return HostReply(text, verdict, Outcome.NOT_SAVED, game, leaked)
@@ -780,6 +782,18 @@ class GameService:
             return reply
         ended.transcript = game.transcript
         return replace(reply, game=ended, ended=QUESTION_LIMIT)
+
+    async def _refused_at_question_limit(self, reply: HostReply) -> HostReply:
+        """Not stored: the game is at its question limit. It ends here unless the process that stored
+        the last question ended it first; either way the player is told the game is over."""
+        game = reply.game
+        assert game is not None
+        try:
+            ended = await self.end_by_limit(game.channel_id, game.game_id, QUESTION_LIMIT)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not end the game in %s at its question limit: %s", game.channel_id, error)
+            return reply
+        return replace(reply, game=ended, ended=QUESTION_LIMIT) if ended is not None else reply
 
     def _guard(self, game: Game) -> LeakGuard:
         """Leak guards are built once per game, not per question. Every game passes here when it

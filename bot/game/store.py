@@ -94,7 +94,8 @@ return taken
 # The key facts it found (ARGV[11], index -> record) go into the found hash with it, the first finder
 # keeping each; a solve credits every fact still unfound (ARGV[13] facts) to the solver (ARGV[12]),
 # then leaves the game's tally in the outbox (KEYS[5]) with those facts counted. Answers the found
-# hash as it now is.
+# hash as it now is. A game at its question limit (max_questions) takes no more: answers -1, so two
+# processes answering at once cannot both store the last allowed question.
 _APPEND = (
     _CLEAR_OWN
     + RECORD_END_LUA
@@ -102,6 +103,8 @@ _APPEND = (
 clear_own(KEYS[3], ARGV[7], ARGV[8])
 if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+local most = tonumber(redis.call('HGET', KEYS[1], 'max_questions'))
+if most and tonumber(redis.call('HGET', KEYS[1], 'questions') or '0') >= most then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
@@ -143,6 +146,10 @@ end
 return {0, redis.call('HGETALL', KEYS[1])}
 """
 )
+
+
+class OutOfQuestions(Exception):
+    """The game already holds its `max_questions` exchanges: this one was not stored."""
 
 
 @dataclass(slots=True)
@@ -396,7 +403,8 @@ class GameStore:
         found: Iterable[int] = (),
         finder: str = "",
     ) -> bool:
-        """Store one exchange in `game`; False when that game is no longer the channel's active one.
+        """Store one exchange in `game`; False when that game is no longer the channel's active one,
+        OutOfQuestions when it has reached its question limit (another process stored the last one).
         Either way, the marker of the reply this process streams in that channel is cleared.
 
         With it, atomically: the key facts (0-based) it `found`, credited to its asker (`finder` is
@@ -423,6 +431,8 @@ class GameStore:
                 len(game.key_facts),
             ],
         )
+        if result == -1:
+            raise OutOfQuestions(game.game_id)
         if not result:
             return False
         game.found = decode_found(_pairs(result[1]), len(game.key_facts))

@@ -14,7 +14,8 @@ from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.redis_client import connect
 from bot.web.game import WebGames
-from bot.web.limits import RateLimiter
+from bot.web.guard import RequestGuard
+from bot.web.limits import AddressLimits, RateLimiter
 from bot.web.page import PAGE_CSS, build_page
 from bot.web.texts import web_text
 from common.config import Config
@@ -30,7 +31,8 @@ def create_app(config: Config) -> FastAPI:
     client = connect(config.redis)
     host = ModelHost(config.model)
     games = build_games(config, client, host, bank)
-    web = WebGames(games, RateLimiter(config.web.actions_per_minute))
+    addresses = AddressLimits.of(config.web.actions_per_minute_per_address, config.web.new_games_per_hour_per_address)
+    web = WebGames(games, RateLimiter(config.web.actions_per_minute), addresses)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +43,7 @@ def create_app(config: Config) -> FastAPI:
             await client.aclose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RequestGuard, max_request_bytes=config.web.max_request_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

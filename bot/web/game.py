@@ -37,7 +37,7 @@ from bot.game.store import Game
 from bot.game.verdict import Verdict
 from bot.progress import progress_text
 from bot.texts import format_reply, no_hint_key
-from bot.web.limits import RateLimiter
+from bot.web.limits import AddressLimits, RateLimiter
 from bot.web.sessions import channel_for, new_token, valid_token
 from bot.web.texts import web_text
 
@@ -64,32 +64,41 @@ class View:
 
 
 class WebGames:
-    def __init__(self, games: GameService, limiter: RateLimiter) -> None:
+    """`address` (the client's, see clients.py) is counted against `addresses` when those are given."""
+
+    def __init__(self, games: GameService, limiter: RateLimiter, addresses: AddressLimits | None = None) -> None:
         self.games = games
         self.limiter = limiter
+        self.addresses = addresses
 
     @property
     def default_language(self) -> str:
         return self.games.config.default_language
 
-    async def open(self, token: str | None, language: str | None = None) -> View:
+    async def open(self, token: str | None, language: str | None = None, address: str = "") -> View:
         """The session's game as it stands (a reload), or a new one for a new session."""
         token = token if valid_token(token) else new_token()
         language = language or self.default_language
         try:
             game = await self._load(token)
             if game is None:
+                refused = self._new_game_refused(address, language)
+                if refused:
+                    return View(token, language, notice=refused)
                 game = await self.games.start(channel_for(token), WEB_PLAYER, language)
         except (GameError, PuzzleError, redis.exceptions.RedisError) as error:
             return View(token, language, notice=self.refusal(error, language))
         return await self.full_view(token, game)
 
-    async def new_puzzle(self, token: str | None, language: str) -> View:
+    async def new_puzzle(self, token: str | None, language: str, address: str = "") -> View:
         """Reveal the current game (if still running) and start another in `language`."""
         token = token if valid_token(token) else new_token()
-        refused = await self._limited(token, language)
+        refused = await self._limited(token, language, address)
         if refused:
             return refused
+        too_many = self._new_game_refused(address, language)
+        if too_many:
+            return await self._with_notice(token, language, too_many)
         try:
             revealed, game = await self.games.new_game(channel_for(token), WEB_PLAYER, language)
         except (GameError, PuzzleError, redis.exceptions.RedisError) as error:
@@ -101,9 +110,9 @@ class WebGames:
             view.summary = await self.summary(revealed, revealed.found)
         return view
 
-    async def stop(self, token: str | None, language: str) -> View:
+    async def stop(self, token: str | None, language: str, address: str = "") -> View:
         token = token if valid_token(token) else new_token()
-        refused = await self._limited(token, language)
+        refused = await self._limited(token, language, address)
         if refused:
             return refused
         try:
@@ -113,10 +122,10 @@ class WebGames:
             return await self._with_notice(token, language, self.refusal(error, language))
         return await self.full_view(token, game)
 
-    async def hint(self, token: str | None, language: str) -> View:
+    async def hint(self, token: str | None, language: str, address: str = "") -> View:
         """The game's next hint through the engine's /hint path (counted, capped), or why there is none."""
         token = token if valid_token(token) else new_token()
-        refused = await self._limited(token, language)
+        refused = await self._limited(token, language, address)
         if refused:
             return refused
         try:
@@ -136,10 +145,10 @@ class WebGames:
         )
         return view
 
-    async def ask(self, token: str | None, question: str, language: str) -> AsyncIterator[View]:
+    async def ask(self, token: str | None, question: str, language: str, address: str = "") -> AsyncIterator[View]:
         """The transcript with the host's reply growing at its end, one view per update."""
         token = token if valid_token(token) else new_token()
-        refused = await self._limited(token, language)
+        refused = await self._limited(token, language, address)
         if refused:
             yield refused
             return
@@ -203,12 +212,19 @@ class WebGames:
         view.notice = "\n\n".join(part for part in (view.notice, notice) if part)
         return view
 
-    async def _limited(self, token: str, language: str) -> View | None:
-        """None when the session may act now; else its game as it stands, with when to try again."""
+    async def _limited(self, token: str, language: str, address: str) -> View | None:
+        """None when the session and its address may act now; else its game as it stands, with when to try again."""
         wait = self.limiter.allow(channel_for(token))
+        if not wait and self.addresses is not None:
+            wait = self.addresses.actions.allow(address)
         if not wait:
             return None
         return await self._with_notice(token, language, web_text(language, "rate_limited", seconds=math.ceil(wait)))
+
+    def _new_game_refused(self, address: str, language: str) -> str:
+        """Why this address may not start a game now ("" when it may; the game is then counted)."""
+        wait = self.addresses.new_games.allow(address) if self.addresses is not None else 0.0
+        return web_text(language, "too_many_games", minutes=math.ceil(wait / 60)) if wait else ""
 
     def refusal(self, cause: Exception, language: str) -> str:
         """A refusal as one friendly line in the session's language."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from bot.web.clients import client_address
 from bot.web.game import View, WebGames
 from bot.web.texts import LANGUAGES, web_text
 from common.config import Config
@@ -20,6 +21,7 @@ from common.config import Config
 STORAGE_KEY = "turtle-soup-session"
 STORAGE_KEY_SECRET = "turtle-soup-session-v1"
 CHAT_HEIGHT = 420
+CACHE_CLEANING = (3600, 3600)  # every hour, Gradio deletes its temporary files older than an hour
 # The chat box's own "clear" button would only blank the browser's copy of the transcript.
 PAGE_CSS = '#transcript button[aria-label="Clear"] { display: none; }'
 
@@ -104,21 +106,30 @@ class Page:
 
     # -- events ------------------------------------------------------------------------
 
-    async def on_load(self, token: str, language: str) -> tuple[Any, ...]:
-        return self.draw(await self.web.open(token, language))
+    # Gradio passes each handler the HTTP request (by its `gr.Request` annotation): its client's address
+    # is counted against the per-address limits.
 
-    async def on_ask(self, token: str, question: str, language: str) -> AsyncIterator[tuple[Any, ...]]:
-        async for view in self.web.ask(token, question, language):
+    def address(self, request: gr.Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers, self.config.web.trusted_proxy_header)
+
+    async def on_load(self, token: str, language: str, request: gr.Request) -> tuple[Any, ...]:
+        return self.draw(await self.web.open(token, language, self.address(request)))
+
+    async def on_ask(
+        self, token: str, question: str, language: str, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        async for view in self.web.ask(token, question, language, self.address(request)):
             yield self.draw(view, clear_question=view.accepted)
 
-    async def on_new_puzzle(self, token: str, language: str) -> tuple[Any, ...]:
-        return self.draw(await self.web.new_puzzle(token, language))
+    async def on_new_puzzle(self, token: str, language: str, request: gr.Request) -> tuple[Any, ...]:
+        return self.draw(await self.web.new_puzzle(token, language, self.address(request)))
 
-    async def on_hint(self, token: str, language: str) -> tuple[Any, ...]:
-        return self.draw(await self.web.hint(token, language))
+    async def on_hint(self, token: str, language: str, request: gr.Request) -> tuple[Any, ...]:
+        return self.draw(await self.web.hint(token, language, self.address(request)))
 
-    async def on_stop(self, token: str, language: str) -> tuple[Any, ...]:
-        return self.draw(await self.web.stop(token, language))
+    async def on_stop(self, token: str, language: str, request: gr.Request) -> tuple[Any, ...]:
+        return self.draw(await self.web.stop(token, language, self.address(request)))
 
     def wire(self, page: gr.Blocks) -> None:
         outputs = self.outputs
@@ -138,7 +149,8 @@ class Page:
 
 def build_page(web: WebGames, config: Config) -> gr.Blocks:
     title = web_text(config.game.default_language, "page_title")
-    with gr.Blocks(title=title, analytics_enabled=False) as page:
+    # Nothing a client sends is kept (uploads are refused); what Gradio writes itself is deleted hourly.
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=CACHE_CLEANING) as page:
         Page(web, config).wire(page)
     page.queue(default_concurrency_limit=config.web.concurrent_replies)
     return page

@@ -25,6 +25,7 @@ WEB_TEXTS: dict[str, dict[str, str]] = {
         "stopped": "**Answer:** {answer}",
         "ended": "This game has ended. Press **New puzzle** for another.",
         "rate_limited": "Slow down a little: try again in {seconds} second(s).",
+        "too_many_games": "Too many new puzzles from your address: try again in {minutes} minute(s).",
         "login": "This page needs the shared secret: any name, and the secret as the password.",
     },
     "zh": {
@@ -43,6 +44,7 @@ WEB_TEXTS: dict[str, dict[str, str]] = {
         "stopped": "**汤底：** {answer}",
         "ended": "本局已经结束。点击**新的谜题**再来一题。",
         "rate_limited": "慢一点：{seconds} 秒后再试。",
+        "too_many_games": "你的网络地址开的新谜题太多了：{minutes} 分钟后再试。",
         "login": "本页需要共享密码：用户名随意，密码填共享密码。",
     },
 }

@@ -3,6 +3,7 @@ use them, bad input (named by puzzle and field, nothing stored), and /play picki
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -180,3 +181,54 @@ async def test_export_and_import_round_trip_and_bad_packs_store_nothing(
     full = await admin.slash(table.channel, "puzzle import", file=pack_file(*too_many))
     assert full.response.content == ("Nothing was stored: a server keeps at most 3 puzzles, and this would make 4.")
     assert await stored(client, table) == before
+
+
+async def test_an_alias_bomb_import_is_refused_naming_its_line_and_stores_nothing(
+    table: Table, admin: simcord.MemberActor, client: aioredis.Redis
+) -> None:
+    """A pack of a few hundred bytes whose `difficulty` aliases a list of lists: formatted into an error
+    message it expands (eight levels took the bot 6 s and 1 GB); five levels keep this test light."""
+    levels = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"&l{level} [{', '.join([f'*l{level - 1}'] * 10)}]" for level in range(1, 6)]
+    entry = yaml.safe_dump({"puzzles": [{key: value for key, value in EN_ENTRY.items() if key != "difficulty"}]})
+    bomb = entry + f"  difficulty: [{', '.join(levels)}]\n"
+    assert len(bomb.encode()) < 1_500
+    result = await admin.slash(table.channel, "puzzle import", file=("bomb.yaml", bomb.encode()))
+    content = result.response.content
+    assert result.ephemeral and content.startswith("Nothing was stored. Please fix:\n• bomb.yaml: line ")
+    assert "invalid YAML: aliases (*name) here expand the pack past" in content
+    assert "lol" not in content and len(content) < 400
+    assert await stored(client, table) == {}
+
+
+async def test_the_form_takes_no_more_than_validation_accepts_and_a_full_story_is_stored(
+    table: Table, admin: simcord.MemberActor, client: aioredis.Redis
+) -> None:
+    """The form allowed 4,000 characters of story that validation refused at 3,500, losing all that was typed."""
+    shown = await admin.slash(table.channel, "puzzle add", language="zh")
+    assert shown.modal is not None
+    limits = {
+        component["custom_id"]: component["max_length"]
+        for row in shown.modal["components"]
+        for component in row["components"]
+    }
+    assert limits == {"title": 200, "story": 3500, "answer": 3500, "key_facts": 5 * 201, "hints": 4000}
+    with pytest.raises(simcord.SetupError, match="exceeds max_length=3500"):
+        await admin.submit_modal(shown, {**ZH_FORM, "story": "夜" * 3501})  # Discord's form stops the typing
+    full_story = (ZH_FORM["story"] * 100)[:3500]
+    added = await admin.submit_modal(shown, {**ZH_FORM, "story": full_story})
+    assert added.response.content.startswith("Added **雨夜的灯**")
+    [entry] = (await stored(client, table)).values()
+    assert json.loads(entry)["story"] == full_story
+
+
+async def test_remove_takes_an_id_no_longer_than_a_puzzle_id_and_always_answers(
+    table: Table, admin: simcord.MemberActor
+) -> None:
+    """A 3,000-character id was echoed into a reply over 2,000 characters: Discord answered 400, no one saw it."""
+    with pytest.raises(simcord.OptionError, match="must be at most 100 characters"):
+        await admin.slash(table.channel, "puzzle remove", puzzle_id="x" * 3000)  # Discord's client stops it
+    longest = "`" + "y" * 99
+    answered = await admin.slash(table.channel, "puzzle remove", puzzle_id=longest)
+    assert answered.ephemeral
+    assert answered.response.content == f"This server has no puzzle `'{'y' * 99}`; /puzzle list shows the ids."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from bot.game.prompt_variants import VARIANTS
 from common.config import Config, ConfigError, interpolate, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,14 @@ def test_every_key_in_the_schema_is_documented_in_the_example() -> None:
 
     missing = [key for key in keys(Config) if f"{key}:" not in text]
     assert missing == []
+
+
+def test_the_example_says_what_each_host_prompt_is_without_pointing_at_issues() -> None:
+    """Its readers have the file, not the tracker: "the host before issue 10" told them nothing."""
+    text = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    assert re.search(r"(?i)\bissue\s*#?\d", text) is None
+    comment = text.split("host_prompt:")[0].rsplit("\n\n", 1)[-1]
+    assert all(f"{name} (" in comment for name in VARIANTS)  # each variant named, with what it is
 
 
 def test_empty_file_and_no_file_give_defaults(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.game.custom_puzzles import dump_pack
 from bot.game.puzzles import (
     BUILTIN_PACKS,
     DIFFICULTIES,
@@ -222,7 +225,7 @@ def facts(*items: str) -> str:
         (facts("He hated the keeper.", "he hated the keeper"), "key_facts: key fact 2: repeats an earlier key fact"),
         (facts("He hated the keeper.", "x" * 201), "key_facts: key fact 2: too long (201 characters, at most 200)"),
         (GOOD + "    difficulty: extreme\n", "puzzle 'lamp': difficulty: unknown difficulty 'extreme' (expected easy"),
-        (GOOD + "    difficulty: 3\n", "pack.yaml: puzzle 'lamp': difficulty: unknown difficulty 3"),
+        (GOOD + "    difficulty: 3\n", "pack.yaml: puzzle 'lamp': difficulty: expected text, got int"),
     ],
 )
 def test_bad_key_facts_and_difficulty_name_file_puzzle_and_field(text: str, expected: str) -> None:
@@ -281,3 +284,69 @@ def test_pick_with_a_difficulty_nobody_has_says_so() -> None:
         bank.pick("en", difficulty="brutal")
     with pytest.raises(PuzzleError, match="no puzzles in language 'zh' are loaded"):
         bank.pick("zh", difficulty="hard")
+
+
+def alias_bomb(levels: int) -> str:
+    """A pack whose `difficulty` holds "ten aliases of the level below", `levels` deep: 10**levels items."""
+    rows = ['&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"&l{level} [{', '.join([f'*l{level - 1}'] * 10)}]" for level in range(1, levels + 1)]
+    return GOOD + f"    difficulty: [{', '.join(rows)}]\n"
+
+
+def test_an_alias_bomb_pack_on_disk_is_refused_quickly_and_in_little_memory(tmp_path: Path) -> None:
+    """Nine levels (under 1 kB) once formatted a billion items into an error message; here the process
+    may use 600 MB in all, and the pack must be refused where the aliases grow past its budget, naming the line."""
+    pack = tmp_path / "bomb.yaml"
+    pack.write_text(alias_bomb(9), encoding="utf-8")
+    assert len(pack.read_bytes()) < 1_000
+    script = (
+        "import resource, sys\n"
+        "from bot.game.puzzles import PuzzleError, load_bank\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (600 * 2**20, 600 * 2**20))\n"
+        "try:\n"
+        f"    load_bank([{str(pack)!r}], include_builtin=False)\n"
+        "except PuzzleError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"{pack}: line 7: invalid YAML: aliases (*name) here expand the pack past")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "    difficulty: {level: hard}\n", "puzzle 'lamp': difficulty: expected text, got dict"),
+        (GOOD + "    difficulty: [hard]\n", "puzzle 'lamp': difficulty: expected text, got list"),
+        (GOOD + "    difficulty: 3\n", "puzzle 'lamp': difficulty: expected text, got int"),
+        (GOOD + "    difficulty: " + "x" * 100_000 + "\n", "puzzle 'lamp': difficulty: unknown difficulty 'xxx"),
+        (GOOD + "    ? " + "k" * 100_000 + "\n    : 1\n", "puzzle 'lamp': kkk"),
+        ("? " + "k" * 100_000 + "\n: 1\n" + GOOD, "pack.yaml: unknown top-level key 'kkk"),
+        (GOOD.replace("language: en", "language: " + "f" * 100_000), "puzzle 'lamp': language: unknown language 'fff"),
+        (GOOD.replace("id: lamp", "id: " + "i" * 100_000), "pack.yaml: puzzle 'iii"),
+    ],
+)
+def test_a_field_of_the_wrong_type_or_size_is_named_and_echoed_briefly(text: str, expected: str) -> None:
+    message = error_of(text)
+    assert expected in message
+    assert all(len(line) < 400 for line in message.splitlines()), max(map(len, message.splitlines()))
+
+
+def test_aliases_that_share_a_list_load_and_one_that_holds_itself_is_refused() -> None:
+    shared = ["He hated the keeper.", "The dark lamp meant a wreck."]
+    entries = [dict(yaml.safe_load(WITH_FACTS)["puzzles"][0], key_facts=shared, id=name) for name in ("a", "b")]
+    text = yaml.safe_dump({"puzzles": entries})  # PyYAML writes the shared list once, then an alias to it
+    assert "*id001" in text
+    assert [puzzle.key_facts for puzzle in parse_pack(text, "pack.yaml")] == [tuple(shared)] * 2
+    itself = GOOD + "    hints: &loop [a hint, *loop]\n"
+    assert "pack.yaml: line 7: invalid YAML: an alias (*name) here holds the list or mapping it is in" in error_of(
+        itself
+    )
+
+
+def test_an_exported_pack_holds_no_aliases_even_for_shared_values() -> None:
+    shared = ["He hated the keeper.", "The dark lamp meant a wreck."]
+    entries = [dict(yaml.safe_load(WITH_FACTS)["puzzles"][0], key_facts=shared, id=name) for name in ("a", "b")]
+    text = dump_pack(entries)
+    assert "&" not in text and "*" not in text
+    assert [puzzle.key_facts for puzzle in parse_pack(text, "export.yaml")] == [tuple(shared)] * 2

@@ -3,6 +3,7 @@ headless Chromium from the OS packages (never a browser Playwright downloads) to
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,7 @@ puzzles:
 class WebServer:
     url: str
     process: subprocess.Popen[str]
+    gradio_cache: Path  # GRADIO_TEMP_DIR: where Gradio would keep uploads and its own files
 
 
 def _config(folder: Path, redis_url: str, upstream: FakeUpstream, web: str) -> Path:
@@ -95,14 +97,17 @@ def _config(folder: Path, redis_url: str, upstream: FakeUpstream, web: str) -> P
 
 def _launch(config: Path, log: Path) -> WebServer:
     port = free_port()
+    cache = config.parent / "gradio-cache"
+    cache.mkdir(exist_ok=True)
     with log.open("w") as output:  # the child keeps its own copy of the file
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.web", "--config", str(config), "--port", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,
+            env={**os.environ, "GRADIO_TEMP_DIR": str(cache)},
         )
-    return WebServer(f"http://127.0.0.1:{port}/", process)
+    return WebServer(f"http://127.0.0.1:{port}/", process, cache)
 
 
 def _wait_ready(server: WebServer, log: Path) -> None:

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from bot.game.assembly import SECONDS_PER_DAY, build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.redis_client import connect
+from bot.web.clients import client_address
 from bot.web.game import View, WebGames
 from bot.web.limits import RateLimiter
 from bot.web.sessions import channel_for, is_web_channel, new_token, valid_token
@@ -159,3 +160,13 @@ async def test_a_thinking_host_shows_the_page_it_thinks_never_what(
     assert all("斑马沉思" not in str(update) and game.answer not in str(update) for update in [*views, *cut_off])
     stored = await web.games.store.load(channel_for(view.token))
     assert stored is not None and [exchange.reply for exchange in stored.transcript] == ["否。想想别的。"]
+
+
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_header_is_configured() -> None:
+    forwarded = {"x-forwarded-for": "10.0.0.1, 203.0.113.7"}
+    assert client_address("127.0.0.1", forwarded, None) == "127.0.0.1"  # a header nobody vouches for is ignored
+    assert client_address("127.0.0.1", forwarded, "X-Forwarded-For") == "203.0.113.7"  # the proxy's own entry
+    assert client_address("127.0.0.1", {"x-real-ip": " 198.51.100.4 "}, "X-Real-IP") == "198.51.100.4"
+    assert client_address("127.0.0.1", {}, "X-Forwarded-For") == "127.0.0.1"  # no header: the peer
+    assert client_address(None, {"x-forwarded-for": "x" * 5000}, "X-Forwarded-For") == "x" * 100
+    assert client_address(None, {}, None) == "unknown"
