@@ -21,7 +21,8 @@ tests/model_service/golden/model.json:
 - `chat`: `chat(..., do_sample=False)` responses, single-turn and with history, Chinese and English.
 
 tests/model_service/test_chatglm6b_model.py rebuilds the same checkpoint and checks the project's
-model against these (logits within 1e-5, token ids and responses exactly).
+model against these (logits within fp32's rounding bound, tests/model_service/fp32_bounds.py;
+token ids and responses exactly where the greedy margins decide them, which is everywhere here).
 """
 
 from __future__ import annotations
