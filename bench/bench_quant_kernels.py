@@ -1,6 +1,6 @@
 """Weight-only int8/int4 matmul kernels on this CPU: which one the ChatGLM-6B quantized linears should use.
 
-    .venv/bin/python bench/bench_quant_kernels.py [--rows 1 16 128] [--repeat 10] [--quick]
+    .venv/bin/python bench/bench_quant_kernels.py [--rows 1 16 128] [--repeat 10] [--quick] [--only NAME ...]
 
 For each of ChatGLM-6B's four linear shapes (query_key_value 4096->12288, dense 4096->4096,
 dense_h_to_4h 4096->16384, dense_4h_to_h 16384->4096) and a few activation row counts (1 = a decode
@@ -18,6 +18,9 @@ step, larger = prefill), it times y = x @ W.T with fp32 activations and:
 - int4 bitsandbytes: bnb.nn.Linear4bit (fp4/nf4; not ChatGLM's signed int4, shown for speed only);
 - int4 int4_gemv.c: the project's AVX-512 VNNI kernel (activations rounded to int8 in blocks of 32), one
   row per call, where the CPU and a C compiler allow it.
+
+"int8 dequant" and "int4 dequant" are what `model_service.chatglm.compute: exact` runs (the original's
+CPU arithmetic); `--only` times just the kernels named.
 
 Prints one line per (kernel, shape, rows) with milliseconds per call and the effective weight
 bandwidth (weight bytes / time), then the sum over the four shapes per kernel: the per-token cost
@@ -150,6 +153,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one small shape, for the smoke test")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="time only these kernels (names as printed)")
     args = parser.parse_args()
     torch.manual_seed(0)
     shapes = {"dense (1/4 size)": (1024, 1024)} if args.quick else SHAPES
@@ -159,6 +163,8 @@ def main() -> None:
         for name, (in_features, out_features) in shapes.items():
             weight = torch.randn(out_features, in_features) * 0.02
             for kernel, (call, nbytes) in kernels(weight).items():
+                if args.only and kernel not in args.only:
+                    continue
                 for rows in args.rows:
                     x = torch.randn(rows, in_features)
                     seconds = timed(lambda call=call, x=x: call(x), args.repeat)

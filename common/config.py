@@ -214,6 +214,11 @@ class ChatGLMBackendConfig(_Section):
     model_path: str = "THUDM/chatglm-6b-int4"
     quantize: Literal[4, 8] | None = 4
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # fast: quantized linears on integer kernels with bf16/int8 activations, embeddings in bf16 on CPU.
+    # exact: quantized weights dequantized to fp32 (q * weight_scale) and everything computed in fp32, as
+    # the original's CPU path does, so greedy replies equal the original's; several times slower, for
+    # checking a checkpoint or a port (ChatGLM-6B only).
+    compute: Literal["fast", "exact"] = "fast"
     # ChatGLM-6B runs on the project's own code, never the checkpoint's; this only lets a model of
     # another type that ships its own modelling code run it.
     trust_remote_code: bool = False

@@ -98,7 +98,8 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         model_config = ChatGLMConfig.from_pretrained(folder)
     except CheckpointError as error:
         raise BackendStartError(str(error)) from None
-    dtype = torch.float16 if device == "cuda" else torch.float32
+    exact = config.compute == "exact"
+    dtype = torch.float16 if device == "cuda" and not exact else torch.float32
     checkpoint_bits = int(model_config.quantization_bit or 0)
     bits = checkpoint_bits or (config.quantize or 0)
     if checkpoint_bits and config.quantize and config.quantize != checkpoint_bits:
@@ -110,7 +111,9 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         )
     # A quantized model on CPU keeps its word embeddings (also the output matrix, tied) in bf16: 1 GiB
     # less to hold and to read per token, so int4 fits in 6 GB; the blocks still compute in fp32.
-    embedding_dtype = torch.bfloat16 if bits and device == "cpu" else dtype
+    # compute: exact keeps them in fp32 (the original's .float()), and every quantized linear computes as
+    # the original's CPU path does.
+    embedding_dtype = torch.bfloat16 if bits and device == "cpu" and not exact else dtype
     needed, available = estimate_bytes(model_config, bits, dtype, embedding_dtype), available_bytes(device)
     _check_memory(folder, needed, available)
     if device == "cpu" and available is not None and available < needed + RUNTIME_HEADROOM:
@@ -124,9 +127,20 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         model = load_streaming(folder, files, model_config, bits, dtype, device, embedding_dtype)
     except CheckpointError as error:
         raise BackendStartError(str(error)) from None
+    if exact:
+        log.warning(
+            "model_service.chatglm.compute: exact: %d quantized linears dequantize to fp32 on every call, as the "
+            "original computes on CPU; several times slower than compute: fast, meant for checking a checkpoint",
+            model.compute_exactly(),
+        )
     packed = model.pack_quantized() if device == "cpu" else 0
     how = "none" if not bits else f"checkpoint-{bits}bit" if checkpoint_bits else f"torch-{bits}bit"
-    report = {"weights": [path.name for path in files], "packed_linears": packed, "memory_gib": memory_report()}
+    report = {
+        "weights": [path.name for path in files],
+        "packed_linears": packed,
+        "compute": config.compute,
+        "memory_gib": memory_report(),
+    }
     return LoadedModel(tokenizer=tokenizer, model=model, device=device, quantized=how, report=report)
 
 
@@ -147,6 +161,11 @@ def _load_other(
 ) -> LoadedModel:
     """A model transformers knows (or, with trust_remote_code, one that brings its own code)."""
     known = model_type in transformers.CONFIG_MAPPING
+    if config.compute == "exact":
+        raise BackendStartError(
+            f"model_service.chatglm.compute: exact reproduces ChatGLM-6B's own arithmetic, but "
+            f"{folder / 'config.json'} says model_type {model_type!r}; set compute: fast for this model"
+        )
     if not known and not config.trust_remote_code:
         raise BackendStartError(
             f"{folder / 'config.json'} says model_type {model_type!r}, which neither this project (ChatGLM-6B) nor "

@@ -4,6 +4,7 @@ to torch's kernel where it cannot be built."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,10 +43,16 @@ def fresh_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     int4_kernel.cache_clear()
 
 
+def switched_off() -> bool:
+    return os.environ.get(native.DISABLE_VARIABLE) == "0"
+
+
 @pytest.fixture
 def kernel() -> native.Int4Gemv:
     if not cpu_has_vnni():
         pytest.skip("this CPU has no AVX-512 VNNI, so int4 layers use torch's kernel")
+    if switched_off():
+        pytest.skip(f"{native.DISABLE_VARIABLE}=0: this run checks torch's int4 kernel instead")
     built = int4_kernel()
     assert built is not None
     return built
@@ -67,7 +74,7 @@ def test_the_layout_puts_each_nibble_where_the_kernel_reads_it() -> None:
 
 
 def test_it_is_built_here_when_the_cpu_and_a_compiler_allow(fresh_kernel: Path) -> None:
-    expected = cpu_has_vnni() and shutil.which("cc") is not None
+    expected = cpu_has_vnni() and shutil.which("cc") is not None and not switched_off()
     assert (int4_kernel() is not None) == expected
     if expected:
         assert list((fresh_kernel / "turtle-soup" / "kernels").glob("int4_gemv-*.so"))
@@ -134,6 +141,7 @@ def test_without_the_kernel_int4_layers_use_torchs(
     value: str,
     logged: str,
 ) -> None:
+    monkeypatch.delenv(native.DISABLE_VARIABLE, raising=False)  # each case names its own reason
     monkeypatch.setenv(variable, value)
     with caplog.at_level(logging.INFO, logger=native.__name__):
         assert int4_kernel() is None

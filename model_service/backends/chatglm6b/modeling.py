@@ -396,6 +396,14 @@ class ChatGLMForConditionalGeneration(ChatGLMPreTrainedModel, GenerationMixin):
             inputs["logits_to_keep"] = logits_to_keep
         return inputs
 
+    def compute_exactly(self) -> int:
+        """Quantized linears dequantize to the activations' dtype and multiply there, as the original does
+        (fp32 on CPU); returns how many. Load the model in fp32, embeddings included, for the original's numbers."""
+        layers = [module for module in self.modules() if isinstance(module, QuantizedLinear)]
+        for layer in layers:
+            layer.compute_exactly()
+        return len(layers)
+
     def pack_quantized(self) -> int:
         """Convert quantized weights to the CPU kernels' format now rather than on the first request."""
         layers = [module for module in self.modules() if isinstance(module, QuantizedLinear)]

@@ -22,7 +22,8 @@ where it runs (a 600-token prompt: 22 s instead of 29 s on 2 cores). The weight 
 kernel's format once, on the first forward (or by `pack()`), and the checkpoint copy is dropped so
 only one copy stays in memory; `state_dict()` converts back. On CUDA (or any other device, or with
 activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
-as the original's kernels do.
+as the original's kernels do. `compute_exactly()` (`model_service.chatglm.compute: exact`) takes that
+path on CPU too, in fp32: the original's CPU arithmetic, the whole weight dequantized on every call.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class QuantizedLinear(nn.Module):
         self._int4_gemv: Int4Gemv | None = None  # set when _packed is int4_gemv.c's layout
         self._group = int4_group(in_features)
         self._use_cpu_kernel = bits == 8 or (self._group is not None and out_features % PACK_BLOCK == 0)
+        self.exact = False  # compute_exactly(): the original's fp32 arithmetic instead of the kernels
 
     @classmethod
     def from_float(cls, linear: nn.Linear, bits: int) -> QuantizedLinear:
@@ -167,11 +169,19 @@ class QuantizedLinear(nn.Module):
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}"
 
+    def compute_exactly(self) -> None:
+        """From now on dequantize the weight in the activations' dtype (`q * weight_scale`, one rounding) and
+        multiply in that dtype, as the original's CPU path does in fp32: slow, but the original's numbers."""
+        if self._packed is not None:
+            self.weight.data = self._checkpoint_weight()
+            self._packed, self._int4_gemv = None, None
+        self.exact = True
+
     # -- the CPU kernels' format -------------------------------------------------------------
 
     def pack(self) -> None:
         """Convert the weight to torch's CPU kernel format now (the first forward would do it) and drop the copy."""
-        if self._packed is not None or self.weight.device.type != "cpu" or not self._use_cpu_kernel:
+        if self._packed is not None or self.weight.device.type != "cpu" or not self._use_cpu_kernel or self.exact:
             return
         if self.weight.device.type == "meta" or self.weight.numel() == 0:
             return
@@ -227,7 +237,7 @@ class QuantizedLinear(nn.Module):
     # -- forward -----------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32 and self._use_cpu_kernel:
+        if x.device.type == "cpu" and x.dtype == torch.float32 and self._use_cpu_kernel and not self.exact:
             if self._packed is None:
                 self.pack()
             rows = x.reshape(-1, self.in_features)
@@ -235,9 +245,9 @@ class QuantizedLinear(nn.Module):
                 output = self._vnni_rows(rows)  # bias included
                 return output.reshape(*x.shape[:-1], self.out_features)
             output = self._cpu_kernel(rows).reshape(*x.shape[:-1], self.out_features)
-        else:
+        else:  # the original's arithmetic: the whole weight in x's dtype, one matmul, then the bias
             weight = dequantize(self._checkpoint_weight(), self.weight_scale, self.bits, x.dtype)
-            output = x @ weight.T
+            output = (x.reshape(-1, self.in_features) @ weight.T).reshape(*x.shape[:-1], self.out_features)
         if self.bias is not None:
             output = output + self.bias.to(output.dtype)
         return output
