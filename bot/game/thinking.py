@@ -111,6 +111,12 @@ class InlineThinking:
     def settled(self) -> bool:
         return self._visible
 
+    @property
+    def likely_thought(self) -> int:
+        """Characters held in an opening too long to begin with a verdict label: thought (the closing tag is
+        yet to come) or an unlabelled reply. Either way the model is alive, and a consumer may say it thinks."""
+        return len(self._held) if self._answer_ruled_out and not self._visible else 0
+
     def feed(self, text: str) -> Split:
         if self._visible:
             return Split(text)
@@ -227,6 +233,11 @@ class ThoughtFilter:
 
     def finish(self) -> Split:
         return self._count(self.inline.finish())
+
+    @property
+    def thinking(self) -> int:
+        """Characters of thought so far, with those held as likely thought."""
+        return self.thought + self.inline.likely_thought
 
     @property
     def unanswered(self) -> bool:
