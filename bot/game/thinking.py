@@ -82,7 +82,10 @@ def _reads_as_answer(opening: str) -> bool:
 
 def _find_closer(text: str, start: int) -> tuple[int, str] | None:
     """The earliest closing tag in `text` at or after `start`: (where, which)."""
-    lowered = text[start:].lower()
+    segment = text[start:]
+    if "<" not in segment and "◁" not in segment:
+        return None  # most of a thought: no tag can start here
+    lowered = segment.lower()
     found = [(start + at, closer) for closer in CLOSERS if (at := lowered.find(closer)) >= 0]
     return min(found, default=None)
 
