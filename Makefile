@@ -21,6 +21,7 @@ bench:
 	.venv/bin/python -m bench.bench_bot_latency
 	.venv/bin/python -m bench.bench_edit_cadence
 	.venv/bin/python -m bench.bench_throughput
+	.venv/bin/python -m bench.bench_thinking_filter
 	.venv/bin/python bench/bench_model_service_relay.py
 	.venv/bin/python bench/bench_model_service_local.py
 

@@ -168,8 +168,10 @@ class ModelHost:
                         "model %s starts its replies mid-thought: openings are held to the closing tag",
                         self.config.name,
                     )
-                if split.thought:
-                    yield Thinking(reader.thought, tokens=round(reader.tokens))
+                if split.thought or (reader.inline.likely_thought and not split.visible):
+                    # A long opening held back as likely thought (it began mid-thought) counts as thinking too:
+                    # the model is alive, and the thinking limit holds.
+                    yield Thinking(reader.thinking, tokens=round(reader.tokens))
                 if split.visible:
                     yield split.visible
             rest = reader.finish()

@@ -82,7 +82,10 @@ def _reads_as_answer(opening: str) -> bool:
 
 def _find_closer(text: str, start: int) -> tuple[int, str] | None:
     """The earliest closing tag in `text` at or after `start`: (where, which)."""
-    lowered = text[start:].lower()
+    segment = text[start:]
+    if "<" not in segment and "◁" not in segment:
+        return None  # most of a thought: no tag can start here
+    lowered = segment.lower()
     found = [(start + at, closer) for closer in CLOSERS if (at := lowered.find(closer)) >= 0]
     return min(found, default=None)
 
@@ -110,6 +113,12 @@ class InlineThinking:
     @property
     def settled(self) -> bool:
         return self._visible
+
+    @property
+    def likely_thought(self) -> int:
+        """Characters held in an opening too long to begin with a verdict label: thought (the closing tag is
+        yet to come) or an unlabelled reply. Either way the model is alive, and a consumer may say it thinks."""
+        return len(self._held) if self._answer_ruled_out and not self._visible else 0
 
     def feed(self, text: str) -> Split:
         if self._visible:
@@ -227,6 +236,11 @@ class ThoughtFilter:
 
     def finish(self) -> Split:
         return self._count(self.inline.finish())
+
+    @property
+    def thinking(self) -> int:
+        """Characters of thought so far, with those held as likely thought."""
+        return self.thought + self.inline.likely_thought
 
     @property
     def unanswered(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 
@@ -183,4 +184,27 @@ async def test_a_model_that_starts_mid_thought_has_its_later_openings_held_to_th
     await table.alice.send(table.channel, QUESTION["en"])
     await table.alice.send(table.channel, "Was he in a hurry?")
     assert [reply.content for reply in bot_replies(table)] == [SHOWN["en"], "✅ Yes. Keep going."]
+    assert_nowhere(table, fake_upstream, await transcript(redis_url), MARKER["en"], answer)
+
+
+@pytest.mark.parametrize("config_overrides", [THINKING_LIMIT], indirect=True, ids=["limit"])
+async def test_a_long_thought_with_no_opening_tag_keeps_the_model_alive(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
+    """Output that starts mid-thought is held back until its closing tag; a long held opening counts as
+    thinking, so the first-token deadline is met and the table sees the host think."""
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    answer = (await only_game(redis_url))["answer"]
+    gate = threading.Event()
+    long_thought = f"Okay, let me weigh this carefully. {thought('en', answer)}"
+    fake_upstream.queue(Reply.thinking("mid_thought", long_thought, ANSWER["en"], size=120, gate=gate))
+
+    await table.alice.send(table.channel, QUESTION["en"])
+    await settle_until(table.env, lambda: "💭" in bot_replies(table)[-1].content)
+    await table.env.advance_time(3)  # past first_token_timeout (1 s), within thinking_timeout (5 s)
+    await table.env.settle()
+    assert "💭" in bot_replies(table)[-1].content
+    gate.set()
+    await settle_until(table.env, lambda: bot_replies(table)[-1].content == SHOWN["en"])
     assert_nowhere(table, fake_upstream, await transcript(redis_url), MARKER["en"], answer)

@@ -171,3 +171,13 @@ def test_once_a_model_starts_mid_thought_a_thought_that_opens_like_a_verdict_is_
     plain = InlineThinking(starts_mid_thought=True)
     assert plain.feed("Yes. He was thirsty.").visible == ""  # held: it may yet be thought
     assert plain.finish().visible == "Yes. He was thirsty."  # no closing tag came: all of it is the answer
+
+
+def test_a_long_opening_with_no_tag_is_reported_as_likely_thought() -> None:
+    extractor = InlineThinking()
+    extractor.feed("Okay, the user")
+    assert extractor.likely_thought == 0  # short: may still be an answer
+    extractor.feed(" asks whether it rained; " * 10)
+    assert extractor.likely_thought > 100
+    assert extractor.feed("</think>No.").visible == "No."
+    assert extractor.likely_thought == 0 and extractor.thought > 100
