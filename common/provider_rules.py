@@ -58,6 +58,16 @@ def rule_for(param: object, code: object) -> Rule | None:
     return None
 
 
+def _stream_options_refused(error: object) -> Rule | None:
+    """Servers that predate `stream_options` refuse it in their own words, without OpenAI's param/code
+    ("Unrecognized request argument supplied: stream_options"). The relay adds it itself, for usage
+    only, so a 400 that names it in any words means: leave it out."""
+    message = getattr(error, "message", None)
+    if getattr(error, "param", None) is None and isinstance(message, str) and "stream_options" in message:
+        return Rule("stream_options")
+    return None
+
+
 class ProviderRules:
     """Rules learned per model name; requests of a model with none go out untouched."""
 
@@ -78,7 +88,7 @@ class ProviderRules:
         `model`, remembered from now on; None when it teaches nothing."""
         if getattr(error, "status_code", None) != BAD_REQUEST:
             return None
-        rule = rule_for(getattr(error, "param", None), getattr(error, "code", None))
+        rule = rule_for(getattr(error, "param", None), getattr(error, "code", None)) or _stream_options_refused(error)
         if rule is None:
             return None
         known = self._rules.setdefault(model, [])
