@@ -51,7 +51,7 @@ def reasoning_fields(provider: str | None, reasoning: str) -> dict[str, Any]:
     off = reasoning == "off"
     if provider == "openai":
         # GPT-5.1 and later take "none"; a model that does not (o-series, GPT-5) answers 400
-        # unsupported_value, and the provider rules then leave the field out: its default effort.
+        # unsupported_value listing what it takes, and the provider rules send the lowest of those.
         return {"reasoning_effort": "none" if off else reasoning}
     if provider in ("vllm", "sglang"):
         # Qwen3-style chat templates read enable_thinking; gpt-oss reads reasoning_effort.

@@ -141,12 +141,6 @@ class ChatCompletionRequest(BaseModel):
         return {name: value for name, value in sent.items() if name not in SERVICE_OWNED}
 
 
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 

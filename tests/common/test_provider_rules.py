@@ -16,6 +16,7 @@ class Refused:
     param: str | None
     code: str | None
     status_code: int = 400
+    message: str = ""
 
 
 def test_a_model_with_no_rules_gets_todays_request() -> None:
@@ -77,3 +78,30 @@ def test_a_request_retries_once_per_rule() -> None:
     assert budget.allows(rule) and not budget.allows(rule)
     assert budget.allows(Rule("max_tokens", "max_completion_tokens"))
     assert not budget.allows(None)
+
+
+GPT_5_1 = (
+    "Unsupported value: 'reasoning_effort' does not support 'minimal' with this model. "
+    "Supported values are: 'none', 'low', 'medium', and 'high'."
+)
+O_SERIES = (
+    "Unsupported value: 'reasoning_effort' does not support 'none' with this model. "
+    "Supported values are: 'low', 'medium', and 'high'."
+)
+
+
+def test_a_refused_effort_becomes_the_nearest_the_model_takes() -> None:
+    rules = ProviderRules()
+    rule = rules.learn("o3", Refused("reasoning_effort", "unsupported_value", message=O_SERIES))
+    assert rule == Rule("reasoning_effort", value="low", instead_of="none")
+    assert rules.shape("o3", {"reasoning_effort": "none"}) == {"reasoning_effort": "low"}
+    assert rules.shape("o3", {"reasoning_effort": "high"}) == {"reasoning_effort": "high"}  # only the refused one
+    assert ProviderRules().learn("gpt-5.1", Refused("reasoning_effort", "unsupported_value", message=GPT_5_1)) == Rule(
+        "reasoning_effort", value="none", instead_of="minimal"
+    )
+
+
+def test_an_effort_refusal_without_the_models_values_leaves_the_effort_out() -> None:
+    rules = ProviderRules()
+    assert rules.learn("m", Refused("reasoning_effort", "unsupported_value", message="no")) == Rule("reasoning_effort")
+    assert rules.learn("m", Refused("reasoning_effort", "unsupported_parameter")) == Rule("reasoning_effort")

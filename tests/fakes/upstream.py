@@ -161,12 +161,23 @@ class Refusal:
     code: str  # OpenAI's: unsupported_parameter (the field) or unsupported_value (its value)
     allowed: Any = None
     instead: str | None = None  # what to send instead, named in the message
+    supported: tuple[str, ...] = ()  # unsupported_value for any other value, these listed as OpenAI lists them
 
     def refuses(self, body: dict[str, Any]) -> bool:
-        return self.param in body and (self.allowed is None or body[self.param] != self.allowed)
+        if self.param not in body:
+            return False
+        if self.supported:
+            return body[self.param] not in self.supported
+        return self.allowed is None or body[self.param] != self.allowed
 
     def error(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.code == "unsupported_value":
+        if self.supported:
+            listed = ", ".join(f"'{value}'" for value in self.supported[:-1]) + f", and '{self.supported[-1]}'"
+            message = (
+                f"Unsupported value: '{self.param}' does not support '{body[self.param]}' with this model. "
+                f"Supported values are: {listed}."
+            )
+        elif self.code == "unsupported_value":
             message = (
                 f"Unsupported value: '{self.param}' does not support {body[self.param]!r} with this model. "
                 f"Only the default ({self.allowed}) value is supported."

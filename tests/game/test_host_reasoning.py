@@ -66,7 +66,19 @@ async def test_the_setting_passes_through_the_model_service(fake_upstream: FakeU
     assert (sent["model"], sent["max_tokens"], sent["temperature"]) == ("fake-model", 1024, 0.2)
 
 
-async def test_an_openai_model_without_none_falls_back_to_its_default(fake_upstream: FakeUpstream) -> None:
-    fake_upstream.refusals = [Refusal("reasoning_effort", "unsupported_value", allowed="low")]
-    await sent_by_host(fake_upstream.base_url, None, provider="openai", reasoning="off")
-    assert [sent.get("reasoning_effort") for sent in fake_upstream.requests] == ["none", None]
+async def test_off_at_an_openai_model_without_none_is_its_lowest_effort(fake_upstream: FakeUpstream) -> None:
+    # An o-series model: OpenAI's 400 lists the efforts it takes, and the nearest to `none` is sent from then on.
+    fake_upstream.refusals = [Refusal("reasoning_effort", "unsupported_value", supported=("low", "medium", "high"))]
+    host = ModelHost(ModelConfig(base_url=fake_upstream.base_url, provider="openai", reasoning="off", max_retries=0))
+    try:
+        for _ in range(2):
+            assert "".join([piece async for piece in host.stream(QUESTION) if isinstance(piece, str)]) == "Yes."
+    finally:
+        await host.close()
+    assert [sent.get("reasoning_effort") for sent in fake_upstream.requests] == ["none", "low", "low"]
+
+
+async def test_a_model_that_takes_no_effort_at_all_gets_none_sent(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.refusals = [Refusal("reasoning_effort", "unsupported_parameter")]
+    await sent_by_host(fake_upstream.base_url, None, provider="openai", reasoning="low")
+    assert [sent.get("reasoning_effort") for sent in fake_upstream.requests] == ["low", None]

@@ -59,3 +59,14 @@ async def test_a_refusal_that_persists_is_not_retried_again(service: ServerThrea
     response = await post(service, TODAY)
     assert response.status_code == 400 and response.json()["error"]["param"] == "temperature"
     assert len(fake_upstream.requests) == 2
+
+
+async def test_a_server_that_predates_stream_options_still_streams(
+    service: ServerThread, fake_upstream: FakeUpstream
+) -> None:
+    # Refused in the server's own words, without OpenAI's param or code.
+    refusal = {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid_request_error"}
+    fake_upstream.queue(Reply(status=400, error=refusal), Reply.text("No."), Reply.text("Yes."))
+    for _ in range(2):
+        assert (await post(service, {"messages": HELLO, "stream": True})).status_code == 200
+    assert ["stream_options" in sent for sent in fake_upstream.requests] == [True, False, False]
