@@ -75,7 +75,15 @@ def measure_ours(folder: Path, bits: int, prompt_ids: list[int], new_tokens: int
         "memory": memory,  # VmRSS / VmHWM (peak so far) at each stage, to tell load from prefill
         "weight_bytes_in_memory": weight_bytes_in_memory(model),
         "loader_report": loaded.report,
+        "int4_kernel": _int4_kernel_variant() if bits == 4 else None,
     }
+
+
+def _int4_kernel_variant() -> str:
+    from model_service.backends.chatglm6b.native import int4_kernel
+
+    kernel = int4_kernel()
+    return kernel.variant if kernel is not None else "torch"
 
 
 def _generate(model: Any, prompt_ids: list[int], new_tokens: int) -> list[float]:
@@ -170,9 +178,17 @@ def prompt_ids(length: int, first_control_id: int, gmask_id: int, sop_id: int, s
     return [*body, gmask_id, sop_id]
 
 
-def run_json(command: list[str], timeout: float) -> dict[str, Any]:
-    """Run a worker process; its last stdout line is a JSON object."""
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+def run_json(command: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a worker process (with `env` added to the environment); its last stdout line is a JSON object."""
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command[:3])} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -247,6 +263,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bandwidth-gib", type=float, default=2.0, help="buffer read to measure bandwidth")
     parser.add_argument("--cpp-python", help="python of a venv with chatglm-cpp==0.4.2 (torch there too, to convert)")
     parser.add_argument("--rewrite", action="store_true", help="write the checkpoints (and GGML file) again")
+    parser.add_argument(
+        "--int4-kernels",
+        nargs="+",
+        metavar="VARIANT",
+        help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal: measure this folder
     parser.add_argument("--worker-bits", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prompt-file", type=Path, help=argparse.SUPPRESS)
@@ -275,10 +297,14 @@ def main() -> None:
         for bits, folder in folders.items():
             worker = [sys.executable, "-m", "bench.bench_chatglm_cpu", "--worker", str(folder), "--worker-bits"]
             options = ["--prompt-file", str(prompt_file), "--new-tokens", str(args.new_tokens)]
-            result = run_json([*worker, str(bits), *options, "--threads", str(args.threads)], 3600)
-            result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
-            results[f"ours int{bits}"] = result
-            print(f"ours int{bits}: {json.dumps(result)}", flush=True)
+            kernels = args.int4_kernels if bits == 4 and args.int4_kernels else [None]
+            for kernel in kernels:  # CHATGLM_INT4_KERNEL picks int4_gemv.c's variant in the worker
+                env = {"CHATGLM_INT4_KERNEL": kernel} if kernel else None
+                result = run_json([*worker, str(bits), *options, "--threads", str(args.threads)], 3600, env)
+                result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
+                name = f"ours int{bits}" + (f" {kernel}" if kernel else "")
+                results[name] = result
+                print(f"{name}: {json.dumps(result)}", flush=True)
         if args.cpp_python and 4 in folders:
             results["chatglm-cpp 0.4.2 q4_0"] = run_peer(args, folders[4], prompt_file, args.new_tokens)
             print(f"chatglm-cpp: {json.dumps(results['chatglm-cpp 0.4.2 q4_0'])}", flush=True)

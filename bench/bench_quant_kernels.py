@@ -16,8 +16,8 @@ step, larger = prefill), it times y = x @ W.T with fp32 activations and:
 - int4 torch bf16-x: the same with bf16 activations;
 - int4 dequant: unpack the two nibbles, scale, dense matmul;
 - int4 bitsandbytes: bnb.nn.Linear4bit (fp4/nf4; not ChatGLM's signed int4, shown for speed only);
-- int4 int4_gemv.c: the project's AVX-512 VNNI kernel (activations rounded to int8 in blocks of 32), one
-  row per call, where the CPU and a C compiler allow it.
+- int4 int4_gemv.c VARIANT: the project's kernel (activations rounded to int8 in blocks of 32), one row
+  per call, in each variant the CPU runs (avx512-vnni, avx-vnni, avx2) where a C compiler allows it.
 
 "int8 dequant" and "int4 dequant" are what `model_service.chatglm.compute: exact` runs (the original's
 CPU arithmetic); `--only` times just the kernels named.
@@ -42,7 +42,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model_service.backends.chatglm6b.native import int4_kernel  # noqa: E402
+from model_service.backends.chatglm6b.native import VARIANTS, int4_kernel  # noqa: E402
 from model_service.backends.chatglm6b.quantization import (  # noqa: E402
     pack_int4_for_torch,
     pack_int4_vnni,
@@ -110,13 +110,14 @@ def kernels(weight: torch.Tensor) -> dict[str, tuple[Callable[[torch.Tensor], to
             q4.numel(),
         ),
     }
-    vnni = int4_kernel()
-    if vnni is not None:  # the project's own (AVX-512 VNNI CPUs with a C compiler): one row per call
-        packed, scale = pack_int4_vnni(unpack_int4(q4)), s4.float()
-        found["int4 int4_gemv.c"] = (
-            lambda x: torch.stack([vnni(packed, scale, None, row) for row in x]),
-            packed.numel(),
-        )
+    packed, scale = pack_int4_vnni(unpack_int4(q4)), s4.float()
+    for variant in VARIANTS:  # the project's own, each variant this CPU runs (needs a C compiler): a row per call
+        kernel = int4_kernel(variant)
+        if kernel is not None:
+            found[f"int4 int4_gemv.c {variant}"] = (
+                lambda x, kernel=kernel: torch.stack([kernel(packed, scale, None, row) for row in x]),
+                packed.numel(),
+            )
     found.update(_bitsandbytes(weight, in_features, out_features))
     return found
 

@@ -29,9 +29,18 @@ from model_service.backends.chatglm6b.quantization import (
 KERNEL_RELATIVE_ERROR = 0.015
 
 
-def cpu_has_vnni() -> bool:
-    flags = Path("/proc/cpuinfo").read_text().split()
-    return {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags)
+# What each variant of int4_gemv.c needs from the CPU (/proc/cpuinfo's names); avx-vnni runs on AVX-VNNI
+# or on AVX-512 VNNI's 256-bit form.
+NEEDS = {
+    "avx512-vnni": [{"avx512f", "avx512bw", "avx512_vnni"}],
+    "avx-vnni": [{"avx2", "fma", "avx_vnni"}, {"avx2", "fma", "avx512_vnni", "avx512vl"}],
+    "avx2": [{"avx2", "fma"}],
+}
+
+
+def cpu_runs(variant: str) -> bool:
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    return any(needed <= flags for needed in NEEDS[variant])
 
 
 @pytest.fixture
@@ -47,14 +56,15 @@ def switched_off() -> bool:
     return os.environ.get(native.DISABLE_VARIABLE) == "0"
 
 
-@pytest.fixture
-def kernel() -> native.Int4Gemv:
-    if not cpu_has_vnni():
-        pytest.skip("this CPU has no AVX-512 VNNI, so int4 layers use torch's kernel")
+@pytest.fixture(params=list(native.VARIANTS))
+def kernel(request: pytest.FixtureRequest) -> native.Int4Gemv:
+    """Each variant this CPU runs, selected explicitly (the service picks the fastest)."""
+    if not cpu_runs(request.param):
+        pytest.skip(f"this CPU cannot run the {request.param} variant")
     if switched_off():
         pytest.skip(f"{native.DISABLE_VARIABLE}=0: this run checks torch's int4 kernel instead")
-    built = int4_kernel()
-    assert built is not None
+    built = int4_kernel(request.param)
+    assert built is not None and built.variant == request.param
     return built
 
 
@@ -73,11 +83,51 @@ def test_the_layout_puts_each_nibble_where_the_kernel_reads_it() -> None:
     assert torch.equal(unpack_int4_vnni(packed, out_features, in_features), values)
 
 
-def test_it_is_built_here_when_the_cpu_and_a_compiler_allow(fresh_kernel: Path) -> None:
-    expected = cpu_has_vnni() and shutil.which("cc") is not None and not switched_off()
-    assert (int4_kernel() is not None) == expected
-    if expected:
+def test_it_is_built_here_when_the_cpu_and_a_compiler_allow(
+    fresh_kernel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(native.VARIANT_VARIABLE, raising=False)
+    runnable = [variant for variant in native.VARIANTS if cpu_runs(variant)]
+    expected = bool(runnable) and shutil.which("cc") is not None and not switched_off()
+    built = int4_kernel()
+    assert (built is not None) == expected
+    if built is not None:
+        assert built.variant == runnable[0]  # the fastest this CPU runs
         assert list((fresh_kernel / "turtle-soup" / "kernels").glob("int4_gemv-*.so"))
+
+
+def test_a_variant_is_chosen_by_name_and_a_wrong_name_is_refused(
+    fresh_kernel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if switched_off() or not cpu_runs("avx2"):
+        pytest.skip("no int4_gemv.c variant runs in this run")
+    monkeypatch.setenv(native.VARIANT_VARIABLE, "avx2")
+    built = int4_kernel()
+    assert built is not None and built.variant == "avx2"
+    int4_kernel.cache_clear()
+    monkeypatch.setenv(native.VARIANT_VARIABLE, "avx3")
+    with pytest.raises(ValueError, match="CHATGLM_INT4_KERNEL='avx3' names no int4 kernel variant; use one of"):
+        int4_kernel()
+
+
+def test_every_variant_gives_the_same_numbers() -> None:
+    """Exact int32 sums and the same float steps in each: only whether the compiler fuses the last multiply
+    and add may differ, an ulp or so of the largest output."""
+    if switched_off():
+        pytest.skip(f"{native.DISABLE_VARIABLE}=0: this run checks torch's int4 kernel instead")
+    variants = [variant for variant in native.VARIANTS if cpu_runs(variant)]
+    if len(variants) < 2:
+        pytest.skip("this CPU runs fewer than two variants")
+    torch.manual_seed(5)
+    quantized, scale = quantize_rows(torch.randn(256, 512) * 0.05, 4)
+    packed, row, bias = pack_int4_vnni(unpack_int4(quantized)), torch.randn(512), torch.randn(256)
+    outputs = []
+    for variant in variants:
+        built = int4_kernel(variant)
+        assert built is not None
+        outputs.append(built(packed, scale.float(), bias, row))
+    for output in outputs[1:]:
+        assert (output - outputs[0]).abs().max() <= 4 * 2.0**-24 * outputs[0].abs().max()
 
 
 def errors(
@@ -142,6 +192,7 @@ def test_without_the_kernel_int4_layers_use_torchs(
     logged: str,
 ) -> None:
     monkeypatch.delenv(native.DISABLE_VARIABLE, raising=False)  # each case names its own reason
+    monkeypatch.delenv(native.VARIANT_VARIABLE, raising=False)
     monkeypatch.setenv(variable, value)
     with caplog.at_level(logging.INFO, logger=native.__name__):
         assert int4_kernel() is None
@@ -154,13 +205,18 @@ def test_without_the_kernel_int4_layers_use_torchs(
     assert torch.equal(layer.state_dict()["weight"], weight)
 
 
-def test_int4_layers_decode_with_it_and_save_the_published_layout(kernel: native.Int4Gemv) -> None:
+def test_int4_layers_decode_with_it_and_save_the_published_layout(
+    kernel: native.Int4Gemv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(native.VARIANT_VARIABLE, kernel.variant)  # what the layers pick up
+    int4_kernel.cache_clear()
     layer, weight = quantized_layer()
     for rows in (1, 3, 40):  # a decoding step, a short prompt (row by row), a prompt (dequantized)
         x = torch.randn(rows, 256)
         expected = x @ dequantize(weight, layer.weight_scale, 4, torch.float32).T + layer.bias
         assert (layer(x) - expected).abs().max() < KERNEL_RELATIVE_ERROR * expected.abs().max()
-    assert layer._int4_gemv is kernel
+    assert layer._int4_gemv is not None and layer._int4_gemv.variant == kernel.variant
+    int4_kernel.cache_clear()
     assert layer(torch.randn(0, 256)).shape == (0, 128)  # no rows, as torch's kernels allow
     assert torch.equal(layer.state_dict()["weight"], weight)
 

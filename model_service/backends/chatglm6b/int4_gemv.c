@@ -13,6 +13,13 @@
  * So one 64-byte load gives 16 rows x 4 columns twice, in the lane order vpdpbusd wants.
  *
  * y[o] = scale[o] * sum_b xs[b] * (sum_k (q[o,k] + 8) x8[k] - 8 * sum_k x8[k]) + bias[o]
+ *
+ * Three variants over the same layout and the same arithmetic (exact int32 sums, then the same float
+ * steps), whichever the CPU has, chosen at run time (native.py; CHATGLM_INT4_KERNEL names one):
+ * - avx512-vnni: 512-bit vpdpbusd, 64 multiply-adds per instruction;
+ * - avx-vnni: 256-bit vpdpbusd (AVX-VNNI, or AVX-512 VNNI's 256-bit form), half a chunk per load;
+ * - avx2: the same dot products from vpmaddubsw (u8 x s8 pairs into int16: at most 2 * 15 * 127 = 3810,
+ *   twice that after adding low and high nibbles, far from int16's limit) and vpmaddwd against ones.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -25,15 +32,38 @@
 #define PREFETCH 4096
 #define QBLOCK 32 /* activation values per int8 scale */
 
-int int4_gemv_available(void) {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-    return 1;
-#else
-    return 0;
-#endif
-}
+#define VARIANT_AVX512_VNNI 1
+#define VARIANT_AVX_VNNI 2
+#define VARIANT_AVX2 4
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#define HAVE_AVX512_VNNI 1
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+#define HAVE_AVX2 1
+#if defined(__AVXVNNI__)
+#define DPBUSD256 _mm256_dpbusd_avx_epi32
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define DPBUSD256 _mm256_dpbusd_epi32
+#endif
+#endif
+
+/* The variants this build can run (a bit each), for the CPU it was compiled on (-march=native). */
+int int4_gemv_variants(void) {
+    int found = 0;
+#ifdef HAVE_AVX512_VNNI
+    found |= VARIANT_AVX512_VNNI;
+#endif
+#ifdef DPBUSD256
+    found |= VARIANT_AVX_VNNI;
+#endif
+#ifdef HAVE_AVX2
+    found |= VARIANT_AVX2;
+#endif
+    return found;
+}
+
+#ifdef HAVE_AVX2
 
 /* Below this a block's largest value counts as zero (127 / top would overflow). */
 #define TINY 1e-30f
@@ -70,6 +100,7 @@ static void quantize_row(const float *x, int n, int8_t *values, float *scales, i
     }
 }
 
+#ifdef HAVE_AVX512_VNNI
 /* Output rows [64 * block, 64 * block + 64) into y. */
 static void run_block(const uint8_t *weight, const float *row_scale, const float *bias, const int8_t *x,
                       const float *x_scale, const int32_t *x_sum, float *y, int in, int block) {
@@ -106,15 +137,68 @@ static void run_block(const uint8_t *weight, const float *row_scale, const float
         _mm512_storeu_ps(y + row, result);
     }
 }
+#endif
+
+/* Four weight bytes x four activation bytes per int32 lane, for the low and the high nibbles, added to acc. */
+static inline __attribute__((always_inline)) __m256i dot256(__m256i acc, __m256i low, __m256i high, __m256i x_first,
+                                                           __m256i x_second, const int vnni) {
+#ifdef DPBUSD256
+    if (vnni) return DPBUSD256(DPBUSD256(acc, low, x_first), high, x_second);
+#endif
+    (void)vnni;
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(low, x_first), _mm256_maddubs_epi16(high, x_second));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/* run_block on 256-bit registers: each 64-byte chunk (a 16-row tile) is two halves of 8 rows. */
+static inline __attribute__((always_inline)) void run_block256(const uint8_t *weight, const float *row_scale,
+                                                              const float *bias, const int8_t *x,
+                                                              const float *x_scale, const int32_t *x_sum, float *y,
+                                                              int in, int block, const int vnni) {
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    const uint8_t *p = weight + (size_t)block * ROWS * (in / 2);
+    __m256 out[8];
+    for (int h = 0; h < 8; h++) out[h] = _mm256_setzero_ps();
+    for (int b = 0; b < in / QBLOCK; b++) {
+        __m256i sums[8];
+        for (int h = 0; h < 8; h++) sums[h] = _mm256_setzero_si256();
+        const int8_t *xb = x + b * QBLOCK;
+        for (int c = 0; c < QBLOCK / 8; c++) {
+            int32_t first, second;
+            memcpy(&first, xb + 8 * c, 4);
+            memcpy(&second, xb + 8 * c + 4, 4);
+            const __m256i x_first = _mm256_set1_epi32(first), x_second = _mm256_set1_epi32(second);
+            for (int h = 0; h < 8; h++, p += 32) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)p);
+                if ((h & 1) == 0) _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
+                const __m256i low = _mm256_and_si256(v, nibble);
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+                sums[h] = dot256(sums[h], low, high, x_first, x_second, vnni);
+            }
+        }
+        const __m256i offset = _mm256_set1_epi32(8 * x_sum[b]);
+        const __m256 scale = _mm256_set1_ps(x_scale[b]);
+        for (int h = 0; h < 8; h++) {
+            out[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums[h], offset)), scale, out[h]);
+        }
+    }
+    for (int h = 0; h < 8; h++) {
+        const int row = block * ROWS + 8 * h; /* half h: tile h / 2, its rows 8 * (h % 2) on */
+        __m256 result = _mm256_mul_ps(out[h], _mm256_loadu_ps(row_scale + row));
+        if (bias) result = _mm256_add_ps(result, _mm256_loadu_ps(bias + row));
+        _mm256_storeu_ps(y + row, result);
+    }
+}
 
 /*
- * y[out] = weight (packed as above) times x[in], per-row scales and an optional bias, all float32.
- * `scratch` holds in + in/QBLOCK*8 bytes. in % 32 == 0 and out % 64 == 0. Returns 0 (-1 from a build
- * for a CPU without VNNI). The threads are OpenMP's: the library links the libgomp torch has loaded,
- * so they are torch's own pool rather than a second set competing with it for the cores.
+ * y[out] = weight (packed as above) times x[in], per-row scales and an optional bias, all float32, with
+ * `variant` (one VARIANT_ bit). `scratch` holds in + in/QBLOCK*8 bytes. in % 32 == 0 and out % 64 == 0.
+ * Returns 0, or -1 for a variant this build cannot run. The threads are OpenMP's: the library links the
+ * libgomp torch has loaded, so they are torch's own pool rather than a second set competing with it.
  */
 int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
-              int out, int threads, void *scratch) {
+              int out, int threads, void *scratch, int variant) {
+    if (!(variant & int4_gemv_variants()) || (variant & (variant - 1))) return -1;
     int8_t *values = (int8_t *)scratch;
     float *scales = (float *)(values + in);
     int32_t *sums = (int32_t *)(scales + in / QBLOCK);
@@ -122,11 +206,20 @@ int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, 
     const int blocks = out / ROWS;
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
     for (int block = 0; block < blocks; block++) {
-        run_block(weight, row_scale, bias, values, scales, sums, y, in, block);
+        if (variant == VARIANT_AVX2) {
+            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, 0);
+        } else if (variant == VARIANT_AVX_VNNI) {
+            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, 1);
+        } else {
+#ifdef HAVE_AVX512_VNNI
+            run_block(weight, row_scale, bias, values, scales, sums, y, in, block);
+#endif
+        }
     }
     return 0;
 }
 
+#ifdef HAVE_AVX512_VNNI
 /* fp32 -> bf16, rounding to nearest even (the values here are finite). */
 static inline __m256i to_bf16(__m512 values) {
     const __m512i bits = _mm512_castps_si512(values);
@@ -172,30 +265,64 @@ static void dequantize_block(const uint8_t *weight, const float *row_scale, uint
     }
 }
 
+#endif
+
+/* One fp32 -> bf16, rounding to nearest even (finite values). */
+static inline uint16_t bf16_of(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    return (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+/* dequantize_block in plain C, for the 256-bit variants: the same values (one rounding to fp32, one to bf16). */
+static void dequantize_block_plain(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int block) {
+    const uint8_t *p = weight + (size_t)block * ROWS * (in / 2);
+    for (int c = 0; c < in / 8; c++) {
+        for (int t = 0; t < 4; t++) {
+            for (int r = 0; r < 16; r++, p += 4) {
+                const int row = block * ROWS + 16 * t + r;
+                uint16_t *at = out + (size_t)row * in + 8 * c;
+                for (int j = 0; j < 4; j++) {
+                    at[j] = bf16_of((float)((p[j] & 0x0F) - 8) * row_scale[row]);
+                    at[4 + j] = bf16_of((float)((p[j] >> 4) - 8) * row_scale[row]);
+                }
+            }
+        }
+    }
+}
+
 /*
  * The weight's first `rows` rows (a multiple of 64) -> bf16 [rows, in], q * scale: a prompt's matmul
  * then runs on bf16 (AMX where the CPU has it). One pass, where unpacking in torch took six.
  */
-int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int rows,
-                         int threads) {
+int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int rows, int threads,
+                         int variant) {
+    if (!(variant & int4_gemv_variants()) || (variant & (variant - 1))) return -1;
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
     for (int block = 0; block < rows / ROWS; block++) {
-        dequantize_block(weight, row_scale, out, in, block);
+#ifdef HAVE_AVX512_VNNI
+        if (variant == VARIANT_AVX512_VNNI) {
+            dequantize_block(weight, row_scale, out, in, block);
+            continue;
+        }
+#endif
+        dequantize_block_plain(weight, row_scale, out, in, block);
     }
     return 0;
 }
 
 #else
 
-int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int rows,
-                         int threads) {
-    (void)weight; (void)row_scale; (void)out; (void)in; (void)rows; (void)threads;
+int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int rows, int threads,
+                         int variant) {
+    (void)weight; (void)row_scale; (void)out; (void)in; (void)rows; (void)threads; (void)variant;
     return -1;
 }
 
 int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
-              int out, int threads, void *scratch) {
+              int out, int threads, void *scratch, int variant) {
     (void)weight; (void)row_scale; (void)bias; (void)x; (void)y; (void)in; (void)out; (void)threads; (void)scratch;
+    (void)variant;
     return -1;
 }
 

@@ -2,9 +2,12 @@
 
 The library is built with the system's C compiler (`$CC`, else `cc`/`gcc`) and `-march=native`, so it
 uses the instructions this CPU has, into a cache folder keyed by the source, the flags, the compiler
-and the CPU's feature flags; later starts load it from there (one compile, about a second). Where
-there is no compiler, the build fails or the CPU lacks AVX-512 VNNI, `int4_kernel()` returns None with
-the reason logged once, and int4 layers use torch's own kernel (correct, about half as fast).
+and the CPU's feature flags; later starts load it from there (one compile, about a second). It holds a
+variant per instruction set (AVX-512 VNNI, AVX-VNNI on 256-bit registers, plain AVX2), all on the same
+weight layout and giving the same numbers; `int4_kernel()` picks the fastest this CPU runs, or the one
+`CHATGLM_INT4_KERNEL` names (avx512-vnni, avx-vnni, avx2: to test or compare them on one machine).
+Where there is no compiler, the build fails or the CPU lacks even AVX2, `int4_kernel()` returns None
+with the reason logged once, and int4 layers use torch's own kernel (correct, about half as fast).
 `CHATGLM_NATIVE_KERNEL=0` turns it off.
 """
 
@@ -29,19 +32,23 @@ FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 QBLOCK = 32  # activation values per int8 scale, as in the C source
 ROWS = 64  # output rows per weight block, as in the C source
 DISABLE_VARIABLE = "CHATGLM_NATIVE_KERNEL"
+VARIANT_VARIABLE = "CHATGLM_INT4_KERNEL"
+VARIANTS = {"avx512-vnni": 1, "avx-vnni": 2, "avx2": 4}  # fastest first; the bits int4_gemv.c uses
 
 
 class Int4Gemv:
     """`y = W x * scale + bias` for one fp32 row, W packed by quantization.pack_int4_vnni; and W to bf16."""
 
-    def __init__(self, library: ctypes.CDLL) -> None:
+    def __init__(self, library: ctypes.CDLL, variant: str) -> None:
         pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self.variant = variant
+        self._code = VARIANTS[variant]
         self._call = library.int4_gemv
         self._call.restype = ctypes.c_int
-        self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, integer, integer, integer, pointer]
+        self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, integer, integer, integer, pointer, integer]
         self._dequantize = library.int4_dequantize_bf16
         self._dequantize.restype = ctypes.c_int
-        self._dequantize.argtypes = [pointer, pointer, pointer, integer, integer, integer]
+        self._dequantize.argtypes = [pointer, pointer, pointer, integer, integer, integer, integer]
 
     @staticmethod
     def fits(in_features: int, out_features: int) -> bool:
@@ -65,9 +72,10 @@ class Int4Gemv:
             out_features,
             torch.get_num_threads(),
             scratch.data_ptr(),
+            self._code,
         )
         if status != 0:
-            raise RuntimeError("the int4 kernel was built without AVX-512 VNNI")
+            raise RuntimeError(f"this build of int4_gemv.c cannot run its {self.variant} variant")
         return output
 
     def dequantize(self, weight: torch.Tensor, row_scale: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -76,28 +84,51 @@ class Int4Gemv:
         assert out.dtype == torch.bfloat16 and out.is_contiguous() and rows % ROWS == 0
         assert weight.numel() >= rows * in_features // 2 and row_scale.numel() >= rows
         status = self._dequantize(
-            weight.data_ptr(), row_scale.data_ptr(), out.data_ptr(), in_features, rows, torch.get_num_threads()
+            weight.data_ptr(),
+            row_scale.data_ptr(),
+            out.data_ptr(),
+            in_features,
+            rows,
+            torch.get_num_threads(),
+            self._code,
         )
         if status != 0:
-            raise RuntimeError("the int4 kernel was built without AVX-512 VNNI")
+            raise RuntimeError(f"this build of int4_gemv.c cannot run its {self.variant} variant")
         return out
 
 
 @functools.cache
-def int4_kernel() -> Int4Gemv | None:
-    """The compiled kernel, or None (reason logged) where it cannot run here."""
+def int4_kernel(variant: str | None = None) -> Int4Gemv | None:
+    """The compiled kernel in `variant` (default: CHATGLM_INT4_KERNEL, else the fastest this CPU runs),
+    or None (reason logged) where it cannot run here."""
     if os.environ.get(DISABLE_VARIABLE, "1") == "0":
         log.info("%s=0: int4 layers use torch's kernel", DISABLE_VARIABLE)
         return None
+    wanted = variant or os.environ.get(VARIANT_VARIABLE) or None
+    if wanted is not None and wanted not in VARIANTS:
+        raise ValueError(
+            f"{VARIANT_VARIABLE}={wanted!r} names no int4 kernel variant; use one of {', '.join(VARIANTS)}"
+        )
     try:
         library = ctypes.CDLL(str(_build()))
     except (OSError, RuntimeError) as error:
         log.warning("int4 layers use torch's kernel (about half as fast on CPU): %s", error)
         return None
-    if not library.int4_gemv_available():
-        log.info("this CPU lacks AVX-512 VNNI: int4 layers use torch's kernel")
+    library.int4_gemv_variants.restype = ctypes.c_int
+    runnable = [name for name, bit in VARIANTS.items() if library.int4_gemv_variants() & bit]
+    if wanted is not None and wanted not in runnable:
+        log.warning(
+            "this CPU cannot run the %s int4 kernel (it runs: %s): int4 layers use torch's kernel",
+            wanted,
+            ", ".join(runnable) or "none",
+        )
         return None
-    return Int4Gemv(library)
+    if not runnable:
+        log.info("this CPU lacks AVX2: int4 layers use torch's kernel")
+        return None
+    chosen = wanted or runnable[0]
+    log.info("int4 layers use int4_gemv.c's %s variant", chosen)
+    return Int4Gemv(library, chosen)
 
 
 def _build() -> Path:

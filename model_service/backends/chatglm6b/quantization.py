@@ -10,8 +10,9 @@ The checkpoints THUDM/chatglm-6b-int8 and -int4 store, for each block's four lin
 `quantize: 4|8` at load time produces the same layout from float weights (absmax / 127 or / 7 per
 row, rounded, as ChatGLM-6B's own `quantize()` does).
 
-On CPU, int4 layers decode with int4_gemv.c (AVX-512 VNNI integer dot products, compiled for the
-CPU on first use by native.py), which reads the weights at the memory's speed; where it cannot run,
+On CPU, int4 layers decode with int4_gemv.c (VNNI or AVX2 integer dot products, whichever the CPU
+has, compiled for it on first use by native.py), which reads the weights at the memory's speed; where
+it cannot run,
 and for int8, with torch's weight-only kernels (`_weight_int4pack_mm_for_cpu`, `_weight_int8pack_mm`)
 with the activations in bf16, their fast path (their fp32 path is 10-100x slower).
 bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower here) and against
