@@ -127,6 +127,10 @@ class ModelConfig(_Section):
     host_prompt: Literal["standard", "few_shot", "plain"] = Field(
         "standard", description="How the host is prompted (see docs/JUDGING.md)."
     )
+    # bot.game.structured: verdicts as JSON fields where the endpoint enforces a schema (see README).
+    verdict_format: Literal["auto", "json_schema", "json_object", "text"] = Field(
+        "auto", description="auto tries json_schema, then json_object, then the text protocol."
+    )
 
 
 class GameLimits(_Section):

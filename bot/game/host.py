@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 import openai
 
+from bot.game.structured import FormatLadder, VerdictForm, VerdictFormat, canonical_text, shape_request
 from common.config import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,19 @@ class ModelHost:
                 limits=httpx2.Limits(max_connections=MODEL_CONNECTIONS, max_keepalive_connections=MODEL_CONNECTIONS),
             ),
         )
+        # Which response_format this endpoint takes for verdicts, learnt from its refusals.
+        self.formats = FormatLadder(config.verdict_format, config.base_url)
 
     async def close(self) -> None:
         await self.client.close()
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]], verdict: VerdictForm | None = None) -> AsyncIterator[str]:
         """Yield text deltas. Failures before the first delta are retried, then raise HostUnavailable
         (HostBusy when the endpoint said it is overloaded); failures after it raise HostInterrupted
-        (a retry would answer the question twice)."""
+        (a retry would answer the question twice).
+
+        `verdict`: this is a verdict request (not a hint); where the endpoint takes a JSON schema the verdict
+        is asked for as JSON fields and decoded back into the text protocol (bot.game.structured)."""
         attempt = 0
         loop = asyncio.get_running_loop()
         while True:
@@ -68,10 +74,14 @@ class ModelHost:
             # comments, empty deltas) reset the read timeout but must not hold the channel forever.
             deadline = loop.time() + self.config.request_timeout
             first_by = min(deadline, loop.time() + self.config.first_token_timeout)
+            kind = self.formats.current if verdict is not None else "text"
+            source = self._attempt(messages, verdict, kind)
+            if verdict is not None and kind != "text":
+                source = canonical_text(source, verdict)
             try:
                 # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
                 # stream now, which cancels the generation upstream, not whenever GC runs.
-                async with contextlib.aclosing(self._attempt(messages)) as deltas:
+                async with contextlib.aclosing(source) as deltas:
                     while True:
                         # The timeout wraps only the wait for the next delta: one spanning a yield
                         # would cancel the consumer instead of us.
@@ -82,6 +92,8 @@ class ModelHost:
                         started = True
                         yield delta
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
+                if not started and self.formats.step_down(kind, error):
+                    continue  # the endpoint refused this response_format: ask at once in the next one
                 if started:
                     raise HostInterrupted(_describe(error)) from error
                 if attempt >= self.config.max_retries or not _retryable(error):
@@ -91,7 +103,9 @@ class ModelHost:
                 log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt, delay)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def _attempt(
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None, kind: VerdictFormat = "text"
+    ) -> AsyncIterator[str]:
         # The client's low-level post: the same HTTP, auth and error types as
         # `chat.completions.create`, without re-validating our own request on every call or
         # building a model object per chunk (together ~6 ms of CPU per question, see
@@ -103,6 +117,8 @@ class ModelHost:
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
         }
+        if verdict is not None:
+            body = shape_request(body, kind, verdict)  # response_format, when this endpoint takes one
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )

@@ -26,7 +26,7 @@ from bot.game.host import HostBusy, HostInterrupted, HostUnavailable, ModelHost
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.prompt_variants import builder_for
+from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.solving import (
@@ -611,7 +611,8 @@ class GameService:
         held = False
         yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)  # the placeholder, before the model speaks
         try:
-            async with aclosing(self.host.stream(messages)) as deltas:
+            form = verdict_form(variant_of(self.host), puzzle)
+            async with aclosing(self.host.stream(messages, verdict=form)) as deltas:
                 async for delta in deltas:
                     raw += delta
                     visible = strip_facts_line(raw, final=False)  # the facts line is for the code only
