@@ -45,6 +45,7 @@ _LABEL_END = {"en": ".", "zh": "。"}
 _COMMENT_GAP = {"en": " ", "zh": ""}
 _FACTS_LINE = {"en": ("[facts: {}]", ", ", "none"), "zh": ("[要点：{}]", "、", "无")}
 SCHEMA_NAME = "host_verdict"
+REFUSAL_STATUSES = frozenset({400, 422, 500})
 _FORMAT_NOTES = {
     "en": (
         "Write each reply as a JSON object with these fields, in this order: "
@@ -116,8 +117,9 @@ def shape_request(body: dict[str, Any], kind: VerdictFormat, form: VerdictForm) 
 
 
 def refuses_format(error: BaseException) -> bool:
-    """A 400/422 that names response_format (or json_schema): the server does not take this format."""
-    if not isinstance(error, openai.APIStatusError) or error.status_code not in (400, 422):
+    """An error naming response_format (or json_schema): the server does not take this format. Usually a 400
+    (OpenAI, vLLM) or 422; llama-cpp-python's server answers a 500 whose message names `response_format.type`."""
+    if not isinstance(error, openai.APIStatusError) or error.status_code not in REFUSAL_STATUSES:
         return False
     said = f"{error.message} {json.dumps(error.body, ensure_ascii=False, default=str)}".lower()
     return "response_format" in said or "json_schema" in said

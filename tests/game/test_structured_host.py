@@ -17,17 +17,19 @@ FORM = VerdictForm("en", 3)
 MESSAGES = [{"role": "system", "content": "You host."}, {"role": "user", "content": "Was he alone?"}]
 STRUCTURED = '{"verdict": "no", "comment": "Someone was with him.", "facts": [2]}'
 CANONICAL = "No. Someone was with him.\n[facts: 2]"
-# How llama-cpp-python's server refuses OpenAI's json_schema (FastAPI's validation error names the field).
+# How llama-cpp-python's server (0.3.x) refuses OpenAI's json_schema: a 500 whose message is the request
+# validation error naming the field.
 LLAMA_CPP_PYTHON_REFUSAL = {
-    "detail": [
-        {
-            "type": "literal_error",
-            "loc": ["body", "response_format", "type"],
-            "msg": "Input should be 'text' or 'json_object'",
-            "input": "json_schema",
-        }
-    ]
+    "error": {
+        "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+        "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}",
+        "type": "internal_server_error",
+        "param": None,
+        "code": None,
+    }
 }
+# A FastAPI server validating the request itself answers 422 with the field's location.
+VALIDATION_REFUSAL = {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"], "msg": "bad"}]}
 OPENAI_STYLE_REFUSAL = {
     "error": {
         "message": "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model.",
@@ -82,10 +84,11 @@ async def test_a_request_that_is_no_verdict_is_sent_as_it_was(host: ModelHost, f
     assert fake_upstream.requests[0]["messages"] == MESSAGES
 
 
-async def test_llama_cpp_python_refusal_steps_down_to_json_object_once(
-    host: ModelHost, fake_upstream: FakeUpstream
+@pytest.mark.parametrize(("status", "body"), [(500, LLAMA_CPP_PYTHON_REFUSAL), (422, VALIDATION_REFUSAL)])
+async def test_a_refused_json_schema_steps_down_to_json_object_once(
+    host: ModelHost, fake_upstream: FakeUpstream, status: int, body: dict[str, Any]
 ) -> None:
-    fake_upstream.responder = refusing("json_schema", status=422, body=LLAMA_CPP_PYTHON_REFUSAL)
+    fake_upstream.responder = refusing("json_schema", status=status, body=body)
     assert "".join(await ask(host)) == CANONICAL
     assert "".join(await ask(host)) == CANONICAL
     # Refused once, then json_object from the first question on: no request is wasted on the second.
@@ -112,9 +115,11 @@ async def test_a_400_about_something_else_is_not_a_refusal_of_the_format(
     host: ModelHost, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.queue(Reply(status=400, error_body={"error": {"message": "prompt too long", "param": "messages"}}))
-    with pytest.raises(HostUnavailable):
-        await ask(host)
-    assert formats_asked(fake_upstream) == ["json_schema"]
+    fake_upstream.queue(Reply(status=500))  # a plain server error either
+    for _ in range(2):
+        with pytest.raises(HostUnavailable):
+            await ask(host)
+    assert formats_asked(fake_upstream) == ["json_schema", "json_schema"]
     assert host.formats.current == "json_schema"
 
 
