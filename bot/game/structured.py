@@ -45,7 +45,7 @@ _LABEL_END = {"en": ".", "zh": "。"}
 _COMMENT_GAP = {"en": " ", "zh": ""}
 _FACTS_LINE = {"en": ("[facts: {}]", ", ", "none"), "zh": ("[要点：{}]", "、", "无")}
 SCHEMA_NAME = "host_verdict"
-REFUSAL_STATUSES = frozenset({400, 422, 500})
+REFUSAL_STATUSES = frozenset({400, 422, 500, 502})
 _FORMAT_NOTES = {
     "en": (
         "Write each reply as a JSON object with these fields, in this order: "
@@ -118,7 +118,8 @@ def shape_request(body: dict[str, Any], kind: VerdictFormat, form: VerdictForm) 
 
 def refuses_format(error: BaseException) -> bool:
     """An error naming response_format (or json_schema): the server does not take this format. Usually a 400
-    (OpenAI, vLLM) or 422; llama-cpp-python's server answers a 500 whose message names `response_format.type`."""
+    (OpenAI, vLLM) or 422; llama-cpp-python's server answers a 500 whose message names `response_format.type`,
+    and the model service wraps an upstream's refusal in a 502 that quotes it."""
     if not isinstance(error, openai.APIStatusError) or error.status_code not in REFUSAL_STATUSES:
         return False
     said = f"{error.message} {json.dumps(error.body, ensure_ascii=False, default=str)}".lower()

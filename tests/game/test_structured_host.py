@@ -30,6 +30,15 @@ LLAMA_CPP_PYTHON_REFUSAL = {
 }
 # A FastAPI server validating the request itself answers 422 with the field's location.
 VALIDATION_REFUSAL = {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"], "msg": "bad"}]}
+# The model service relaying that refusal: a 502 quoting the upstream's message.
+RELAYED_REFUSAL = {
+    "error": {
+        "message": "The upstream at http://127.0.0.1:8080/v1 answered HTTP 500: 1 validation error: "
+        "{'type': 'literal_error', 'loc': ('body', 'response_format', 'type')}",
+        "type": "upstream_error",
+        "code": "upstream_http_500",
+    }
+}
 OPENAI_STYLE_REFUSAL = {
     "error": {
         "message": "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model.",
@@ -84,7 +93,9 @@ async def test_a_request_that_is_no_verdict_is_sent_as_it_was(host: ModelHost, f
     assert fake_upstream.requests[0]["messages"] == MESSAGES
 
 
-@pytest.mark.parametrize(("status", "body"), [(500, LLAMA_CPP_PYTHON_REFUSAL), (422, VALIDATION_REFUSAL)])
+@pytest.mark.parametrize(
+    ("status", "body"), [(500, LLAMA_CPP_PYTHON_REFUSAL), (422, VALIDATION_REFUSAL), (502, RELAYED_REFUSAL)]
+)
 async def test_a_refused_json_schema_steps_down_to_json_object_once(
     host: ModelHost, fake_upstream: FakeUpstream, status: int, body: dict[str, Any]
 ) -> None:
