@@ -132,9 +132,13 @@ class FormatLadder:
     question."""
 
     def __init__(self, configured: VerdictFormat, endpoint: str = "") -> None:
-        self.steps: tuple[VerdictFormat, ...] = AUTO_LADDER if configured == "auto" else (configured, "text")
-        if configured == "text":
+        self.steps: tuple[VerdictFormat, ...]
+        if configured == "auto":
+            self.steps = AUTO_LADDER
+        elif configured == "text":
             self.steps = ("text",)
+        else:
+            self.steps = (configured, "text")
         self.endpoint = endpoint
         self._index = 0
 
@@ -197,6 +201,7 @@ class StructuredReply:
         self._held_comment = ""
         self._facts: list[int] | None = None
         self._closed = False
+        self._out: list[str] = []  # what the current feed() completes, appended to by the callbacks
 
     def feed(self, text: str) -> str:
         if self._mode == "text":
@@ -211,12 +216,11 @@ class StructuredReply:
                 return self._prelude
             self._mode = "json"
             text = self._prelude[start:]
-        out: list[str] = []
-        self._out = out
+        self._out = []
         self._object.feed(text)
         if self._object.done and not self._closed:
-            out.append(self._close())
-        return "".join(out)
+            self._out.append(self._close())
+        return "".join(self._out)
 
     def finish(self) -> str:
         if self._mode == "undecided":
