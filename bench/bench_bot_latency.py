@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from bench.harness import Bot, RecordingSurface, bench_config, percentile, redis_process, summary, upstream_process
 from bot.game.session import GameAlreadyRunning, Player
+from bot.game.structured import VerdictForm
 from bot.game.thinking import Thinking
 
 REPLY = "Yes. It is."
@@ -39,10 +40,12 @@ def time_the_model(bot: Bot, model_times: list[float]) -> None:
     """Wrap the bot's model stream to time, per question, the request to its first delta."""
     stream = bot.host.stream
 
-    async def timed(messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
+    async def timed(
+        messages: list[dict[str, str]], verdict: VerdictForm | None = None
+    ) -> AsyncIterator[str | Thinking]:
         started = time.perf_counter()
         first = True
-        async for delta in stream(messages):
+        async for delta in stream(messages, verdict=verdict):
             if first:
                 model_times.append(time.perf_counter() - started)
                 first = False

@@ -160,6 +160,11 @@ class ModelConfig(_Section):
             raise PydanticCustomError("reasoning", problem)
         return value
 
+    # bot.game.structured: verdicts as JSON fields where the endpoint enforces a schema (see README).
+    verdict_format: Literal["auto", "json_schema", "json_object", "text"] = Field(
+        "auto", description="auto tries json_schema, then json_object, then the text protocol."
+    )
+
 
 class GameLimits(_Section):
     """One difficulty's limits; a key left out keeps the game-wide value, null means no limit."""

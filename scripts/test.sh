@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-# A C compiler: the int4 ChatGLM kernel (model_service/backends/chatglm6b/int4_gemv.c) is built on first use.
+# A C compiler: the int4 ChatGLM kernel (model_service/backends/chatglm6b/int4_gemv.c) is built on first use;
+# a C++ one and CMake: pip builds llama-cpp-python (the tests' real model server) from source.
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (Debian packages)"
   sudo_cmd=""

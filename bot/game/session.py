@@ -26,7 +26,7 @@ from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavaila
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.prompt_variants import builder_for
+from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.solving import (
@@ -616,7 +616,8 @@ class GameService:
         thought_for: int | None = None  # whole seconds of thinking last shown
         yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)  # the placeholder, before the model speaks
         try:
-            async with aclosing(self.host.stream(messages)) as deltas:
+            form = verdict_form(variant_of(self.host), puzzle)
+            async with aclosing(self.host.stream(messages, verdict=form)) as deltas:
                 async for delta in deltas:
                     if isinstance(delta, Thinking):
                         # The table sees the host think, and for how long: one update per second of it at

@@ -79,8 +79,9 @@ def test_figures_come_out_exactly_as_scripted(fake_upstream: FakeUpstream, tmp_p
     fake_upstream.responder = scripted({question: reply for _, _, question, reply in SCRIPT})
     cases = write_script_cases(tmp_path / "mine.yaml")
     out = tmp_path / "run" / "RESULT.json"
+    # The text protocol, so the requests are the prompts exactly (structured ones: test_judge_formats_compared).
     args = ["--set", str(cases), "--base-url", fake_upstream.base_url, *QUICK, "--variant", *VARIANTS]
-    code, result = judge(*args, "--out", str(out))
+    code, result = judge(*args, "--verdict-format", "text", "--out", str(out))
     assert code == 0 and result is not None
     assert result["run"]["requests"] == 24 and result["run"]["from_cache"] == 0
     for variant in ("standard", "few_shot", "plain"):

@@ -30,6 +30,7 @@ class Reply:
     first_delay: float = 0.0  # before the first content chunk (time to first token)
     chunk_delay: float = 0.0  # between content chunks
     status: int = 200  # non-200: answer an OpenAI error body instead
+    error_body: dict[str, Any] | None = None  # that body as a given server words it (default: a generic one)
     retry_after: str | None = None
     hang: bool = False  # accept the request and never answer
     cut_after: int | None = None  # abort the connection after this many content chunks
@@ -302,6 +303,8 @@ class FakeUpstream:
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
             if reply.error is not None:
                 return web.json_response({"error": reply.error}, status=reply.status, headers=headers)
+            if reply.error_body is not None:
+                return web.json_response(reply.error_body, status=reply.status, headers=headers)
             return _error(reply.status, f"upstream says {reply.status}", "upstream_fault", headers)
         if not body.get("stream"):
             await asyncio.sleep(reply.first_delay + reply.chunk_delay * max(len(reply.all_deltas()) - 1, 0))

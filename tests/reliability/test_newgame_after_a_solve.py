@@ -20,7 +20,7 @@ CHANNEL = 4242
 class SilentHost:
     """No question reaches the model in these tests."""
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]], verdict: object = None) -> AsyncIterator[str]:
         raise AssertionError("not asked")
         yield ""
 

@@ -330,7 +330,7 @@ class ObedientHost:
         self.form = form
         self.calls = 0
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]], verdict: object = None) -> AsyncIterator[str]:
         self.calls += 1
         for chunk in obedient_reply({"messages": messages}, self.form).chunks:
             yield chunk
@@ -584,7 +584,7 @@ class ConfessingHost:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]], verdict: object = None) -> AsyncIterator[str]:
         self.calls += 1
         for chunk in confessing_reply({"messages": messages}).chunks:
             yield chunk

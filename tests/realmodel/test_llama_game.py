@@ -1,0 +1,116 @@
+"""A game played end to end against a real model server: the real bot under SimCord, real Redis, the model
+service relaying to llama.cpp's server running SmolLM2-135M-Instruct (and the bot talking to it directly).
+
+The tiny model's verdicts are whatever it says; the tests check that the whole path holds: the reply streams
+into the channel, a readable verdict is stored as an exchange, an unreadable one shows the "unclear" line and
+stores nothing, and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bot.game.facts import strip_facts_line
+from bot.game.verdict import Verdict, parse_verdict
+from bot.texts import TEXTS, VERDICT_ICONS
+from tests.bot.test_game_flow import bot_replies, edits_of, start_game
+from tests.bot_fixtures import Table
+from tests.fakes.redis_server import free_port
+from tests.fakes.redis_state import only_game, transcript
+from tests.realmodel.llama_server import MODEL_ALIAS, LlamaServer
+
+UNCLEAR_LINES = tuple(TEXTS[language]["unclear"] for language in ("en", "zh"))
+# Short replies keep the test quick: the verdict and a few words.
+MODEL_SETTINGS = {"api_key": "service-key", "max_tokens": 32, "first_token_timeout": 60, "request_timeout": 120}
+pytestmark = pytest.mark.simcord(settle_timeout=180)  # the model answers in real seconds on a busy CPU
+
+
+@pytest.fixture(scope="module")
+def relay(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m model_service` (backend openai) relaying to the llama.cpp server; yields its base url."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("relay")
+    config = folder / "service.yaml"
+    config.write_text(
+        f"model_service:\n  port: {port}\n  api_key: service-key\n  first_token_timeout: 60\n"
+        f"  openai: {{base_url: '{llama_server.base_url}', api_key: unused, model: {MODEL_ALIAS}}}\n",
+        encoding="utf-8",
+    )
+    with (folder / "service.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "model_service", "--config", str(config)], stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the model service did not start"
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def ask_and_check(table: Table, redis_url: str, question: str) -> str:
+    """Ask; the reply must be a verdict that was stored, or the unclear line with nothing stored."""
+    stored_before = len(await transcript(redis_url))
+    await table.alice.send(table.channel, question)
+    reply = bot_replies(table)[-1]
+    shown = reply.content
+    assert shown and "⏳" not in shown and "⚠️" not in shown  # finished, and the host was reachable
+    assert edits_of(table, reply) >= 1  # streamed into the placeholder
+    stored = len(await transcript(redis_url)) - stored_before
+    if any(line in shown for line in UNCLEAR_LINES):
+        assert stored == 0
+    else:
+        icon, _, text = shown.partition(" ")
+        assert icon in VERDICT_ICONS.values() and parse_verdict(strip_facts_line(text)) is not Verdict.UNCLEAR
+        assert stored == 1 or (await only_game(redis_url))["status"] != "active"  # counted, or it solved
+    return shown
+
+
+@pytest.fixture
+def config_overrides(request: pytest.FixtureRequest) -> dict[str, dict]:
+    base_url = request.getfixturevalue(request.param)
+    if request.param == "llama_base_url":
+        return {"model": {**MODEL_SETTINGS, "base_url": base_url, "name": MODEL_ALIAS}}
+    return {"model": {**MODEL_SETTINGS, "base_url": base_url}}
+
+
+@pytest.fixture
+def llama_base_url(llama_server: LlamaServer) -> str:
+    return llama_server.base_url
+
+
+@pytest.mark.parametrize("config_overrides", ["relay"], indirect=True)
+async def test_a_game_through_the_model_service_relay(table: Table, redis_url: str) -> None:
+    await start_game(table)
+    first = await ask_and_check(table, redis_url, "Was he alone?")
+    second = await ask_and_check(table, redis_url, "Did it happen at night?")
+    assert first and second
+    assert (await only_game(redis_url))["status"] in ("active", "solved")
+
+
+@pytest.mark.parametrize("config_overrides", ["llama_base_url"], indirect=True)
+async def test_structured_verdicts_straight_to_llama_cpp_are_always_read(table: Table, redis_url: str) -> None:
+    """llama-cpp-python's server refuses json_schema and enforces json_object's schema: every reply is a
+    verdict the bot reads, in English and in Chinese."""
+    await start_game(table)
+    shown = await ask_and_check(table, redis_url, "Was he alone?")
+    assert not any(line in shown for line in UNCLEAR_LINES)
+    assert table.env.bot.host.formats.current == "json_object"
+    await table.alice.slash(table.channel, "stop")
+    await start_game(table, language="zh")
+    shown = await ask_and_check(table, redis_url, "他是一个人吗？")
+    assert not any(line in shown for line in UNCLEAR_LINES)
