@@ -183,6 +183,7 @@ class Runner:
         self.outcome = RunOutcome()
         self._deadline: float | None = None
         self._answered = False
+        self._asked: set[VerdictFormat] = set()  # formats this run sent requests in (cached answers send none)
 
     async def run(self, jobs: Sequence[Job]) -> RunOutcome:
         todo: asyncio.Queue[Job] = asyncio.Queue()
@@ -216,7 +217,9 @@ class Runner:
         finally:
             for host in hosts.values():
                 await host.close()
-            self.outcome.formats_used = {kind: host.formats.current for kind, host in hosts.items()}
+            self.outcome.formats_used = {
+                kind: host.formats.current for kind, host in hosts.items() if kind in self._asked
+            }
             if self.progress:
                 self.progress.finish()
         self.outcome.pending = len(jobs) - len(self.outcome.scored) - len(self.outcome.failed)
@@ -242,6 +245,7 @@ class Runner:
             prompt_tokens = sum(estimate_tokens(message["content"]) for message in job.messages)
             try:
                 form = verdict_form(job.prompt, job.case.puzzle)
+                self._asked.add(job.verdict_format)
                 answer = await self._ask(hosts[job.verdict_format], job.messages, form)
             except CaseFailed as error:
                 self.outcome.failed.append({"variant": job.variant, "case": job.case.id, "error": str(error)})

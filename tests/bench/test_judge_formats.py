@@ -47,4 +47,5 @@ def test_structured_verdicts_beside_the_text_protocol(fake_upstream: FakeUpstrea
 
     # Rerun: every answer comes from the cache, each format under its own key.
     assert main([*args, "--verdict-format", "text", "auto", "--out", str(out)]) == 0
-    assert json.loads(out.read_text(encoding="utf-8"))["run"]["from_cache"] == 12
+    rerun = json.loads(out.read_text(encoding="utf-8"))["run"]
+    assert rerun["from_cache"] == 12 and rerun["verdict_formats_taken"] == {}  # nothing asked, nothing learnt
