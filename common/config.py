@@ -149,6 +149,12 @@ class ModelConfig(_Section):
     )
     reasoning: Reasoning = Field("default", description="How much the model thinks; default sends nothing.")
 
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _unquoted_off_is_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` (and `no`) as false: `reasoning: off` must mean what it says.
+        return "off" if value is False else value
+
     @field_validator("reasoning")
     @classmethod
     def _reasoning_reaches_the_server(cls, value: str, info: ValidationInfo) -> str:

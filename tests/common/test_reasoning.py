@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from common.config import ConfigError, ModelConfig, validate
+from common.config import ConfigError, ModelConfig, load_config, validate
 from common.reasoning import reasoning_fields, resolve_provider
 
 
@@ -49,3 +51,13 @@ def test_deepseek_is_chosen_by_model_name(reasoning: str, name: str) -> None:
 def test_an_unknown_reasoning_value_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"model\.reasoning"):
         validate({"model": {"reasoning": "max", "provider": "openai"}}, "config.yaml")
+
+
+def test_a_bare_off_in_yaml_means_off(tmp_path: Path) -> None:
+    # YAML 1.1 reads an unquoted `off` as false; the setting must still mean "off", as the examples write it.
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  base_url: http://127.0.0.1:11434/v1\n  provider: ollama\n  reasoning: off\n")
+    assert load_config(path).model.reasoning == "off"
+    path.write_text("model:\n  provider: ollama\n  reasoning: yes\n")
+    with pytest.raises(ConfigError, match=r"model\.reasoning"):
+        load_config(path)
