@@ -97,10 +97,12 @@ def llama_base_url(llama_server: LlamaServer) -> str:
 @pytest.mark.parametrize("config_overrides", ["relay"], indirect=True)
 async def test_a_game_through_the_model_service_relay(table: Table, redis_url: str) -> None:
     await start_game(table)
-    # Until the relay forwards response_format (issue 25) the server sees no schema and the tiny model's prose
-    # mostly reads as unclear; either way the game goes on.
-    await ask_and_check(table, redis_url, "Was he alone?")
-    await ask_and_check(table, redis_url, "Did it happen at night?")
+    # The relay passes response_format on: the server's refusal of json_schema comes back through it, and
+    # json_object's schema is enforced, so even the tiny model's replies are always read as verdicts.
+    for question in ("Was he alone?", "Did it happen at night?"):
+        shown = await ask_and_check(table, redis_url, question)
+        assert not any(line in shown for line in UNCLEAR_LINES)
+    assert table.env.bot.host.formats.current == "json_object"
     assert (await only_game(redis_url))["status"] in (ACTIVE, SOLVED)
 
 
