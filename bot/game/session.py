@@ -349,8 +349,9 @@ class GameService:
         return PuzzleBank([*self.bank.by_id.values(), *own]) if own else self.bank
 
     async def progress(self, channel_id: int) -> Game:
-        """The channel's game (active or just ended) with its found key facts; NoActiveGame when none."""
-        game = await self.store.load(channel_id, with_transcript=False)
+        """The channel's game (active or just ended) with its found key facts and the transcript (which
+        question found each); NoActiveGame when none."""
+        game = await self.store.load(channel_id)
         if game is None:
             raise NoActiveGame()
         return game

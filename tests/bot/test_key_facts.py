@@ -93,9 +93,13 @@ async def test_a_question_that_uncovers_a_fact_shows_progress_and_is_kept_with_i
     progress = await table.bob.slash(table.channel, "progress")
     assert progress.ephemeral
     content = progress.response.content
-    assert "🟩⬜⬜ 1/3" in content and f"1. {HICCUPS.key_facts[0]} (found by **alice**)" in content
+    # Until the end a found fact shows its number and its finder's question, never its text.
+    assert "🟩⬜⬜ 1/3" in content and "🟩 1. found by **alice**: “Did he have hiccups?”" in content
     assert "⬜ 2. ???" in content and "⬜ 3. ???" in content
-    assert not any(fact in content for fact in HICCUPS.key_facts[1:])  # unfound facts stay hidden
+    assert not any(fact in content for fact in HICCUPS.key_facts)
+    await table.alice.slash(table.channel, "stop")
+    ended = (await table.bob.slash(table.channel, "progress")).response.content
+    assert f"1. {HICCUPS.key_facts[0]} (found by **alice**)" in ended  # shown once the game is over
 
 
 async def test_a_reply_with_no_line_or_a_broken_one_still_shows_its_verdict(
