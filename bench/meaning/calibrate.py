@@ -6,6 +6,8 @@
   threshold keeps 95 % of them by meaning alone: their 5th percentile, rounded down to a multiple of 0.05.
 - word floor: a message naming a fact's own word counts only when it is at least this close to the fact: just
   above the closest that a pure injection of the set (``injection: true``, labelled irrelevant) comes to any fact.
+- anchor: a solve must state one key fact at least this clearly: the lowest best-fact cosine of the set's
+  right guesses (label correct), rounded down to a multiple of 0.05.
 Nothing else of the evaluation sets (bench/meaning/sets) is read here.
 """
 
@@ -27,10 +29,13 @@ def calibrate(language: str) -> dict[str, float]:
     bank = {puzzle.id: puzzle for puzzle in builtin_puzzles()}
     covers: list[float] = []
     attacks: list[float] = []
+    right: list[float] = []
     for case in load_case_file(BUILTIN_FOLDER / f"{language}.yaml", bank):
         if case.covers is None or not case.puzzle.key_facts:
             continue
         scores, _ = closeness(puzzle_meaning(case.puzzle.answer, case.puzzle.key_facts), case.question)
+        if case.label is Verdict.CORRECT:
+            right.append(float(scores.max()))
         if case.injection and case.label is Verdict.IRRELEVANT:  # a pure attack, no guess inside
             attacks.extend(float(score) for score in scores)
         covers.extend(float(scores[index]) for index in case.covers)
@@ -40,6 +45,8 @@ def calibrate(language: str) -> dict[str, float]:
         "cover": math.floor(np.percentile(covers, 5) / STEP) * STEP,
         "attack_max": max(attacks),
         "word_floor": math.ceil(max(attacks) / STEP) * STEP,
+        "right_min": min(right),
+        "anchor": math.floor(min(right) / STEP) * STEP,
     }
 
 

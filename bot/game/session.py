@@ -234,6 +234,8 @@ class _Judge:
         """Whether the reply gives the answer or an unfound fact away, in words or in meaning."""
         if self.guard.leaks(visible, self.known):
             return True
+        if not self.meaning.needs_encoding(visible, final):
+            return self.meaning.leaks(visible, final)  # every sentence read before: no model call
         return await asyncio.to_thread(self.meaning.leaks, visible, final)
 
 

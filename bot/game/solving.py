@@ -8,8 +8,9 @@ only what it is about:
   meaning (cosine at least the language's ``cover`` threshold), or naming a word of the fact's own while
   at least loosely about it (cosine at least ``word_floor``), or stating the answer's key sentence in
   meaning (cosine at least ``key``). A message that does not solve finds at most MAX_FACTS_PER_MESSAGE.
-- a solve needs Correct, every key fact still unfound covered that way, and the host's facts line (with
-  the facts found before) naming every key fact. Nothing requires a guess to repeat the puzzle's words.
+- a solve needs Correct, every key fact still unfound covered that way, one of the facts (or the key
+  sentence) stated clearly (cosine at least ``anchor``), and the host's facts line (with the facts found
+  before) naming every key fact. Nothing requires a guess to repeat the puzzle's words.
 
 Puzzles without key facts keep the older rule: Correct for a message naming part of the answer, or close
 to the answer's key sentence in meaning. The thresholds come from the labelled judging set
@@ -40,9 +41,13 @@ class Thresholds:
     cover: float  # about the fact in meaning alone
     word_floor: float  # about the fact enough for one of its own words to count
     key: float  # states the answer's key sentence
+    anchor: float  # a solve states at least one key fact this clearly (every labelled right guess does)
 
 
-THRESHOLDS = {"en": Thresholds(cover=0.25, word_floor=0.20, key=0.80), "zh": Thresholds(0.40, 0.25, 0.80)}
+THRESHOLDS = {
+    "en": Thresholds(cover=0.25, word_floor=0.20, key=0.80, anchor=0.50),
+    "zh": Thresholds(cover=0.40, word_floor=0.25, key=0.80, anchor=0.50),
+}
 
 
 def thresholds(language: str) -> Thresholds:
@@ -55,6 +60,7 @@ class Coverage:
 
     facts: frozenset[int] = frozenset()  # the key facts (0-based) it is about
     key: bool = False  # it states the answer's key sentence
+    anchored: bool = False  # it states one key fact clearly (or the key sentence): a solve needs this
 
 
 def judge_coverage(
@@ -69,7 +75,9 @@ def judge_coverage(
         for index, score in enumerate(scores)
         if score >= limits.cover or (index in touched and score >= limits.word_floor)
     )
-    return Coverage(facts, key >= limits.key)
+    states_key = key >= limits.key
+    anchored = states_key or (len(scores) > 0 and float(scores.max()) >= limits.anchor)
+    return Coverage(facts, states_key, anchored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,9 @@ class FactsJudgement:
         return frozenset(range(self.total)) if self.coverage.key else self.coverage.facts
 
     def about_every_unfound(self) -> bool:
-        return frozenset(range(self.total)) - self.found <= self.about()
+        """Whether the message is about every fact still unfound, and clearly about one of them: loose
+        closeness to each of two facts is all an injection about "the answer" ever reached."""
+        return self.coverage.anchored and frozenset(range(self.total)) - self.found <= self.about()
 
 
 @lru_cache(maxsize=VOCABULARIES_KEPT)
