@@ -456,7 +456,7 @@ class GameService:
             log.info("channel %s: a written hint was withheld (empty or giving the answer away)", game.channel_id)
             return None
         if await self._hint_leaks_in_meaning(game, hint):
-            log.info("channel %s: a written hint was withheld (empty or giving the answer away)", game.channel_id)
+            log.info("channel %s: a written hint was withheld (close in meaning to the answer)", game.channel_id)
             return None
         return hint
 
