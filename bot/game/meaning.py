@@ -28,7 +28,9 @@ import numpy as np
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；…])\s*|\n+")
 _CLAUSE_END = re.compile(r"(?<=[，：])")
 MIN_CLAUSE_CHARS = 6  # a clause shorter than this ("多年前，") stays with the next one
-MAX_MESSAGE_PARTS = 6  # a message is judged as a whole and by its first few sentences: the bound on its reach
+MAX_MESSAGE_PARTS = 8  # a message is judged as a whole and by its first few parts: the bound on its reach
+_ENGLISH_CLAUSE_END = re.compile(r"[,;]\s+|\s+(?:and|so|but|because)\s+")
+MIN_ENGLISH_CLAUSE_CHARS = 12
 PUZZLES_KEPT = 256  # games whose answer and facts stay encoded
 TEXTS_KEPT = 4096  # recent texts whose encodings are kept (questions, reply sentences)
 DIMENSIONS = 512
@@ -107,11 +109,17 @@ def sentences(text: str) -> list[str]:
 
 
 def message_parts(text: str) -> list[str]:
-    """What of a message is compared with the facts: the whole, and its first sentences and clauses."""
+    """What of a message is compared with the facts: the whole, and its first sentences and clauses (a
+    player lists a guess's parts with commas: "she prepays a cup, the slip is a voucher, …")."""
     whole = " ".join(text.split())
     if not whole:
         return []
-    pieces = [piece for piece in sentences(text) if piece != whole]
+    pieces: list[str] = []
+    for sentence in sentences(text):
+        clauses = [clause.strip() for clause in _ENGLISH_CLAUSE_END.split(sentence)]
+        long_enough = [clause for clause in clauses if len(clause) >= MIN_ENGLISH_CLAUSE_CHARS]
+        pieces += [sentence, *long_enough] if len(clauses) > 1 else [sentence]
+    pieces = [piece for piece in dict.fromkeys(pieces) if piece != whole]
     return [whole, *pieces[: MAX_MESSAGE_PARTS - 1]]
 
 

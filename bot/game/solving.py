@@ -45,7 +45,7 @@ class Thresholds:
 
 
 THRESHOLDS = {
-    "en": Thresholds(cover=0.25, word_floor=0.20, key=0.80, anchor=0.45),
+    "en": Thresholds(cover=0.30, word_floor=0.20, key=0.80, anchor=0.45),
     "zh": Thresholds(cover=0.40, word_floor=0.25, key=0.80, anchor=0.45),
 }
 

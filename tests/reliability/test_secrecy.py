@@ -596,7 +596,7 @@ class ConfessingHost:
 async def test_no_injection_solves_or_shows_a_fact_on_any_puzzle(redis_url: str) -> None:
     """Every injection attempt against every built-in puzzle of its language, the host claiming Correct and every key
     fact each time: no solve, nothing of the answer or of a key fact shown (the false-solve figure). Judged by meaning
-    a few attempts still find a fact their words come close to (10 of 2,250): within the bound of a message, and
+    a few attempts still find a fact their words come close to (9 of 2,250): within the bound of a message, and
     shown by number only."""
     client = aioredis.from_url(redis_url, decode_responses=True)
     host = ConfessingHost()
