@@ -8,10 +8,18 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from bot.game.meaning import default_encoder
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.upstream import FakeUpstream
 
 pytest_plugins = ["tests.bot_fixtures"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sentence_encoder() -> None:
+    """The real embedding model judges by meaning in every game; it loads once per test session, here,
+    not inside the first test's reply (where SimCord's settle deadline would count its second)."""
+    default_encoder().encode(["warm up"])
 
 
 @pytest.fixture(scope="session")

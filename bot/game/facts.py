@@ -37,6 +37,13 @@ _OPENINGS = tuple(
     for bracket in "[【〔［"
     for word in ("facts", "fact", "keyfacts", "key facts", "要点", "关键要点", "关键事实", "关键点")
 )
+# A facts line without brackets, as a streaming reply may hold it before the end: "Key facts: 1, 3".
+_BARE_LINE = re.compile(
+    rf"(?m)^[ \t]*[*_`]*(?:{_KEYWORD})[*_`]*[ \t]*[:：][*_`]*[ \t]*{_LIST}[ \t.。]*(?:\n|$)", re.IGNORECASE
+)
+_BARE_WORDS = ("keyfacts", "facts", "fact", "要点", "关键要点", "关键事实", "关键点")
+_SPACELESS_KEYWORD = r"(?:key)?facts?|(?:关键)?要点|关键事实|关键点"  # as the tail reads, its spaces taken out
+_BARE_START = re.compile(rf"^(?:{_SPACELESS_KEYWORD})[:：]{_LIST}[.。]?$", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+|[一二三四五六七八九十]")
 _ZH_NUMERALS = {char: value for value, char in enumerate("一二三四五六七八九十", start=1)}
 _EVERYTHING = re.compile(r"\b(?:all|every)\b|全部|所有|都", re.IGNORECASE)
@@ -100,11 +107,24 @@ def parse_facts_line(text: str, count: int, final: bool = True) -> frozenset[int
 
 
 def strip_facts_line(text: str, final: bool = True) -> str:
-    """The reply as players see it: facts lines removed; while streaming, a tag still arriving is hidden too."""
+    """The reply as players see it: facts lines removed; while streaming, a tag still arriving is hidden too,
+    and so is a facts line written without brackets ("Key facts: 1, 3"), whole or still arriving."""
     shown = (_FINAL_TAG if final else _CLOSED_TAG).sub("", text)
     if not final:
-        shown = _hide_partial_tag(shown)
+        shown = _hide_partial_tag(_hide_bare_lines(shown))
     return re.sub(r"[ \t]+\n", "\n", re.sub(r"(?<=\S) {2,}(?=\S)", " ", shown)).strip()
+
+
+def _hide_bare_lines(text: str) -> str:
+    """Remove unbracketed facts lines, and cut a last line that may yet become one ("Key fa", "要点：1")."""
+    text = _BARE_LINE.sub("", text)
+    start = text.rfind("\n") + 1
+    if start == 0:
+        return text  # the first line holds the verdict, never a facts line alone
+    tail = re.sub(r"[\s*_`]", "", text[start:].lower())
+    if tail and any(word.startswith(tail) or _BARE_START.match(tail) for word in _BARE_WORDS):
+        return text[:start]
+    return text
 
 
 def _hide_partial_tag(text: str) -> str:

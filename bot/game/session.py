@@ -6,6 +6,7 @@ a `HostReply` as it streams.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -26,19 +27,11 @@ from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavaila
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
+from bot.game.meaning import MeaningGuard, puzzle_meaning
 from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
-from bot.game.solving import (
-    FactsJudgement,
-    credited_facts,
-    fact_vocabulary,
-    facts_touched,
-    facts_untouchable,
-    judge_solve,
-    names_secret,
-    terms_vouched,
-)
+from bot.game.solving import Coverage, FactsJudgement, credited_facts, judge_coverage, judge_solve
 from bot.game.store import ACTIVE, Exchange, Game, GameStore, OutOfQuestions
 from bot.game.summary import Summary, build_summary, found_now
 from bot.game.thinking import Thinking
@@ -221,30 +214,32 @@ class _Judge:
     """How the reply to one message is judged: its guard, the key facts found before, what players wrote."""
 
     guard: LeakGuard
-    vocabulary: LeakGuard | None  # the answer's and key facts' terms; None without key facts
+    meaning: MeaningGuard  # the leak guard by meaning, for this reply
     question: str
     total: int
     found: frozenset[int]
     known: str
-    touched: frozenset[int]  # the key facts the message names a word of
-    untouchable: frozenset[int]  # the key facts with no word of their own to name
-    terms: int  # terms of the answer and its key facts the message names
+    coverage: Coverage  # what the message is about (bot.game.solving.judge_coverage)
 
     def facts(self, raw: str, final: bool) -> FactsJudgement:
         named = parse_facts_line(raw, self.total, final)
-        return FactsJudgement(self.total, self.found, named, final, self.touched, self.untouchable, self.terms)
+        return FactsJudgement(self.total, self.found, named, final, self.coverage)
 
     def solves(self, verdict: Verdict, facts: FactsJudgement) -> bool:
-        return judge_solve(self.guard, self.question, verdict, facts, self.vocabulary)
+        return judge_solve(self.guard, self.question, verdict, facts, self.coverage.key)
 
     def holds(self, verdict: Verdict, solves: bool) -> bool:
         """A Correct for a message about the answer that does not solve (yet): its text is held back."""
-        return (
-            not solves
-            and verdict is Verdict.CORRECT
-            and self.total > 0
-            and names_secret(self.guard, self.question, self.vocabulary)
-        )
+        about = self.coverage.key or bool(self.coverage.facts)
+        return not solves and verdict is Verdict.CORRECT and self.total > 0 and about
+
+    async def leaks(self, visible: str, final: bool) -> bool:
+        """Whether the reply gives the answer or an unfound fact away, in words or in meaning."""
+        if self.guard.leaks(visible, self.known):
+            return True
+        if not self.meaning.needs_encoding(visible, final):
+            return self.meaning.leaks(visible, final)  # every sentence read before: no model call
+        return await asyncio.to_thread(self.meaning.leaks, visible, final)
 
 
 class GameService:
@@ -359,8 +354,9 @@ class GameService:
         return PuzzleBank([*self.bank.by_id.values(), *own]) if own else self.bank
 
     async def progress(self, channel_id: int) -> Game:
-        """The channel's game (active or just ended) with its found key facts; NoActiveGame when none."""
-        game = await self.store.load(channel_id, with_transcript=False)
+        """The channel's game (active or just ended) with its found key facts and the transcript (which
+        question found each); NoActiveGame when none."""
+        game = await self.store.load(channel_id)
         if game is None:
             raise NoActiveGame()
         return game
@@ -463,7 +459,19 @@ class GameService:
         if not hint or self._guard(game).leaks(hint, known) or fact_guard.leaks(hint, known):
             log.info("channel %s: a written hint was withheld (empty or giving the answer away)", game.channel_id)
             return None
+        if await self._hint_leaks_in_meaning(game, hint):
+            log.info("channel %s: a written hint was withheld (close in meaning to the answer)", game.channel_id)
+            return None
         return hint
+
+    async def _hint_leaks_in_meaning(self, game: Game, hint: str) -> bool:
+        """A hint close in meaning, in any language, to the answer or a key fact not yet found."""
+        found = await found_now(self.store, game.channel_id)
+        unfound = [index for index in range(len(game.key_facts)) if index not in found]
+        asked = [exchange.question for exchange in game.transcript]
+        meaning = await asyncio.to_thread(puzzle_meaning, game.answer, game.key_facts)
+        guard = await asyncio.to_thread(MeaningGuard, meaning, unfound, asked)
+        return await asyncio.to_thread(guard.leaks, hint)
 
     # -- asking ------------------------------------------------------------------------
 
@@ -605,7 +613,7 @@ class GameService:
                 yield reply
 
     async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
-        judge = self._judge(game, question)
+        judge = await self._judge(game, question)
         history = [Turn(exchange.question, _as_host_wrote(exchange, game.language)) for exchange in game.transcript]
         puzzle = Puzzle(game.puzzle_id, game.language, game.title, game.story, game.answer, key_facts=game.key_facts)
         messages = builder_for(self.host)(puzzle, history, question, self.config.history_tokens)
@@ -639,7 +647,7 @@ class GameService:
                             held, shown = True, ""
                             yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game)
                         continue
-                    if not solves and judge.guard.leaks(visible, judge.known):
+                    if not solves and await judge.leaks(visible, final=False):
                         # Never show a leaking reply; its verdict still counts. Closing the
                         # stream also cancels the rest of the generation upstream.
                         leaked, shown = True, label(verdict, game.language) if verdict is not Verdict.CORRECT else ""
@@ -678,13 +686,13 @@ class GameService:
         facts = judge.facts(raw, final=True)
         if judge.solves(verdict, facts):
             return await self._record_solve(game, player, judge.question, visible, judge.guard, judge.known)
-        credited = credited_facts(judge.guard, judge.question, verdict, facts, judge.vocabulary)
+        credited = credited_facts(verdict, facts)
         if judge.holds(verdict, False) and facts.named is not None:
             # Right as far as it goes, but key facts remain: what it found counts, the puzzle goes on.
             shown = label(Verdict.YES, game.language)
             return await self._record(game, player, judge.question, shown, Verdict.YES, False, credited, True)
         # The whole reply, judged once more as players will see it (facts line gone).
-        leaked = cut is not None or judge.guard.leaks(visible, judge.known)
+        leaked = cut is not None or await judge.leaks(visible, final=True)
         if not leaked:
             shown = visible
         else:
@@ -696,18 +704,18 @@ class GameService:
             return HostReply(shown.strip(), verdict, Outcome.UNCLEAR, game, leaked)
         return await self._record(game, player, judge.question, shown.strip(), verdict, leaked, credited)
 
-    def _judge(self, game: Game, question: str) -> _Judge:
-        vocabulary, touched, untouchable, terms = None, frozenset[int](), frozenset[int](), 0
+    async def _judge(self, game: Game, question: str) -> _Judge:
         guard = self._guard(game)
-        if game.key_facts:
-            vocabulary = fact_vocabulary(game.story, game.answer, game.key_facts, game.language)
-            touched = facts_touched(game.story, game.key_facts, game.language, question)
-            untouchable = facts_untouchable(game.story, game.key_facts, game.language)
-            terms = terms_vouched(guard, question, vocabulary)
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         found = frozenset(game.found)
         total = len(game.key_facts)
-        return _Judge(guard, vocabulary, question, total, found, known, touched, untouchable, terms)
+        # Encoding takes tens of milliseconds: off the event loop. The puzzle's own texts are cached per game.
+        meaning = await asyncio.to_thread(puzzle_meaning, game.answer, game.key_facts)
+        coverage = await asyncio.to_thread(judge_coverage, meaning, game.story, game.key_facts, game.language, question)
+        asked = [*(exchange.question for exchange in game.transcript), question]
+        unfound = [index for index in range(total) if index not in found]
+        meaning_guard = await asyncio.to_thread(MeaningGuard, meaning, unfound, asked)
+        return _Judge(guard, meaning_guard, question, total, found, known, coverage)
 
     async def _record_solve(
         self, game: Game, player: Player, question: str, text: str, guard: LeakGuard, known: str

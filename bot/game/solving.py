@@ -1,12 +1,20 @@
-"""Whether a message solves the puzzle: the one judgement that lets a reply past the leak guard.
+"""Whether a message solves the puzzle, and which key facts it finds: judged by meaning.
 
-Puzzles with key facts: a guess solves when the host says Correct and its facts line, with the facts
-found before, covers every key fact (the host judges each fact; the code keeps the found set and
-decides). The host can be talked into anything, so neither a Correct nor a facts line counts for a
-message that names nothing of the answer or its key facts; a message finds at most as many facts as it
-can vouch for (FactsJudgement.evidence), and a solve must vouch for at least half the facts still
-unfound (one answer word plus an injected facts line would otherwise find every fact). Puzzles without
-key facts keep the older rule: Correct for a message that names part of the answer.
+The host judges (its verdict and its facts line); the code decides what that judgement may earn. The host
+can be talked into anything, a sentence-embedding model cannot (bot/game/meaning.py), so a message earns
+only what it is about:
+
+- a key fact counts when the host's facts line names it and the message is about that fact: close to it in
+  meaning (cosine at least the language's ``cover`` threshold), or naming a word of the fact's own while
+  at least loosely about it (cosine at least ``word_floor``), or stating the answer's key sentence in
+  meaning (cosine at least ``key``). A message that does not solve finds at most MAX_FACTS_PER_MESSAGE.
+- a solve needs Correct, every key fact still unfound covered that way, one of the facts (or the key
+  sentence) stated clearly (cosine at least ``anchor``), and the host's facts line (with the facts found
+  before) naming every key fact. Nothing requires a guess to repeat the puzzle's words.
+
+Puzzles without key facts keep the older rule: Correct for a message naming part of the answer, or close
+to the answer's key sentence in meaning. The thresholds come from the labelled judging set
+(``python -m bench.meaning.calibrate``; docs/RELIABILITY.md says how).
 """
 
 from __future__ import annotations
@@ -15,16 +23,61 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.game.leak import HOST_TALK, LeakGuard, _cjk_only, _normalise
+from bot.game.leak import HOST_TALK, LeakGuard
+from bot.game.meaning import PuzzleMeaning, closeness
 from bot.game.verdict import Verdict
 
 # Verdicts under which the host's facts line credits facts: a fact can be uncovered by a No as well as a Yes.
 CREDITING = frozenset({Verdict.YES, Verdict.NO, Verdict.CORRECT})
 VOCABULARIES_KEPT = 4096
-# What counts as stating part of the answer (puzzles with key facts): this many distinct terms of the
-# answer or its key facts, or one English word of them at least this long ("hiccups", "parachute").
-MIN_TERMS = 2
-LONG_WORD = 7
+# The bound on what one message that does not solve can take, however many facts its reply's line names.
+MAX_FACTS_PER_MESSAGE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Cosines of USE multilingual v3, per language (bench/meaning/calibrate.py)."""
+
+    cover: float  # about the fact in meaning alone
+    word_floor: float  # about the fact enough for one of its own words to count
+    key: float  # states the answer's key sentence
+    anchor: float  # a solve states at least one key fact this clearly (every labelled right guess does)
+
+
+THRESHOLDS = {
+    "en": Thresholds(cover=0.30, word_floor=0.20, key=0.80, anchor=0.45),
+    "zh": Thresholds(cover=0.40, word_floor=0.25, key=0.80, anchor=0.45),
+}
+
+
+def thresholds(language: str) -> Thresholds:
+    return THRESHOLDS.get(language, THRESHOLDS["en"])
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What one message is about, judged once when it arrives."""
+
+    facts: frozenset[int] = frozenset()  # the key facts (0-based) it is about
+    key: bool = False  # it states the answer's key sentence
+    anchored: bool = False  # it states one key fact clearly (or the key sentence): a solve needs this
+
+
+def judge_coverage(
+    meaning: PuzzleMeaning, story: str, key_facts: Sequence[str], language: str, message: str
+) -> Coverage:
+    """The key facts ``message`` is about, by meaning or by a word of the fact's own backed by meaning."""
+    scores, key = closeness(meaning, message)
+    limits = thresholds(language)
+    touched = facts_touched(story, key_facts, language, message)
+    facts = frozenset(
+        index
+        for index, score in enumerate(scores)
+        if score >= limits.cover or (index in touched and score >= limits.word_floor)
+    )
+    states_key = key >= limits.key
+    anchored = states_key or (len(scores) > 0 and float(scores.max()) >= limits.anchor)
+    return Coverage(facts, states_key, anchored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,48 +88,24 @@ class FactsJudgement:
     found: frozenset[int] = frozenset()  # found before this message (0-based)
     named: frozenset[int] | None = None  # what the reply's facts line names; None: no line (yet)
     final: bool = True  # the reply is complete, so a missing line will not come
-    touched: frozenset[int] = frozenset()  # the facts the message itself names a word of (facts_touched)
-    # Facts with no word of their own to name (all the story's, or host talk: "The instructions said…"):
-    # only the host can judge them, so they neither count against a solve nor use up the budget.
-    untouchable: frozenset[int] = frozenset()
-    terms: int = 0  # distinct terms of the answer and its key facts the message names (host talk aside)
+    coverage: Coverage = Coverage()  # what the message itself is about
 
     def covers_all(self) -> bool:
         return self.named is not None and len(self.found | self.named) >= self.total
 
-    def evidence(self) -> int:
-        """How many facts the message can vouch for: the unfound facts it names a word of, or the terms
-        of the answer and its key facts it names, whichever is more (a guess in the answer's words may
-        use none of a fact's own)."""
-        return max(len(self.touched - self.found), self.terms)
+    def about(self) -> frozenset[int]:
+        """The facts the message is about; stating the answer's key is about every one."""
+        return frozenset(range(self.total)) if self.coverage.key else self.coverage.facts
 
-    def touches_enough(self) -> bool:
-        """Whether the message vouches for at least half the facts still unfound (those with words of
-        their own): a full guess in the player's own words does, a single answer word with "say
-        Correct" does not."""
-        unfound = self.total - len(self.found | self.untouchable)
-        return 2 * self.evidence() >= unfound
+    def about_every_unfound(self) -> bool:
+        """Whether the message is about every fact still unfound, and clearly about one of them: loose
+        closeness to each of two facts is all an injection about "the answer" ever reached."""
+        return self.coverage.anchored and frozenset(range(self.total)) - self.found <= self.about()
 
 
 @lru_cache(maxsize=VOCABULARIES_KEPT)
 def _vocabulary(story: str, secret: str, language: str) -> LeakGuard:
     return LeakGuard(story, secret, language)
-
-
-def fact_vocabulary(story: str, answer: str, key_facts: Sequence[str], language: str) -> LeakGuard:
-    """A guard whose secret terms are those of the answer and of its key facts (written in other
-    words than the answer), for telling a message about the answer from one about nothing of it."""
-    return _vocabulary(story, "\n".join([answer, *key_facts]), language)
-
-
-def facts_untouchable(story: str, key_facts: Sequence[str], language: str) -> frozenset[int]:
-    """The key facts (0-based) no message can name a word of: none of their terms is the story's own or
-    host talk."""
-    return frozenset(
-        index
-        for index, fact in enumerate(key_facts)
-        if not _vocabulary(story, fact, language).distinctive_terms() - HOST_TALK
-    )
 
 
 def facts_touched(story: str, key_facts: Sequence[str], language: str, message: str) -> frozenset[int]:
@@ -89,83 +118,38 @@ def facts_touched(story: str, key_facts: Sequence[str], language: str, message: 
     )
 
 
-def secret_terms(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> dict[str, int]:
-    """The terms of the answer or its key facts (``vocabulary``; the answer's alone without one) that
-    ``message`` names, with their lengths; words for talking to the host never count."""
-    source = vocabulary if vocabulary is not None else guard
-    return {term: size for term, size in source.named_terms(message).items() if term not in HOST_TALK}
-
-
-def terms_vouched(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> int:
-    """How many terms of the answer and its key facts ``message`` names, a Chinese phrase counting once
-    like an English word: its bigrams overlap ("他是盲人吗" names 是盲 and 盲人, one idea), so a run of
-    adjacent named bigrams is one term."""
-    named = secret_terms(guard, message, vocabulary)
-    bigrams = {term for term in named if _cjk_only(term) == term}
-    phrases, inside = 0, False
-    cjk = _cjk_only(_normalise(message))
-    for start in range(len(cjk) - 1):
-        hit = cjk[start : start + 2] in bigrams
-        phrases += hit and not inside
-        inside = hit
-    return len(named) - len(bigrams) + phrases
-
-
-def names_secret(guard: LeakGuard, message: str, vocabulary: LeakGuard | None = None) -> bool:
-    """Whether ``message`` says enough of the answer to count as a guess or a finding about it (puzzles
-    with key facts): at least two distinct terms of the answer or its key facts (``vocabulary``; the
-    answer's alone without one), or one long word of them. Words for talking to the host ("print",
-    "game", "rule") never count. One short word is no evidence: "Print the hidden answer" names
-    "print" of an answer about developing a print, and would otherwise let an injection solve."""
-    named = secret_terms(guard, message, vocabulary)
-    return len(named) >= MIN_TERMS or any(size >= LONG_WORD for size in named.values())
-
-
 def judge_solve(
     guard: LeakGuard,
     message: str,
     verdict: Verdict,
     facts: FactsJudgement | None = None,
-    vocabulary: LeakGuard | None = None,
+    key_in_meaning: bool = False,
 ) -> bool:
     """Whether the host's ``verdict`` on ``message`` solves the puzzle.
 
-    Only the message being answered counts, never the questions before it: a host talked into
-    "Correct" by an injection that states none of the answer is not believed, however much of the
-    answer earlier questions named.
-
-    Without key facts (the older rule): Correct for a message naming any term of the answer. With
-    key facts: Correct for a message that says enough of the answer or its key facts (names_secret)
-    and vouches for at least half the facts still unfound (touches_enough), whose reply's facts line,
-    with the facts found before, covers every key fact. A reply that ends with no facts line at all (a
-    host that forgot it) is judged without the cover; while it still streams, a missing line means
-    "not yet", never "solved".
+    Only the message being answered counts, never the questions before it. Without key facts (the older
+    rule): Correct for a message naming a term of the answer or stating its key sentence in meaning
+    (``key_in_meaning``). With key facts: Correct for a message about every key fact still unfound
+    (FactsJudgement.about_every_unfound), whose reply's facts line, with the facts found before, names
+    every key fact. A reply that ends with no facts line at all (a host that forgot it) is judged by the
+    message alone; while it still streams, a missing line means "not yet", never "solved".
     """
     if verdict is not Verdict.CORRECT:
         return False
     if facts is None or facts.total == 0:
-        return guard.touched_by(message)
-    if not names_secret(guard, message, vocabulary) or not facts.touches_enough():
+        return key_in_meaning or guard.touched_by(message)
+    if not facts.about_every_unfound():
         return False
     if facts.named is None:
         return facts.final
     return facts.covers_all()
 
 
-def credited_facts(
-    guard: LeakGuard, message: str, verdict: Verdict, facts: FactsJudgement, vocabulary: LeakGuard | None = None
-) -> frozenset[int]:
-    """The facts this message finds, for a message that says enough of the answer or its key facts (the
-    same evidence a solve needs): of those its reply's facts line names and nobody found before, as many
-    as the message vouches for (those it names words of first), plus any with no word of their own. The
-    host may judge that "wanted the water to stop them" found "he wanted the water to cure them" (other
-    words, same fact), but one word never finds them all. A solve finds every unfound fact by itself
-    (GameStore.append)."""
+def credited_facts(verdict: Verdict, facts: FactsJudgement) -> frozenset[int]:
+    """The facts this message finds: those its reply's facts line names, nobody found before, and the
+    message is about, at most MAX_FACTS_PER_MESSAGE of them (a solve finds every unfound fact by itself,
+    GameStore.append)."""
     if facts.total == 0 or not facts.named or verdict not in CREDITING:
         return frozenset()
-    if not names_secret(guard, message, vocabulary):
-        return frozenset()
-    claimed = facts.named - facts.found
-    budget = facts.evidence()
-    ranked = sorted(claimed - facts.untouchable, key=lambda index: (index not in facts.touched, index))
-    return frozenset(ranked[:budget]) | (claimed & facts.untouchable)
+    earned = sorted((facts.named - facts.found) & facts.about())
+    return frozenset(earned[:MAX_FACTS_PER_MESSAGE])

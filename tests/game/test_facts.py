@@ -69,3 +69,15 @@ def test_stored_records_decode_and_bad_ones_are_skipped() -> None:
     good = FoundFact(-1, 7, "alice", 1700000000.5).encode()
     found = decode_found({"0": good, "1": "not json", "9": good, "x": good}, 3)
     assert found == {0: FoundFact(0, 7, "alice", 1700000000.0)}
+
+
+def test_an_unbracketed_facts_line_never_shows_while_streaming() -> None:
+    """ "Key facts: 1, 3" without brackets is read only at the end; while the reply streams it is hidden, whole
+    or still arriving, so no partial state shows it."""
+    reply = "Yes. He did.\nKey facts: 1, 3"
+    states = [strip_facts_line(reply[:end], final=False) for end in range(1, len(reply) + 1)]
+    assert not any("Key" in state or "facts" in state for state in states)
+    assert strip_facts_line("是。\n要点：1、3", final=False) == "是。"
+    assert strip_facts_line("Yes.\n**Facts:** 2\nMore to come", final=False) == "Yes.\nMore to come"
+    # Prose that merely starts like one stays.
+    assert strip_facts_line("No.\nFactory workers had left.", final=False) == "No.\nFactory workers had left."

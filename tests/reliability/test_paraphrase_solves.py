@@ -95,9 +95,9 @@ PARAPHRASES: dict[str, str] = {
     "zh-elevator-mirror": "那人坐轮椅，在电梯里不能掉头只能倒出来，镜子让他看身后的门。",
 }
 PUZZLES = {puzzle.id: puzzle for puzzle in builtin_puzzles()}
-# Guesses the code does not believe, though the host does: they say too little of the answer's and key facts'
-# own words for the code to tell them from an injection (one short word; see bot.game.solving.names_secret).
-KNOWN_MISSES = {"en-surgeon-son": "only 'woman' is a word of the key facts; 'mum' is not 'mother'"}
+# Guesses the code does not believe, though the host does. Judged by meaning (bot.game.solving), none: "the
+# boy's mum", once missed for want of the fact's own word "mother", is close to it in meaning.
+KNOWN_MISSES: dict[str, str] = {}
 EXPLANATION = {"en": "Correct! That is exactly what happened.", "zh": "正确！就是这样。"}
 FACTS_HEADINGS = {"en": "\n\nKey facts:\n", "zh": "\n\n关键要点：\n"}
 

@@ -103,7 +103,9 @@ async def test_the_answer_is_in_a_view_only_once_the_game_ended(web: WebGames, f
     assert game is not None and game.language == "zh"
     fake_upstream.queue(Reply.text(f"是。{game.answer}", size=3))
     views = [update async for update in web.ask(view.token, "和过去有关吗？", "zh")]
-    assert len(views) > 2 and all(game.answer not in str(update) for update in [view, *views])
+    # The placeholder, then the verdict alone: the guard cuts the reply at the answer's first sentence, which
+    # it knows by meaning as soon as it is whole.
+    assert len(views) >= 2 and all(game.answer not in str(update) for update in [view, *views])
     assert views[-1].chat[-1]["content"].startswith("✅")
     stopped = await web.stop(view.token, "zh")
     assert game.answer in stopped.notice and not stopped.playing
