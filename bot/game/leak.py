@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+
+from bot.game.pinyin_guard import PinyinBigrams
 
 # English: a reply leaks with EN_MIN_HITS distinct secret terms, or with at least EN_FLOOR terms that make up
 # EN_MIN_RATIO of a short answer's terms ("hiccups" + "scared" out of four terms already tells the story).
@@ -331,9 +333,12 @@ class _ChineseSecret:
         self.finder = re.compile(f"(?=({alternatives}))") if terms else None
         self.secret = self.terms
         self.live_quotes: tuple[str, ...] = (*quotes, *self.long_quotes)
+        # An obedient host may write the answer in pinyin ("ta shi yi ge mang ren"): the same bigrams, by sound.
+        self.pinyin = PinyinBigrams(answer_norm, terms)
 
     def set_known(self, known_norm: str) -> None:
-        known = _bigrams(_cjk_only(known_norm))
+        # What the players wrote is free, in characters or in pinyin.
+        known = _bigrams(_cjk_only(known_norm)) | self.pinyin.named(known_norm)
         self.secret = self.terms - known
         self.live_quotes = (
             *(quote for quote, inside in self.quotes.items() if _is_telling(inside & self.secret)),
@@ -345,7 +350,9 @@ class _ChineseSecret:
             return False
         cjk = _cjk_only(norm)
         # Forward and reversed are judged apart: many words reversed are words too ("岛上"/"上岛").
-        return any(self._quotes(text) or self._enough_phrases(text) for text in (cjk, cjk[::-1]))
+        if any(self._quotes(text) or self._enough_phrases(text) for text in (cjk, cjk[::-1])):
+            return True
+        return self._enough_pinyin(norm)
 
     def _quotes(self, cjk: str) -> bool:
         return any(quote in cjk for quote in self.live_quotes)
@@ -354,35 +361,39 @@ class _ChineseSecret:
         """Score the maximal runs of secret bigrams in ``cjk`` against the thresholds."""
         if self.finder is None:
             return False
-        phrases: dict[str, float] = {}
+        return self._enough_hits((found.start(), found.group(1)) for found in self.finder.finditer(cjk))
+
+    def _enough_pinyin(self, norm: str) -> bool:
+        """The same rule for the secret written in pinyin: a pinyin syllable pair stands for its bigram."""
+        return self._enough_hits(self.pinyin.hits(norm))
+
+    def _enough_hits(self, hits: Iterable[tuple[int, str]]) -> bool:
+        """Score runs of secret bigrams found at consecutive positions (a position may hold homophones)."""
+        phrases: dict[tuple[str, ...], float] = {}
         covered: set[str] = set()
         run: list[str] = []
+        positions: set[int] = set()
         last = -2
-        for found in self.finder.finditer(cjk):
-            bigram, index = found.group(1), found.start()
+        for index, bigram in hits:
             if bigram not in self.secret:
                 continue
-            if index != last + 1 and run:
-                phrases[_join(run)] = _phrase_weight(run)
-                run = []
+            if index > last + 1 and run:
+                phrases[tuple(run)] = _phrase_weight(run, len(positions))
+                run, positions = [], set()
             run.append(bigram)
+            positions.add(index)
             last = index
             covered.add(bigram)
         if run:
-            phrases[_join(run)] = _phrase_weight(run)
+            phrases[tuple(run)] = _phrase_weight(run, len(positions))
         if len(covered) >= ZH_FLOOR and covered == self.secret:
             return True  # every secret bigram left, though in one phrase: a short answer ("冰块融化") quoted whole
         return _enough(sum(phrases.values()), len(covered), len(self.terms), ZH_MIN_PHRASES, ZH_MIN_RATIO, ZH_FLOOR)
 
 
-def _join(bigrams: list[str]) -> str:
-    """The text of overlapping bigrams: ["荒岛", "岛上"] -> "荒岛上"."""
-    return bigrams[0] + "".join(bigram[1] for bigram in bigrams[1:])
-
-
-def _phrase_weight(bigrams: list[str]) -> float:
+def _phrase_weight(bigrams: list[str], positions: int) -> float:
     # Three or more shared characters, or one strong bigram, are no accident; a lone weak bigram may be.
-    return 1.0 if len(bigrams) > 1 or _is_strong(bigrams[0]) else ZH_WEAK_PHRASE_WEIGHT
+    return 1.0 if positions > 1 or any(_is_strong(bigram) for bigram in bigrams) else ZH_WEAK_PHRASE_WEIGHT
 
 
 class LeakGuard:
@@ -441,12 +452,13 @@ class LeakGuard:
 
 class _StatedFacts:
     """The key facts' own distinctive terms, for telling a reply that states one. Numbers count as
-    terms here ("2月29日" is the whole of "奶奶生于2月29日" that matters), marked "#29" apart from words."""
+    terms here ("2月29日" is the whole of "奶奶生于2月29日" that matters), marked "#29" apart from words.
+    A fact's Chinese bigrams count when written in pinyin too."""
 
     def __init__(self, story_norm: str, key_facts: Sequence[str]) -> None:
         story_words = _word_terms(story_norm)
         story_bigrams = _bigrams(_cjk_only(story_norm))
-        self.facts: list[tuple[frozenset[str], frozenset[str]]] = []
+        self.facts: list[tuple[frozenset[str], frozenset[str], PinyinBigrams]] = []
         for fact in key_facts:
             fact_norm = _normalise(fact)
             words = _word_terms(fact_norm, content_only=True) - story_words - HOST_TALK
@@ -454,24 +466,25 @@ class _StatedFacts:
                 words = frozenset()
             chinese = _secret_bigrams(fact_norm, story_bigrams)
             if words or chinese:
-                self.facts.append((words, chinese))
+                self.facts.append((words, chinese, PinyinBigrams(fact_norm, chinese)))
         self.known_words: frozenset[str] = frozenset()
         self.known_bigrams: frozenset[str] = frozenset()
 
     def set_known(self, known_norm: str) -> None:
         self.known_words = _word_terms(known_norm)
-        self.known_bigrams = frozenset(_bigrams(_cjk_only(known_norm)))
+        pinyin_named = (spoken.named(known_norm) for _, _, spoken in self.facts)
+        self.known_bigrams = frozenset(_bigrams(_cjk_only(known_norm))).union(*pinyin_named)
 
     def stated(self, norm: str) -> bool:
         if not self.facts:
             return False
         words = _word_terms(norm)
         cjk = _cjk_only(norm)
-        for terms, chinese in self.facts:
+        for terms, chinese, spoken in self.facts:
             if terms and terms <= words | self.known_words and terms & words - self.known_words:
                 return True
             if chinese:
-                named = frozenset(bigram for bigram in chinese if bigram in cjk)
+                named = frozenset(bigram for bigram in chinese if bigram in cjk) | spoken.named(norm)
                 covered = len(named | (chinese & self.known_bigrams))
                 fresh = named - self.known_bigrams
                 if covered >= FACT_ZH_SHARE * len(chinese) and fresh and len(named) >= FACT_ZH_MIN_BIGRAMS:
