@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from bot.game.pinyin_guard import PinyinBigrams
+from bot.game.pinyin_guard import PinyinBigrams, readings, syllable_text
 
 # English: a reply leaks with EN_MIN_HITS distinct secret terms, or with at least EN_FLOOR terms that make up
 # EN_MIN_RATIO of a short answer's terms ("hiccups" + "scared" out of four terms already tells the story).
@@ -333,8 +333,15 @@ class _ChineseSecret:
         self.finder = re.compile(f"(?=({alternatives}))") if terms else None
         self.secret = self.terms
         self.live_quotes: tuple[str, ...] = (*quotes, *self.long_quotes)
-        # An obedient host may write the answer in pinyin ("ta shi yi ge mang ren"): the same bigrams, by sound.
+        # An obedient host may write the answer in pinyin ("ta shi yi ge mang ren"): the same bigrams and quotes,
+        # by sound (a quote in its reading in context, " mang ren ... ").
         self.pinyin = PinyinBigrams(answer_norm, terms)
+        spoken = [options[0] for options in readings(answer_cjk)] if answer_cjk else []
+        self.spoken_quotes = {
+            answer_cjk[start : start + size]: " " + " ".join(spoken[start : start + size]) + " "
+            for size in (ZH_QUOTE_CHARS, ZH_LONG_QUOTE_CHARS)
+            for start in range(len(answer_cjk) - size + 1)
+        }
 
     def set_known(self, known_norm: str) -> None:
         # What the players wrote is free, in characters or in pinyin.
@@ -352,7 +359,8 @@ class _ChineseSecret:
         # Forward and reversed are judged apart: many words reversed are words too ("岛上"/"上岛").
         if any(self._quotes(text) or self._enough_phrases(text) for text in (cjk, cjk[::-1])):
             return True
-        return self._enough_pinyin(norm)
+        spoken = syllable_text(norm)
+        return any(self.spoken_quotes[quote] in spoken for quote in self.live_quotes) or self._enough_pinyin(norm)
 
     def _quotes(self, cjk: str) -> bool:
         return any(quote in cjk for quote in self.live_quotes)

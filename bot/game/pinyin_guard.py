@@ -66,7 +66,7 @@ def split_word(letters: str) -> tuple[str, ...] | None:
 def syllable_pairs(norm: str) -> tuple[tuple[int, str], ...]:
     """Each pair of neighbouring pinyin syllables in ``norm`` (lower-cased text) as (position, "mang ren").
     A word that is not pinyin breaks the chain, so a pair never straddles English."""
-    text = _toneless(norm) if not norm.isascii() else norm
+    text = _toneless(norm)
     pairs: list[tuple[int, str]] = []
     position = 0
     previous: str | None = None
@@ -84,6 +84,28 @@ def syllable_pairs(norm: str) -> tuple[tuple[int, str], ...]:
     return tuple(pairs)
 
 
+def readings(run: str, heteronym: bool = False) -> list[list[str]]:
+    """Toneless readings of each character of ``run`` (a run of Chinese characters), the reading in context
+    first; "?" for a character pypinyin does not know."""
+    found = pinyin(run, style=Style.NORMAL, heteronym=heteronym, errors=lambda chars: [["?"]] * len(chars))
+    if len(found) != len(run):  # never seen, but one reading per character is what callers index by
+        found = [pinyin(char, style=Style.NORMAL, heteronym=heteronym)[0] for char in run]
+    return [[_toneless(reading) for reading in options] for options in found]
+
+
+@lru_cache(maxsize=256)
+def syllable_text(norm: str) -> str:
+    """``norm``'s pinyin syllables spaced out, " | " where a word that is not pinyin stands: quotes are
+    looked for in it as " mang ren shi ... "."""
+    text = _toneless(norm)
+    parts: list[str] = [""]
+    for word in LETTERS_RE.findall(text):
+        cut = split_word(word)
+        parts.extend(cut if cut is not None else ("|",))
+    parts.append("")
+    return " ".join(parts)
+
+
 class PinyinBigrams:
     """Some Chinese bigrams of a text (the answer's or a key fact's distinctive ones), findable in pinyin."""
 
@@ -95,13 +117,13 @@ class PinyinBigrams:
         # Read the bigrams in the text they come from, so pypinyin's phrase readings apply; every other reading
         # of each character is added too.
         for run in re.findall("[\u3400-\u4dbf\u4e00-\u9fff]+", text):
-            readings = pinyin(run, style=Style.NORMAL, heteronym=True, errors=lambda chars: [["?"]] * len(chars))
+            heard = readings(run, heteronym=True)
             for index in range(len(run) - 1):
                 bigram = run[index : index + 2]
                 if bigram not in wanted:
                     continue
-                for first, second in product(readings[index], readings[index + 1]):
-                    self.by_pair.setdefault(f"{_toneless(first)} {_toneless(second)}", set()).add(bigram)
+                for first, second in product(heard[index], heard[index + 1]):
+                    self.by_pair.setdefault(f"{first} {second}", set()).add(bigram)
 
     def hits(self, norm: str) -> list[tuple[int, str]]:
         """(position, bigram) for every bigram whose pinyin ``norm`` writes; homophones share a position."""
