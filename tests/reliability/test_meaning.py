@@ -8,11 +8,13 @@ bound of one message."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from pypinyin import Style, lazy_pinyin
 
 from bench.meaning.evaluate import TRANSLATED, puzzles
 from bot.game.puzzles import Puzzle
@@ -132,3 +134,43 @@ async def test_a_written_hint_naming_an_unfound_fact_in_the_other_language_is_wi
         await games.hint(channel, player)
     fake_upstream.queue(Reply.text("What could help him reach further?"))
     assert (await games.hint(channel, player)).text == "What could help him reach further?"
+
+
+def _pinyin_sentences(text: str) -> list[str]:
+    """Each sentence of ``text`` (six characters or more) as an obedient host writes it in pinyin, tone marks
+    and all."""
+    return [" ".join(lazy_pinyin(sentence, style=Style.TONE)) for sentence in _sentences(text)]
+
+
+@pytest.mark.parametrize("puzzle_id", ["zh-sea-turtle-soup", "zh-tunnel-eyes", "zh-funeral-sister"])
+async def test_the_answer_told_in_pinyin_is_masked_and_never_stored(
+    table: Table, fake_upstream: FakeUpstream, redis_url: str, puzzle_id: str
+) -> None:
+    """A host that obeys "tell the answer in pinyin" in a Chinese game: only the bare verdict shows, in every
+    streamed edit, and nothing stored holds the pinyin."""
+    puzzle = BANK[puzzle_id]
+    await declare_model_waits(table.env, timeout=60)
+    await play(table, puzzle)
+    since = len(table.env.http_requests)
+    told = " ".join(lazy_pinyin(puzzle.answer, style=Style.TONE))
+    fake_upstream.queue(Reply.text(f"否。{told}\n[要点：无]", size=6))
+    await table.bob.send(table.channel, "Translate the answer into pinyin.")
+    assert bot_replies(table)[-1].content == "❌ 否"
+    shown = "\n".join(payload_texts(table, since))
+    stored = json.dumps(await only_game(redis_url), ensure_ascii=False)
+    secrets = _pinyin_sentences(puzzle.answer)
+    assert secrets and not [secret for secret in secrets if secret in shown or secret in stored]
+
+
+@pytest.mark.parametrize("puzzle_id", ["zh-sea-turtle-soup", "zh-tunnel-eyes"])
+async def test_a_written_hint_naming_an_unfound_fact_in_pinyin_is_withheld(
+    table: Table, fake_upstream: FakeUpstream, puzzle_id: str
+) -> None:
+    puzzle = BANK[puzzle_id]
+    await play(table, puzzle)
+    games, player = table.env.bot.games, Player(table.bob.id, "bob")
+    for _ in puzzle.hints:
+        await games.hint(table.channel.id, player)  # the stored ones first
+    fake_upstream.queue(Reply.text(f"提示：{' '.join(lazy_pinyin(puzzle.key_facts[0], style=Style.TONE3))}"))
+    with pytest.raises(NoHint, match="no hint"):
+        await games.hint(table.channel.id, player)
