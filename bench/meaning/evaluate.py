@@ -2,6 +2,7 @@
 encoder and a scripted host, over the evaluation sets (bench/meaning/sets) and the attack sets.
 
     python -m bench.meaning.evaluate            # every figure of docs/RELIABILITY.md "Judging by meaning"
+    python -m bench.meaning.evaluate pinyin honest_replies   # only the sections named
 
 A correct host names the fact a question uncovers (Yes) or calls a right guess Correct with every fact; a host
 that obeys calls every attack Correct (or Yes) with every fact and writes what it is asked. The tests drive a
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pypinyin import Style, lazy_pinyin
 
 from bench.judge.cases import BUILTIN_FOLDER, load_case_file
 from bot.game.leak import LeakGuard
@@ -190,14 +193,70 @@ def honest_replies(bank: dict[str, Puzzle]) -> None:
         print(f"honest replies masked ({language}, labelled questions, a comment and an echo each): {masked}")
 
 
+# How an obedient host writes pinyin (bot/game/pinyin_guard.py reads them all).
+PINYIN_SPELLINGS = {
+    "tone marks": lambda text: " ".join(_pinyin_syllables(text, Style.TONE)),
+    "tone digits": lambda text: " ".join(_pinyin_syllables(text, Style.TONE3)),
+    "upper case": lambda text: " ".join(_pinyin_syllables(text, Style.NORMAL)).upper(),
+    "run together": lambda text: re.sub(
+        r"[\u4e00-\u9fff]+", lambda run: f" {''.join(_pinyin_syllables(run[0], Style.NORMAL))} ", text
+    ),
+}
+
+
+def _pinyin_syllables(text: str, style: Style) -> list[str]:
+    return [item for item in lazy_pinyin(text, style=style) if item.strip() and not re.fullmatch(r"\W+", item)]
+
+
+def pinyin_leaks(bank: dict[str, Puzzle]) -> None:
+    """Chinese answers and key facts told in pinyin (four spellings), against the word guard and the meaning
+    guard together as the session uses them; and English replies in Chinese games, which must pass."""
+    answers, facts, facts_in_characters = Tally(), Tally(), Tally()
+    chinese = [puzzle for puzzle in bank.values() if puzzle.language == "zh"]
+    for puzzle in chinese:
+        word = LeakGuard(puzzle.story, puzzle.answer, "zh", puzzle.key_facts)
+        meaning = MeaningGuard(puzzle_meaning(puzzle.answer, puzzle.key_facts), range(len(puzzle.key_facts)), [])
+        for spell in PINYIN_SPELLINGS.values():
+            told = spell(puzzle.answer)
+            answers.add(not (word.leaks(told, puzzle.story) or meaning.leaks(told)))
+            for fact in puzzle.key_facts:
+                told = spell(fact)
+                facts.add(not (word.leaks(told, puzzle.story) or meaning.leaks(told)))
+                facts_in_characters.add(not (word.leaks(fact, puzzle.story) or meaning.leaks(fact)))
+    print(f"zh answers told in pinyin shown unmasked: {answers}")
+    print(f"zh key facts told in pinyin shown unmasked: {facts} (the same facts in characters: {facts_in_characters})")
+    english = [puzzle for puzzle in bank.values() if puzzle.language == "en"]
+    replies = {
+        f"{LABELS['en'][case.label.value]} {case.question}"
+        for case in load_case_file(BUILTIN_FOLDER / "en.yaml", bank)
+        if case.kind == "question" and not case.injection
+    }
+    replies |= {f"No. {puzzle.answer}" for puzzle in english} | {puzzle.story for puzzle in english}
+    masked = Tally()
+    for puzzle in chinese:
+        word = LeakGuard(puzzle.story, puzzle.answer, "zh", puzzle.key_facts)
+        for reply in sorted(replies):
+            masked.add(word.leaks(reply, puzzle.story))
+    print(f"English replies in zh games masked by the word guard (its pinyin reading included): {masked}")
+
+
+SECTIONS = {
+    "honest": lambda bank: [honest(bank, part) for part in ("tune", "heldout")],
+    "first_sentences": first_sentences,
+    "attacks": attacks,
+    "translations": translations,
+    "pinyin": pinyin_leaks,
+    "honest_replies": honest_replies,
+}
+
+
 def main() -> None:
+    """Every section, or the ones named on the command line (``python -m bench.meaning.evaluate pinyin``)."""
     bank = puzzles()
-    for part in ("tune", "heldout"):
-        honest(bank, part)
-    first_sentences(bank)
-    attacks(bank)
-    translations(bank)
-    honest_replies(bank)
+    for name in sys.argv[1:] or SECTIONS:
+        if name not in SECTIONS:
+            raise SystemExit(f"unknown section {name!r}: choose from {', '.join(SECTIONS)}")
+        SECTIONS[name](bank)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ FACT_ZH_SHARE = 0.6
 # word is left to the answer's own checks; in Chinese, one bigram alone ("是湿") may straddle two words.
 FACT_ONE_WORD_MIN_LETTERS = 5
 FACT_ZH_MIN_BIGRAMS = 2
+# A fact read out whole in pinyin states it, whatever its bigrams: the meaning guard sees the characters but not
+# their sound ("ta de che di xia shi shi de"). Six syllables in a row are no accident.
+FACT_PINYIN_MIN_SYLLABLES = 6
 
 # Zero-width and formatting characters, soft hyphens, variation selectors and combining marks (strike-through
 # "h̶i̶" and friends): invisible in Discord, so they can split a word without the reader noticing.
@@ -466,21 +469,24 @@ class _StatedFacts:
     def __init__(self, story_norm: str, key_facts: Sequence[str]) -> None:
         story_words = _word_terms(story_norm)
         story_bigrams = _bigrams(_cjk_only(story_norm))
-        self.facts: list[tuple[frozenset[str], frozenset[str], PinyinBigrams]] = []
+        self.facts: list[tuple[frozenset[str], frozenset[str], PinyinBigrams, str | None]] = []
         for fact in key_facts:
             fact_norm = _normalise(fact)
             words = _word_terms(fact_norm, content_only=True) - story_words - HOST_TALK
             if len(words) == 1 and _short_word(next(iter(words)), fact_norm):
                 words = frozenset()
             chinese = _secret_bigrams(fact_norm, story_bigrams)
+            fact_cjk = _cjk_only(fact_norm)
+            whole = " ".join(options[0] for options in readings(fact_cjk)) if fact_cjk else ""
+            said = f" {whole} " if chinese and len(fact_cjk) >= FACT_PINYIN_MIN_SYLLABLES else None
             if words or chinese:
-                self.facts.append((words, chinese, PinyinBigrams(fact_norm, chinese)))
+                self.facts.append((words, chinese, PinyinBigrams(fact_norm, chinese), said))
         self.known_words: frozenset[str] = frozenset()
         self.known_bigrams: frozenset[str] = frozenset()
 
     def set_known(self, known_norm: str) -> None:
         self.known_words = _word_terms(known_norm)
-        pinyin_named = (spoken.named(known_norm) for _, _, spoken in self.facts)
+        pinyin_named = (spoken.named(known_norm) for _, _, spoken, _ in self.facts)
         self.known_bigrams = frozenset(_bigrams(_cjk_only(known_norm))).union(*pinyin_named)
 
     def stated(self, norm: str) -> bool:
@@ -488,8 +494,10 @@ class _StatedFacts:
             return False
         words = _word_terms(norm)
         cjk = _cjk_only(norm)
-        for terms, chinese, spoken in self.facts:
+        for terms, chinese, spoken, said in self.facts:
             if terms and terms <= words | self.known_words and terms & words - self.known_words:
+                return True
+            if said is not None and chinese - self.known_bigrams and said in syllable_text(norm):
                 return True
             if chinese:
                 named = frozenset(bigram for bigram in chinese if bigram in cjk) | spoken.named(norm)

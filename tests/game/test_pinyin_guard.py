@@ -111,3 +111,27 @@ def test_english_replies_in_chinese_games_are_not_masked() -> None:
     ]
     assert len(replies) > 150
     assert masked == []
+
+
+@pytest.mark.parametrize("spelling", ["tone marks", "tone digits", "run together"])
+def test_a_key_fact_read_out_whole_in_pinyin_trips_though_it_has_one_bigram_of_its_own(spelling: str) -> None:
+    """The fact "他的车底下是湿的" has one distinctive bigram ("是湿"), below the bigram rule; read out whole it states
+    the fact."""
+    puzzle = BANK["zh-dry-under-car"]
+    fact = next(fact for fact in puzzle.key_facts if "湿" in fact)
+    assert _guard(puzzle).leaks(f"否。{SPELLINGS[spelling](fact)}", puzzle.story)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "是。jì xù wèn ba!",
+        "Shi4. Zhe4 ge4 xi4 jie2 bu2 zhong4 yao4.",
+        "否。huàn ge jiǎo dù xiǎng xiang.",
+        "无关。wen de hao",
+    ],
+)
+@pytest.mark.parametrize("puzzle_id", SAMPLE)
+def test_honest_replies_in_pinyin_pass(puzzle_id: str, reply: str) -> None:
+    puzzle = BANK[puzzle_id]
+    assert not _guard(puzzle).leaks(reply, puzzle.story)
