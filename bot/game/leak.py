@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import chain
 
 from bot.game.pinyin_guard import PinyinBigrams, readings, syllable_text
 
@@ -363,7 +364,7 @@ class _ChineseSecret:
         if any(self._quotes(text) or self._enough_phrases(text) for text in (cjk, cjk[::-1])):
             return True
         spoken = syllable_text(norm)
-        return any(self.spoken_quotes[quote] in spoken for quote in self.live_quotes) or self._enough_pinyin(norm)
+        return any(self.spoken_quotes[quote] in spoken for quote in self.live_quotes) or self._enough_pinyin(norm, cjk)
 
     def _quotes(self, cjk: str) -> bool:
         return any(quote in cjk for quote in self.live_quotes)
@@ -374,9 +375,15 @@ class _ChineseSecret:
             return False
         return self._enough_hits((found.start(), found.group(1)) for found in self.finder.finditer(cjk))
 
-    def _enough_pinyin(self, norm: str) -> bool:
-        """The same rule for the secret written in pinyin: a pinyin syllable pair stands for its bigram."""
-        return self._enough_hits(self.pinyin.hits(norm))
+    def _enough_pinyin(self, norm: str, cjk: str) -> bool:
+        """The same rule for the secret written in pinyin (a syllable pair stands for its bigram), counted
+        together with the characters' phrases: a reply telling part in characters, part in pinyin."""
+        spoken = self.pinyin.hits(norm)
+        if not spoken or self.finder is None:
+            return False
+        written = ((found.start(), found.group(1)) for found in self.finder.finditer(cjk))
+        after = len(cjk) + 2  # pinyin phrases never join a character phrase
+        return self._enough_hits(chain(written, ((after + index, bigram) for index, bigram in spoken)))
 
     def _enough_hits(self, hits: Iterable[tuple[int, str]]) -> bool:
         """Score runs of secret bigrams found at consecutive positions (a position may hold homophones)."""

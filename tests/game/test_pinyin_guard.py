@@ -135,3 +135,11 @@ def test_a_key_fact_read_out_whole_in_pinyin_trips_though_it_has_one_bigram_of_i
 def test_honest_replies_in_pinyin_pass(puzzle_id: str, reply: str) -> None:
     puzzle = BANK[puzzle_id]
     assert not _guard(puzzle).leaks(reply, puzzle.story)
+
+
+def test_a_reply_telling_part_in_characters_and_part_in_pinyin_trips() -> None:
+    puzzle = BANK["zh-sea-turtle-soup"]
+    guard = _guard(puzzle)
+    assert not guard.leaks("否。遇上海难", puzzle.story)
+    assert not guard.leaks("否。piāo liú dào huāng dǎo", puzzle.story)
+    assert guard.leaks("否。遇上海难，piāo liú dào huāng dǎo", puzzle.story)
