@@ -162,13 +162,15 @@ async def stream_to(
     call instead of placeholder, text and final). When the wait ends the latest update is posted,
     whatever it is (text, or a placeholder when the model is silent); an update that comes later,
     or one that `ends_wait` (queued, or the model is thinking: the reply will take a while), is posted at once.
-    Placeholders are shown as soon as the channel's edit `budget` allows and do not start the
-    interval, so the first real text follows immediately. Later text that arrives within the
-    interval is held and flushed when the interval ends, even if no newer chunk arrives.
+    Placeholders are shown as soon as the channel's edit `budget` allows; the text after one is held
+    `first_wait` at most (not a whole interval), so a reply that completes meanwhile takes one edit,
+    not two. Later text that arrives within the interval is held and flushed when the interval ends,
+    even if no newer chunk arrives.
     `on_shown` is awaited after each update shown before the final one.
     """
     stream = _ThrottledStream(StreamedMessage(surface, budget), render, interval, is_placeholder, ends_wait)
     stream.on_shown = on_shown
+    stream.first_wait = first_wait
     stream.hold_first(first_wait)
     pending: asyncio.Future[T] | None = None
     # A plain loop, not an async generator: SimCord (and debuggers) follow awaits through
@@ -220,6 +222,7 @@ class _ThrottledStream(Generic[T]):
         # postpone the flush for as long as chunks keep coming).
         self.flush: asyncio.Future[None] | None = None
         self.holding_first = False  # the first post waits for the flush timer
+        self.first_wait = 0.0
         self.on_shown: Callable[[T], Awaitable[None]] | None = None
 
     def hold_first(self, seconds: float) -> None:
@@ -254,10 +257,10 @@ class _ThrottledStream(Generic[T]):
         return pending in done
 
     async def _show(self, update: T) -> None:
-        """Show an update before the final one; a placeholder does not start the edit interval."""
+        """Show an update before the final one; after a placeholder the next text is due within `first_wait`."""
         shown = await self.message.show(self.render(update))
         if self.is_placeholder(update):
-            self.message.last_update = float("-inf")
+            self.message.last_update -= self.interval - min(self.first_wait, self.interval)
         if shown and self.on_shown is not None:
             await self.on_shown(update)
 
