@@ -44,6 +44,7 @@ async def one_reply(bot: Bot, channel: int, seconds: float) -> dict[str, float]:
         bot.config.stream.edit_interval,
         lambda r: r.done,
         lambda r: r.placeholder,
+        first_wait=bot.config.stream.first_post_wait,  # as the cog streams
     )
     last_token = max(at for at, update in arrivals if not update.done and update.text)
     writes = [at for at, kind, _ in surface.events if kind == "edit"]  # the post is another bucket

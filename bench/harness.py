@@ -21,7 +21,7 @@ from redis.asyncio.connection import AbstractConnection
 from bot.game.assembly import build_games
 from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleBank, builtin_puzzles
-from bot.game.session import GameService, HostReply, Player
+from bot.game.session import GameService, HostReply, Outcome, Player
 from bot.redis_client import connect
 from bot.streaming import stream_to
 from bot.texts import format_reply
@@ -177,8 +177,15 @@ class Bot:
         self, channel_id: int, question: str, surface: RecordingSurface, arrivals: list[float] | None = None
     ) -> HostReply | None:
         """What the cog does for a question message, drawing into `surface`."""
-        # As the cog does: the reply's message (here always "message 1") is noted for restarts.
-        updates = self.games.tracked(self.games.ask(channel_id, Player(7, "bench"), question), lambda: 1, 0)
+        # As the cog does: the reply's message (here always "message 1") is noted for restarts once shown.
+        updates = self.games.ask(channel_id, Player(7, "bench"), question)
+        noted = False
+
+        async def note(reply: HostReply) -> None:
+            nonlocal noted
+            if not noted:
+                noted = await self.games.note_shown(reply, 1, 0)
+
         if arrivals is not None:
             updates = _stamped(updates, arrivals)
         return await stream_to(
@@ -188,6 +195,9 @@ class Bot:
             self.config.stream.edit_interval,
             lambda reply: reply.done,
             lambda reply: reply.placeholder,
+            first_wait=self.config.stream.first_post_wait,
+            ends_wait=lambda reply: reply.thinking is not None or reply.outcome is Outcome.QUEUED,
+            on_shown=note,
         )
 
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -151,14 +151,27 @@ async def stream_to(
     is_final: Callable[[T], bool],
     is_placeholder: Callable[[T], bool] = lambda update: False,
     budget: EditBudget | None = None,
+    *,
+    first_wait: float = 0.0,
+    ends_wait: Callable[[T], bool] = lambda update: False,
+    on_shown: Callable[[T], Awaitable[None]] | None = None,
 ) -> T | None:
     """Show each update as it comes, at most one edit per `interval`, the final one at once.
 
-    Placeholders are shown as soon as the channel's edit `budget` allows and do not start the
-    interval, so the first real text follows immediately. Later text that arrives within the
-    interval is held and flushed when the interval ends, even if no newer chunk arrives.
+    Nothing is posted for `first_wait` seconds: a reply final by then is posted once (one Discord
+    call instead of placeholder, text and final). When the wait ends the latest update is posted,
+    whatever it is (text, or a placeholder when the model is silent); an update that comes later,
+    or one that `ends_wait` (queued, or the model is thinking: the reply will take a while), is posted at once.
+    Placeholders are shown as soon as the channel's edit `budget` allows; the text after one is held
+    `first_wait` at most (not a whole interval), so a reply that completes meanwhile takes one edit,
+    not two. Later text that arrives within the interval is held and flushed when the interval ends,
+    even if no newer chunk arrives.
+    `on_shown` is awaited after each update shown before the final one.
     """
-    stream = _ThrottledStream(StreamedMessage(surface, budget), render, interval, is_placeholder)
+    stream = _ThrottledStream(StreamedMessage(surface, budget), render, interval, is_placeholder, ends_wait)
+    stream.on_shown = on_shown
+    stream.first_wait = first_wait
+    stream.hold_first(first_wait)
     pending: asyncio.Future[T] | None = None
     # A plain loop, not an async generator: SimCord (and debuggers) follow awaits through
     # coroutines, not through a generator's asend.
@@ -192,25 +205,42 @@ async def stream_to(
 
 class _ThrottledStream(Generic[T]):
     def __init__(
-        self, message: StreamedMessage, render: Callable[[T], str], interval: float, is_placeholder: Callable[[T], bool]
+        self,
+        message: StreamedMessage,
+        render: Callable[[T], str],
+        interval: float,
+        is_placeholder: Callable[[T], bool],
+        ends_wait: Callable[[T], bool],
     ) -> None:
         self.message = message
         self.render = render
         self.interval = interval
         self.is_placeholder = is_placeholder
+        self.ends_wait = ends_wait
         self.latest: T | None = None
         # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
         # postpone the flush for as long as chunks keep coming).
         self.flush: asyncio.Future[None] | None = None
+        self.holding_first = False  # the first post waits for the flush timer
+        self.first_wait = 0.0
+        self.on_shown: Callable[[T], Awaitable[None]] | None = None
+
+    def hold_first(self, seconds: float) -> None:
+        if seconds > 0:
+            self.holding_first = True
+            self.flush = asyncio.ensure_future(asyncio.sleep(seconds))
 
     async def offer(self, update: T) -> None:
         self.latest = update
+        if self.holding_first:
+            if not self.ends_wait(update):
+                return  # posted when the first wait ends, unless the final comes first
+            self.cancel()
+            self.holding_first = False
         placeholder = self.is_placeholder(update)
         due = self.message.next_edit_at(0.0 if placeholder else self.interval) - asyncio.get_running_loop().time()
         if not self.message.pages or due <= 0:  # the first post is no edit: it never waits
-            await self.message.show(self.render(update))
-            if placeholder:
-                self.message.last_update = float("-inf")
+            await self._show(update)
         elif self.flush is None:
             self.flush = asyncio.ensure_future(asyncio.sleep(due))
 
@@ -220,11 +250,19 @@ class _ThrottledStream(Generic[T]):
         done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if self.flush is not None and self.flush in done:
             self.flush = None
-            assert self.latest is not None
-            await self.message.show(self.render(self.latest))
-            if self.is_placeholder(self.latest):
-                self.message.last_update = float("-inf")
+            self.holding_first = False
+            if self.latest is None:  # the wait ended before anything came: the first update posts at once
+                return pending in done
+            await self._show(self.latest)
         return pending in done
+
+    async def _show(self, update: T) -> None:
+        """Show an update before the final one; after a placeholder the next text is due within `first_wait`."""
+        shown = await self.message.show(self.render(update))
+        if self.is_placeholder(update):
+            self.message.last_update -= self.interval - min(self.first_wait, self.interval)
+        if shown and self.on_shown is not None:
+            await self.on_shown(update)
 
     async def finish(self) -> T | None:
         self.cancel()

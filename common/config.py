@@ -210,6 +210,13 @@ class GameConfig(_Section):
 
 class StreamConfig(_Section):
     edit_interval: float = Field(1.0, ge=0.2, le=30)
+    first_post_wait: float = Field(
+        0.4,
+        ge=0,
+        le=2,  # an /ask must be answered within Discord's 3 s (bot.surfaces.ACKNOWLEDGE_WITHIN is 2 s)
+        description="Seconds a reply is held before anything is posted: one complete by then is posted once,"
+        " final; a longer one is posted when this ends (or when its first text comes after it). 0 = at once.",
+    )
 
 
 class OpenAIBackendConfig(_Section):

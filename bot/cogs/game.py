@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,6 +113,7 @@ class GameCog(commands.Cog):
         self.bot = bot
         self.games = bot.games
         self.interval = bot.config.stream.edit_interval
+        self.first_wait = bot.config.stream.first_post_wait
         self.chatter_prefix = bot.config.game.chatter_prefix
         self._cooldown_notices: dict[tuple[int, int], float] = {}
         self.edit_budgets = EditBudgets()  # Discord's edit limit is per channel, across replies
@@ -291,11 +292,18 @@ class GameCog(commands.Cog):
                 return f"{heading}\n{format_reply(reply, language)}"
 
             surface = InteractionSurface(interaction, channel, expired=replies.expired)
-            tracked = self.games.tracked(
-                _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(interaction.guild)
+            final = await stream_to(
+                surface,
+                _prepend(first, updates),
+                render,
+                self.interval,
+                _is_done,
+                _is_placeholder,
+                self.edit_budgets.of(interaction.channel_id or 0),
+                first_wait=self.first_wait,
+                ends_wait=_posts_at_once,
+                on_shown=self._noting(surface, interaction.guild),
             )
-            budget = self.edit_budgets.of(interaction.channel_id or 0)
-            final = await stream_to(surface, tracked, render, self.interval, _is_done, _is_placeholder, budget)
         await self._announce(channel, final, interaction.user)
 
     # -- questions as plain messages -------------------------------------------------
@@ -328,14 +336,15 @@ class GameCog(commands.Cog):
         surface = MessageReplySurface(message)
         final = await stream_to(
             surface,
-            self.games.tracked(
-                _prepend(first, updates), lambda: surface.first_message_id, self._shard_of(message.guild)
-            ),
+            _prepend(first, updates),
             lambda reply: format_reply(reply, language),
             self.interval,
             _is_done,
             _is_placeholder,
             self.edit_budgets.of(message.channel.id),
+            first_wait=self.first_wait,
+            ends_wait=_posts_at_once,
+            on_shown=self._noting(surface, message.guild),
         )
         await self._announce(message.channel, final, message.author)
 
@@ -383,6 +392,21 @@ class GameCog(commands.Cog):
             return text(language, "redis_down")
         simple = {NoActiveGame: "no_game", ChannelBusy: "busy", Overloaded: "host_busy"}
         return text(language, next((key for kind, key in simple.items() if isinstance(cause, kind)), "error"))
+
+    def _noting(
+        self, surface: InteractionSurface | MessageReplySurface, guild: discord.Guild | None
+    ) -> Callable[[HostReply], Awaitable[None]]:
+        """Notes a reply's message in Redis once it shows the reply being answered, so a restarted bot
+        can mark it if this process dies mid-stream (a reply posted once, final, is never noted)."""
+        shard = self._shard_of(guild)
+        noted = False
+
+        async def note(reply: HostReply) -> None:
+            nonlocal noted
+            if not noted:
+                noted = await self.games.note_shown(reply, surface.first_message_id, shard)
+
+        return note
 
     def _shard_of(self, guild: discord.Guild | None) -> int:
         """Streaming markers are indexed by shard when shards are split across processes."""
@@ -469,6 +493,12 @@ def _is_done(reply: HostReply) -> bool:
 
 def _is_placeholder(reply: HostReply) -> bool:
     return reply.placeholder
+
+
+def _posts_at_once(reply: HostReply) -> bool:
+    """A reply that will take a while (queued behind others, or the model is thinking): the players are
+    told at once rather than after the first post's wait."""
+    return reply.thinking is not None or reply.outcome is Outcome.QUEUED
 
 
 async def _prepend(first: HostReply, rest: AsyncGenerator[HostReply, None]) -> AsyncIterator[HostReply]:

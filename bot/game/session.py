@@ -593,24 +593,18 @@ class GameService:
         else:
             self._last_question[key] = before
 
-    async def tracked(
-        self, updates: AsyncIterator[HostReply], message_id: Callable[[], int | None], shard_id: int
-    ) -> AsyncIterator[HostReply]:
-        """Pass a reply's updates through; once it is being answered and shown in a message
-        (`message_id()` returns its id), note that message in Redis until the exchange is stored,
-        so a restarted bot can mark it if this process dies mid-stream. Best effort: a Redis error
+    async def note_shown(self, reply: HostReply, message_id: int | None, shard_id: int) -> bool:
+        """A reply being answered is on screen in message `message_id`: note that message in Redis
+        until the exchange is stored, so a restarted bot can mark it if this process dies mid-stream.
+        True when the reply was one to note (callers note a reply once). Best effort: a Redis error
         only loses that notice, so it is logged, not raised."""
-        tracked = False
-        async with aclosing(updates):
-            async for reply in updates:
-                shown_in = message_id()
-                if not tracked and reply.outcome is Outcome.STREAMING and reply.game and shown_in is not None:
-                    tracked = True
-                    try:
-                        await self.store.mark_streaming(reply.game, shard_id, shown_in)
-                    except redis.exceptions.RedisError as error:
-                        log.warning("could not note the streaming reply in %s: %s", reply.game.channel_id, error)
-                yield reply
+        if reply.outcome is not Outcome.STREAMING or reply.game is None or message_id is None:
+            return False
+        try:
+            await self.store.mark_streaming(reply.game, shard_id, message_id)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not note the streaming reply in %s: %s", reply.game.channel_id, error)
+        return True
 
     async def _stream_answer(self, game: Game, player: Player, question: str) -> AsyncIterator[HostReply]:
         judge = await self._judge(game, question)

@@ -95,7 +95,16 @@ async def test_a_long_thought_shows_its_time_within_the_edit_budget(table: Table
         for kind, event, payload in table.env.backend.transcript
         if kind == "GATEWAY" and event == "MESSAGE_UPDATE" and int(payload["channel_id"]) == table.channel.id
     ]
+    posted = [
+        payload["content"]
+        for kind, event, payload in table.env.backend.transcript
+        if kind == "GATEWAY"
+        and event == "MESSAGE_CREATE"
+        and payload["author"]["id"] == str(table.env.bot.user.id)
+        and not payload["embeds"]
+    ]
+    assert posted == ["💭 *The host is thinking…*"]  # the thinking line is the first post: no empty placeholder
     steps = [line for line in shown if line.startswith("💭")]
-    assert steps == ["💭 *The host is thinking…*", *(f"💭 *The host is thinking… ({s} s)*" for s in range(5, 30, 5))]
+    assert steps == [f"💭 *The host is thinking… ({s} s)*" for s in range(5, 30, 5)]
     assert shown[-1] == "⚠️ *The host thought it over but gave no answer in time. Not counted; please ask again.*"
     assert busiest_window(edit_times(table)) <= 2  # a step every 5 s, and the final edit

@@ -127,6 +127,7 @@ def test_unknown_section(tmp_path: Path) -> None:
         ("game:\n  default_language: fr\n", "game.default_language", "'en' or 'zh'"),
         ("game:\n  puzzle_files: packs.yaml\n", "game.puzzle_files", "list"),
         ("stream:\n  edit_interval: 0\n", "stream.edit_interval", "greater than or equal to 0.2"),
+        ("stream:\n  first_post_wait: 3\n", "stream.first_post_wait", "less than or equal to 2"),
         ("model_service:\n  chatglm: {quantize: 3}\n", "model_service.chatglm.quantize", "4 or 8"),
         ("model_service:\n  backend: llama\n", "model_service.backend", "'openai' or 'chatglm'"),
         ("redis: redis://x\n", "redis", "mapping"),

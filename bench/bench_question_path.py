@@ -1,0 +1,105 @@
+"""The bot's own path per question (issue 21): questions answered one after another with a model that
+answers at once, and replies streamed over a few seconds. Per question: wall time, question -> first
+model text on screen, final edit after the model's last chunk, Discord message calls (posts + edits),
+and Redis round trips.
+
+    .venv/bin/python -m bench.bench_question_path [--questions 300] [--stream-seconds 10 --streams 3]
+
+Runs on the bench harness (the bot's real engine and streaming code, a real redis-server, the fake
+upstream in its own process, a surface that records what would go to Discord), so it can also be run
+from an older checkout of the project to compare before/after in one sitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from bench.harness import Bot, RecordingSurface, RoundTrips, bench_config, percentile, redis_process, upstream_process
+from bot.game.session import GameAlreadyRunning, Player
+
+QUESTION = "Is it about water?"
+REPLY = "Yes. It is about water, in a way."
+
+
+def time_last_chunk(bot: Bot, last_chunks: list[float]) -> None:
+    """Wrap the model stream to note, per question, when its last delta reached the bot."""
+    stream = bot.host.stream
+
+    async def timed(messages: list[dict[str, str]], **options: object) -> AsyncIterator[object]:
+        last = None
+        async for delta in stream(messages, **options):  # type: ignore[arg-type]
+            last = time.perf_counter()
+            yield delta
+        if last is not None:
+            last_chunks.append(last)
+
+    bot.host.stream = timed  # type: ignore[method-assign,assignment]
+
+
+async def questions(bot: Bot, count: int, channels: int) -> dict[str, float]:
+    for channel in range(1, channels + 1):
+        with contextlib.suppress(GameAlreadyRunning):
+            await bot.games.start(channel, Player(1, "starter"))
+    last_chunks: list[float] = []
+    time_last_chunk(bot, last_chunks)
+    first_text, final_after, calls = [], [], 0
+    with RoundTrips() as trips:
+        started_all = time.perf_counter()
+        for index in range(count):
+            surface = RecordingSurface()
+            started = time.perf_counter()
+            await bot.ask(1 + index % channels, QUESTION, surface)
+            first_text.append(next(at for at, _, content in surface.events if "Yes" in content) - started)
+            final_after.append(surface.events[-1][0] - last_chunks[-1])
+            calls += len(surface.events)
+        wall = time.perf_counter() - started_all
+    return {
+        "questions/s": count / wall,
+        "first text p50 ms": percentile(first_text, 0.5) * 1000,
+        "final after last chunk p50 ms": percentile(final_after, 0.5) * 1000,
+        "final after last chunk p99 ms": percentile(final_after, 0.99) * 1000,
+        "message calls/question": calls / count,
+        "redis round trips/question": trips.count / count,
+    }
+
+
+async def run(count: int, stream_seconds: float, streams: int) -> None:
+    with redis_process() as redis_url:
+        with upstream_process(text=REPLY) as model_url:
+            bot = Bot.build(bench_config(redis_url, model_url))
+            try:
+                await questions(bot, 30, 10)  # warm up connections and caches
+                print("instant model, one question after another:")
+                for name, value in (await questions(bot, count, 10)).items():
+                    print(f"  {name:32s} {value:9.2f}")
+            finally:
+                await bot.close()
+        # One chunk of four characters every `delay` s: a reply of `stream_seconds`.
+        text = "Yes. " + "He was in a hurry, and the bartender saw why. " * 4
+        delay = stream_seconds / (len(text) / 4)
+        with upstream_process(text=text, chunk_delay=delay) as model_url:
+            bot = Bot.build(bench_config(redis_url, model_url))
+            try:
+                print(f"a {stream_seconds:.0f}-second stream, {streams} one after another:")
+                for name, value in (await questions(bot, streams, 1)).items():
+                    if name != "questions/s":
+                        print(f"  {name:32s} {value:9.2f}")
+            finally:
+                await bot.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--stream-seconds", type=float, default=10.0)
+    parser.add_argument("--streams", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(run(args.questions, args.stream_seconds, args.streams))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Discord calls per reply (issue 21): a reply complete within the first post's wait is posted once, final;
+a longer one is posted when the wait ends, with its text when it has some (no empty placeholder), and edited
+from there; a thinking model's reply starts with the thinking line at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.bot.test_game_flow import bot_replies, start_game
+from tests.bot_fixtures import Table
+from tests.fakes.declared_http import declare_model_waits, settle_until
+from tests.fakes.upstream import FakeUpstream, Reply
+
+WAIT = 0.4  # the default stream.first_post_wait
+
+
+@pytest.fixture
+def config_overrides() -> dict[str, dict]:
+    return {"model": {"request_timeout": 300}, "stream": {"edit_interval": 1.0, "first_post_wait": WAIT}}
+
+
+def reply_calls(table: Table) -> list[tuple[str, str]]:
+    """The bot's message calls in the game channel after /play: (method, content), in order."""
+    prefix = f"/channels/{table.channel.id}/messages"
+    return [
+        (request.method, request.json.get("content", ""))
+        for request in table.env.http_requests
+        if request.method in ("POST", "PATCH") and request.path.startswith(prefix) and request.json
+    ]
+
+
+async def test_a_quick_reply_is_one_post_final(table: Table, fake_upstream: FakeUpstream) -> None:
+    await start_game(table)
+    fake_upstream.queue(Reply.text("No. Think about what he needed."))
+    await table.alice.send(table.channel, "Was it raining?")
+    assert reply_calls(table) == [("POST", "❌ No. Think about what he needed.")]
+
+
+async def test_a_long_reply_posts_its_first_text_when_the_wait_ends_then_edits_once(
+    table: Table, fake_upstream: FakeUpstream
+) -> None:
+    await declare_model_waits(table.env, timeout=60)  # the bot's clock moves only as the test moves it
+    await start_game(table)
+    gate = threading.Event()
+    fake_upstream.queue(Reply.text("No. The weather has nothing to do with it.", size=8, gate=gate))
+    # Settling runs the bot's clock past the wait while the model holds the rest of its reply.
+    await table.alice.send(table.channel, "Was it raining?")
+    await settle_until(table.env, lambda: len(reply_calls(table)) == 1)
+    [(method, content)] = reply_calls(table)
+    assert method == "POST" and content.startswith("❌ No.") and content.endswith("⏳")  # text, not a placeholder
+    gate.set()
+    await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content)
+    assert reply_calls(table)[1:] == [("PATCH", "❌ No. The weather has nothing to do with it.")]
+
+
+async def test_a_silent_model_gets_a_placeholder_when_the_wait_ends(table: Table, fake_upstream: FakeUpstream) -> None:
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    fake_upstream.queue(Reply.text("Yes.", first_delay=0.5))  # silent for half a second of real time
+    await table.alice.send(table.channel, "Was he alive?")
+    await settle_until(table.env, lambda: len(reply_calls(table)) >= 1)
+    assert reply_calls(table)[0] == ("POST", "⏳ *The host is thinking…*")  # the placeholder
+    await settle_until(table.env, lambda: bot_replies(table)[-1].content == "✅ Yes.")
+    calls = reply_calls(table)
+    assert calls[-1] == ("PATCH", "✅ Yes.") and len(calls) <= 3  # placeholder, maybe the text, the final
+
+
+async def test_a_thinking_model_shows_the_thinking_line_at_once(table: Table, fake_upstream: FakeUpstream) -> None:
+    await start_game(table)
+    fake_upstream.queue(Reply.thinking("deepseek_reasoner", "Rain? No, the water.", "No. Think again.", size=3))
+    await table.alice.send(table.channel, "Was it raining?")
+    calls = reply_calls(table)
+    assert calls[0] == ("POST", "💭 *The host is thinking…*")  # before the wait ends: the model is thinking
+    assert calls[1:] == [("PATCH", "❌ No. Think again.")]  # the answer came at once: one edit, final
