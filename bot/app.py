@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
+from bot.game.meaning import warm_up
 from bot.game.puzzles import PuzzleBank
 from bot.i18n import Translator
 from bot.redis_client import connect
@@ -54,6 +56,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
                 await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
+        await asyncio.to_thread(warm_up)  # the sentence encoder, before the first question rather than in it
         game = self.get_cog("GameCog")
         try:
             await game.mark_abandoned_replies()  # type: ignore[union-attr]

@@ -86,6 +86,11 @@ def default_encoder() -> Encoder:
     return UniversalSentenceEncoder()
 
 
+def warm_up() -> None:
+    """Load the encoder now (about a second of CPU), at start-up, instead of in the first player's question."""
+    default_encoder().encode(["warm up"])
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of ``text`` (English or Chinese), long Chinese sentences cut at their commas."""
     parts: list[str] = []

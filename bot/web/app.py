@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from bot.game.assembly import build_games, load_configured_bank
 from bot.game.host import ModelHost
+from bot.game.meaning import warm_up
 from bot.redis_client import connect
 from bot.web.game import WebGames
 from bot.web.guard import RequestGuard
@@ -37,6 +39,7 @@ def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
+            await asyncio.to_thread(warm_up)  # before the first request, not during a player's first solve
             yield
         finally:
             await host.close()
