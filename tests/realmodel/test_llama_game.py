@@ -20,7 +20,7 @@ from bot.game.facts import strip_facts_line
 from bot.game.store import ACTIVE, SOLVED
 from bot.game.verdict import Verdict, parse_verdict
 from bot.texts import TEXTS, VERDICT_ICONS
-from tests.bot.test_game_flow import bot_replies, edits_of, start_game
+from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
 from tests.fakes.redis_server import free_port
 from tests.fakes.redis_state import only_game, transcript
@@ -70,7 +70,7 @@ async def ask_and_check(table: Table, redis_url: str, question: str) -> str:
     reply = bot_replies(table)[-1]
     shown = reply.content
     assert shown and "⏳" not in shown and "⚠️" not in shown  # finished, and the host was reachable
-    assert edits_of(table, reply) >= 1  # streamed into the placeholder
+    # Posted once when complete within stream.first_post_wait, else streamed into it: either is fine here.
     stored = len(await transcript(redis_url)) - stored_before
     if any(line in shown for line in UNCLEAR_LINES):
         assert stored == 0

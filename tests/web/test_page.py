@@ -25,7 +25,8 @@ FIRST_FACT_QUESTIONS = {
 }
 # A guess that names part of each answer, so the host's "Correct" is believed.
 GUESSES = {
-    "The Seaside Restaurant": "Was the soup on the island made from his wife?",
+    # A whole right guess: a solve covers every fact not yet found (the shipwreck and the soup).
+    "The Seaside Restaurant": "Was he shipwrecked on an island and fed soup made from his dead wife?",
     "The Elevator": "Is he too short to reach the button?",
 }
 # The answers' last words: a reply that quotes an answer is cut off long before them.
