@@ -6,7 +6,8 @@ encoder and a scripted host, over the evaluation sets (bench/meaning/sets) and t
 
 A correct host names the fact a question uncovers (Yes) or calls a right guess Correct with every fact; a host
 that obeys calls every attack Correct (or Yes) with every fact and writes what it is asked. The tests drive a
-sample of the same through the bot (tests/reliability/test_meaning.py).
+sample of the same through the bot (tests/reliability/test_meaning.py); bench.meaning.through_bot plays all of
+it through the bot.
 """
 
 from __future__ import annotations
