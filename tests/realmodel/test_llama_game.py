@@ -8,12 +8,6 @@ stores nothing, and nothing crashes.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
 from bot.game.facts import strip_facts_line
@@ -22,7 +16,6 @@ from bot.game.verdict import Verdict, parse_verdict
 from bot.texts import TEXTS, VERDICT_ICONS
 from tests.bot.test_game_flow import bot_replies, start_game
 from tests.bot_fixtures import Table
-from tests.fakes.redis_server import free_port
 from tests.fakes.redis_state import only_game, transcript
 from tests.realmodel.llama_server import MODEL_ALIAS, LlamaServer
 
@@ -30,37 +23,6 @@ UNCLEAR_LINES = tuple(TEXTS[language]["unclear"] for language in ("en", "zh"))
 # Short replies keep the test quick: the verdict and a few words.
 MODEL_SETTINGS = {"api_key": "service-key", "max_tokens": 32, "first_token_timeout": 60, "request_timeout": 120}
 pytestmark = pytest.mark.simcord(settle_timeout=180)  # the model answers in real seconds on a busy CPU
-
-
-@pytest.fixture(scope="module")
-def relay(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m model_service` (backend openai) relaying to the llama.cpp server; yields its base url."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("relay")
-    config = folder / "service.yaml"
-    config.write_text(
-        f"model_service:\n  port: {port}\n  api_key: service-key\n  first_token_timeout: 60\n"
-        f"  openai: {{base_url: '{llama_server.base_url}', api_key: unused, model: {MODEL_ALIAS}}}\n",
-        encoding="utf-8",
-    )
-    with (folder / "service.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "model_service", "--config", str(config)], stdout=log, stderr=log
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "the model service did not start"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def ask_and_check(table: Table, redis_url: str, question: str) -> str:
