@@ -12,6 +12,8 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -115,27 +117,25 @@ async def test_honest_questions_and_a_right_guess_typed_as_players_do(
         line = f"\n[facts: {fact + 1}]" if puzzle.language == "en" else f"\n[要点：{fact + 1}]"
         fake_upstream.queue(Reply.text(yes + line))
         await table.alice.send(table.channel, question)
-        assert await _found_soon(table, redis_url, fact), question
+        assert await _soon(table, partial(_found, table, redis_url, fact)), question
     fake_upstream.queue(Reply.text(f"{CORRECT[puzzle.language]}{_every_fact(puzzle)}"))
     await table.bob.send(table.channel, GUESSES[puzzle_id])
-    assert await _solved_soon(table, redis_url)
+    assert await _soon(table, lambda: _solved(redis_url))
 
 
-async def _found_soon(table: Table, redis_url: str, fact: int, within: float = 10.0) -> bool:
-    """Whether ``fact`` is stored as found, settling the bot meanwhile: on a loaded machine the reply's work in
+async def _found(table: Table, redis_url: str, fact: int) -> bool:
+    return fact in await found_in_redis(table, redis_url)
+
+
+async def _solved(redis_url: str) -> bool:
+    return (await only_game(redis_url))["status"] == "solved"
+
+
+async def _soon(table: Table, done: Callable[[], Awaitable[bool]], within: float = 10.0) -> bool:
+    """Whether ``done()`` comes to hold, settling the bot meanwhile: on a loaded machine the reply's work in
     worker threads (the encoder) may still be finishing when the message call returns."""
     deadline = time.perf_counter() + within
-    while fact not in await found_in_redis(table, redis_url):
-        if time.perf_counter() > deadline:
-            return False
-        await table.env.settle()
-        await asyncio.sleep(0.05)
-    return True
-
-
-async def _solved_soon(table: Table, redis_url: str, within: float = 10.0) -> bool:
-    deadline = time.perf_counter() + within
-    while (await only_game(redis_url))["status"] != "solved":
+    while not await done():
         if time.perf_counter() > deadline:
             return False
         await table.env.settle()
