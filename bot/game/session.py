@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,7 +27,7 @@ from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavaila
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.meaning import MeaningGuard, puzzle_meaning
+from bot.game.meaning import MeaningGuard, PuzzleMeaning, puzzle_meaning
 from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
@@ -75,6 +75,13 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # The lookbehind anchors the match at a word's start, so a long run of letters is not rescanned from
 # every position (quadratic) before "$" rejects it.
 _TRAILING_WORD = re.compile(r"(?<![^\W_\u3400-\u9fff])[^\W_\u3400-\u9fff]+$")
+
+
+def _meaning_guard(meaning: PuzzleMeaning, found: Collection[int], asked: list[str]) -> MeaningGuard:
+    """The leak guard by meaning: the answer and the key facts not in ``found``, against what the players wrote
+    (``asked``). Encodes: call it off the event loop."""
+    unfound = [index for index in range(len(meaning.facts)) if index not in found]
+    return MeaningGuard(meaning, unfound, asked)
 
 
 def _without_partial_word(text: str) -> str:
@@ -435,7 +442,8 @@ class GameService:
         """A hint the host writes towards an unfound key fact; None when there is none to point to or what
         it wrote would give the answer (or that fact) away. NoHint("unreachable") when the host cannot be
         reached."""
-        fact = fact_to_hint(game, number, list(await found_now(self.store, game.channel_id)))
+        found = await found_now(self.store, game.channel_id)
+        fact = fact_to_hint(game, number, list(found))
         if fact is None:
             return None
         raw = ""
@@ -459,19 +467,20 @@ class GameService:
         if not hint or self._guard(game).leaks(hint, known) or fact_guard.leaks(hint, known):
             log.info("channel %s: a written hint was withheld (empty or giving the answer away)", game.channel_id)
             return None
-        if await self._hint_leaks_in_meaning(game, hint):
+        if await self._hint_leaks_in_meaning(game, hint, found):
             log.info("channel %s: a written hint was withheld (close in meaning to the answer)", game.channel_id)
             return None
         return hint
 
-    async def _hint_leaks_in_meaning(self, game: Game, hint: str) -> bool:
-        """A hint close in meaning, in any language, to the answer or a key fact not yet found."""
-        found = await found_now(self.store, game.channel_id)
-        unfound = [index for index in range(len(game.key_facts)) if index not in found]
+    async def _hint_leaks_in_meaning(self, game: Game, hint: str, found: Collection[int]) -> bool:
+        """A hint close in meaning, in any language, to the answer or a key fact not yet found (``found``: the
+        facts found when the hint was chosen)."""
         asked = [exchange.question for exchange in game.transcript]
-        meaning = await asyncio.to_thread(puzzle_meaning, game.answer, game.key_facts)
-        guard = await asyncio.to_thread(MeaningGuard, meaning, unfound, asked)
-        return await asyncio.to_thread(guard.leaks, hint)
+
+        def leaks() -> bool:  # one worker-thread hop: encoding takes milliseconds, the event loop none of it
+            return _meaning_guard(puzzle_meaning(game.answer, game.key_facts), found, asked).leaks(hint)
+
+        return await asyncio.to_thread(leaks)
 
     # -- asking ------------------------------------------------------------------------
 
@@ -703,12 +712,16 @@ class GameService:
         known = "\n".join([game.story, *(exchange.question for exchange in game.transcript), question])
         found = frozenset(game.found)
         total = len(game.key_facts)
-        # Encoding takes tens of milliseconds: off the event loop. The puzzle's own texts are cached per game.
-        meaning = await asyncio.to_thread(puzzle_meaning, game.answer, game.key_facts)
-        coverage = await asyncio.to_thread(judge_coverage, meaning, game.story, game.key_facts, game.language, question)
         asked = [*(exchange.question for exchange in game.transcript), question]
-        unfound = [index for index in range(total) if index not in found]
-        meaning_guard = await asyncio.to_thread(MeaningGuard, meaning, unfound, asked)
+
+        def by_meaning() -> tuple[Coverage, MeaningGuard]:
+            # Encoding takes milliseconds: off the event loop, in one worker-thread hop. The puzzle's own texts
+            # are cached per game.
+            meaning = puzzle_meaning(game.answer, game.key_facts)
+            coverage = judge_coverage(meaning, game.story, game.key_facts, game.language, question)
+            return coverage, _meaning_guard(meaning, found, asked)
+
+        coverage, meaning_guard = await asyncio.to_thread(by_meaning)
         return _Judge(guard, meaning_guard, question, total, found, known, coverage)
 
     async def _record_solve(
