@@ -12,10 +12,25 @@ import redis.asyncio as aioredis
 import simcord
 
 from common.config import Config
-from tests.bot_fixtures import Table
+from tests.bot_fixtures import Table, bot_config
+from tests.fakes.redis_proxy import RedisProxy, script_call
+from tests.fakes.redis_server import RedisServer
 from tests.fakes.redis_state import only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.scaling.test_two_bot_processes import OtherProcess
+
+
+@pytest.fixture
+def redis_proxy(redis_server: RedisServer, redis_url: str) -> Iterator[RedisProxy]:
+    proxy = RedisProxy(redis_server.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def bot_settings(redis_proxy: RedisProxy, fake_upstream: FakeUpstream, config_overrides: dict) -> Config:
+    """Both instances reach Redis through the proxy, so a test can hold one of them mid-command."""
+    return bot_config(redis_proxy.url, fake_upstream, **config_overrides)
 
 
 @pytest.fixture
@@ -43,6 +58,7 @@ async def test_games_ended_from_both_instances_at_once_are_counted_once(
     second_process: OtherProcess,
     fake_upstream: FakeUpstream,
     redis_url: str,
+    redis_proxy: RedisProxy,
 ) -> None:
     guild_id = table.alice.guild.id
     assert second_process.world["channel"].id == table.channel.id
@@ -50,9 +66,15 @@ async def test_games_ended_from_both_instances_at_once_are_counted_once(
     # /stop from both at once: one stops it.
     await table.alice.slash(table.channel, "play")
     await asyncio.gather(table.alice.slash(table.channel, "stop"), second_process.run(there("stop")))
-    # /newgame from both at once over a running game: it is replaced once.
+    # /newgame from both at once over a running game: it is replaced once. The overlap is forced: this
+    # instance is held after it loaded the game, while the other replaces that same game.
     await table.alice.slash(table.channel, "play")
-    await asyncio.gather(table.alice.slash(table.channel, "newgame"), second_process.run(there("newgame")))
+    hold = redis_proxy.hold(script_call)
+    replacing_here = asyncio.ensure_future(table.alice.slash(table.channel, "newgame"))
+    await hold.wait_reached()
+    await second_process.run(there("newgame"))
+    hold.release()
+    assert "Someone else just started" in (await replacing_here).response.content
     # A solve here while the other instance stops it: one of the two ends it.
     fake_upstream.queue(Reply.text("Correct! You got it.", size=2, chunk_delay=0.01))
     guess = (await only_game(redis_url))["answer"][:400]
