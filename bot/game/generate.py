@@ -25,6 +25,7 @@ from bot.game.puzzle_draft import (
 from bot.game.puzzles import MAX_KEY_FACTS, MIN_KEY_FACTS, Puzzle
 from bot.game.similarity import MEANING_THRESHOLD, WORDING_THRESHOLD, PuzzleIndex
 from bot.game.thinking import Thinking
+from common.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,22 @@ class GenerationFailed(Exception):
             super().__init__(f"the model could not be reached ({unavailable})")
         else:
             super().__init__(f"no usable puzzle in {len(self.attempts)} draft(s): {reasons}")
+
+
+def writer_host(config: Config) -> ModelHost:
+    """A client for the model that writes puzzles: the host's endpoint with the `generate` section's settings."""
+    settings = config.generate
+    model = config.model.model_copy(
+        update={
+            "name": settings.model or config.model.name,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+            "request_timeout": settings.request_timeout,
+            "thinking_timeout": settings.request_timeout,  # a writer may think as long as a draft may take
+            "first_token_timeout": max(config.model.first_token_timeout, min(settings.request_timeout, 60.0)),
+        }
+    )
+    return ModelHost(model)
 
 
 def clean_theme(theme: str | None) -> str | None:
