@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
@@ -81,12 +82,15 @@ class DraftDesk:
         return intro, draft_embeds(made.puzzle, ui), DraftView(self, request, made.puzzle, ui)
 
 
+@dataclass(frozen=True, slots=True)
 class DraftRequest:
     """What the admin asked for, kept so Regenerate asks the same."""
 
-    def __init__(self, user_id: int, guild_id: int, language: str, difficulty: str | None, theme: str | None) -> None:
-        self.user_id, self.guild_id = user_id, guild_id
-        self.language, self.difficulty, self.theme = language, difficulty, theme
+    user_id: int
+    guild_id: int
+    language: str
+    difficulty: str | None
+    theme: str | None
 
 
 def failure_text(failure: GenerationFailed, ui: str) -> str:
