@@ -201,6 +201,8 @@ class PuzzlesCog(commands.Cog):
         for shown, puzzle in enumerate(puzzles):
             title = discord.utils.escape_markdown(puzzle.title)
             line = f"`{puzzle.id}` · {puzzle.language} · {puzzle.difficulty} · {title}"
+            if puzzle.generated_by:  # written by /puzzle generate: which model wrote it
+                line += f" · 🤖 {discord.utils.escape_markdown(puzzle.generated_by)}"
             if sum(len(kept) + 1 for kept in lines) + len(line) > LIST_ROOM:
                 lines.append(say(language, "puzzle_list_more", more=len(puzzles) - shown))
                 break

@@ -133,6 +133,8 @@ async def test_a_chinese_draft_is_reviewed_privately_approved_and_played(
     shown = now_shown(table, admin, draft)
     assert shown.content.startswith(f"Added **黑暗中的画** (`{puzzle_id}`, zh, hard, written by writer-1)")
     assert shown.components == []  # no buttons left to press twice
+    listed = (await admin.slash(table.channel, "puzzle list")).response.content
+    assert f"`{puzzle_id}` · zh · hard · 黑暗中的画 · 🤖 writer-1" in listed
 
     played = (await table.alice.slash(table.channel, "play", language="zh")).response.embeds[0]
     assert played.title == "🐢 黑暗中的画" and played.description == ZH_DRAFT["story"]
