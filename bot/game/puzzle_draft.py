@@ -58,9 +58,10 @@ def read_fields(reply: str) -> dict[str, Any]:
     if end < start:
         raise DraftRefused("the reply's JSON is malformed (it stops before its closing brace: cut off?)")
     try:
-        fields = json.loads(text[start : end + 1])
+        # strict=False: a raw line break inside a string (models write them, some servers' grammars allow them).
+        fields = json.loads(text[start : end + 1], strict=False)
     except json.JSONDecodeError as error:
-        raise DraftRefused(f"the reply's JSON is malformed ({error.msg} at character {error.pos})") from None
+        raise DraftRefused(f"the reply's JSON is malformed ({error.msg}, character {error.pos})") from None
     if not isinstance(fields, dict):
         raise DraftRefused("the reply's JSON is not an object of fields")
     return fields

@@ -101,6 +101,8 @@ async def test_thinking_fences_and_prose_around_the_json_are_left_out(
         Reply.text(f"<think>Let me write {{it}}.</think>\nHere it is:\n```json\n{draft()}\n```\nEnjoy!")
     )
     assert (await generator(host).generate("en")).puzzle.title == GOOD["title"]
+    fake_upstream.queue(Reply.text(draft().replace("Every dawn", "Every\ndawn")))  # a raw line break in a string
+    assert (await generator(host).generate("en")).puzzle.story.startswith("Every\ndawn")
 
 
 async def test_every_refusal_is_fed_back_and_running_out_ends_in_a_clear_failure(
