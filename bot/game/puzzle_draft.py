@@ -1,6 +1,6 @@
 """A puzzle the host model wrote, from its reply to a checked Puzzle: the JSON it is asked for, a tolerant reader
 of what comes back, and validation exactly as a pack entry (bot.game.puzzles.parse_pack) plus the few rules a
-generated draft has besides (2–3 hints, room in one Discord message for the admin's review).
+generated draft has besides (2–3 hints that state no key fact, room in one Discord message for the admin's review).
 
 Every refusal is a `DraftRefused` whose message says what was wrong in words the model can act on: it is fed back
 in the next attempt's prompt and shown to the admin when every attempt was refused.
@@ -13,7 +13,15 @@ import re
 from typing import Any
 
 from bot.game.custom_puzzles import dump_pack, new_id
-from bot.game.puzzles import DIFFICULTIES, MAX_KEY_FACTS, MIN_KEY_FACTS, Puzzle, PuzzleError, parse_pack
+from bot.game.puzzles import (
+    DIFFICULTIES,
+    MAX_KEY_FACTS,
+    MIN_KEY_FACTS,
+    Puzzle,
+    PuzzleError,
+    already_stated,
+    parse_pack,
+)
 from bot.game.structured import JsonDocument
 
 MIN_HINTS, MAX_HINTS = 2, 3
@@ -104,4 +112,11 @@ def validated(fields: dict[str, Any], language: str, difficulty: str | None, mod
         # "generated draft: puzzle 'x-3fa1c2': story: too long …" -> "story: too long …" (the id is ours).
         problems = [re.sub(r"^.*?: puzzle (?:'[^']*'|#\d+): ", "", line) for line in str(error).splitlines()]
         raise DraftRefused("; ".join(problems)) from None
+    # A pack's hints are its author's to judge; a model's hint that states a key fact would give it away.
+    for number, hint in enumerate(puzzle.hints, start=1):
+        stated = [str(index) for index, fact in enumerate(puzzle.key_facts, start=1) if already_stated(fact, hint)]
+        if stated:
+            raise DraftRefused(
+                f"hints: hint {number} states key fact {', '.join(stated)} (a hint must not give it away)"
+            )
     return puzzle

@@ -159,13 +159,15 @@ async def test_a_draft_the_pack_validator_refuses_names_the_field(fake_upstream:
         Reply.text(draft(key_facts=["Only one fact."])),
         Reply.text(draft(difficulty="impossible", hints=["One hint."])),
         Reply.text(draft(difficulty="impossible")),
+        Reply.text(draft(hints=["Look at the lake.", "Her brother once fell through the ice."])),
     )
     with pytest.raises(GenerationFailed) as failed:
-        await generator(host).generate("en")
+        await generator(host, attempts=4).generate("en")
     assert [attempt.reason for attempt in failed.value.attempts] == [
         "key_facts: expected 2 to 5 key facts, got 1",
         "hints: expected 2 to 3 hints, got 1",
         "difficulty: unknown difficulty 'impossible' (expected easy, medium or hard)",
+        "hints: hint 2 states key fact 2 (a hint must not give it away)",
     ]
 
 
