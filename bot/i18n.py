@@ -18,6 +18,8 @@ ZH_CN = {
     "Whose stats (yours when left out)": "查看谁的数据（不填则为你自己）",
     "This server's own puzzles (Manage Server)": "本服务器自己的谜题（需要管理服务器权限）",
     "Add a puzzle to this server (opens a form)": "为本服务器添加谜题（打开表单）",
+    "Have the host model write a new puzzle for you to review": "让主持模型写一道新谜题，由你审核",
+    "What the puzzle should be about (optional)": "谜题的主题（可选）",
     "easy, medium or hard": "难度：easy、medium 或 hard",
     "List this server's own puzzles": "列出本服务器自己的谜题",
     "Remove one of this server's puzzles": "删除本服务器的一道谜题",

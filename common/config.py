@@ -208,6 +208,16 @@ class GameConfig(_Section):
     )
 
 
+class GenerateConfig(_Section):
+    """/puzzle generate and `python -m bot.generate` (bot.game.generate): the host model writes new puzzles."""
+
+    max_attempts: int = Field(3, ge=1, le=10, description="Drafts tried per request before giving up.")
+    model: str | None = Field(None, description="A model at model.base_url to write puzzles (default model.name).")
+    temperature: float = Field(0.9, ge=0, le=2)
+    max_tokens: int = Field(1500, ge=256, le=32768)
+    request_timeout: float = Field(180.0, gt=0, description="Seconds one draft may take.")
+
+
 class StreamConfig(_Section):
     edit_interval: float = Field(1.0, ge=0.2, le=30)
     first_post_wait: float = Field(
@@ -293,6 +303,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     game: GameConfig = Field(default_factory=GameConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
     model_service: ModelServiceConfig = Field(default_factory=ModelServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     web: WebConfig = Field(default_factory=WebConfig)

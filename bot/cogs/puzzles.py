@@ -18,6 +18,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.cogs.game import ui_language
+from bot.cogs.puzzle_drafts import DraftDesk
 from bot.game.custom_puzzles import (
     MAX_FILE_BYTES,
     CustomPuzzles,
@@ -25,6 +26,7 @@ from bot.game.custom_puzzles import (
     puzzle_from_form,
     puzzles_from_file,
 )
+from bot.game.generate import MAX_THEME_LENGTH
 from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, PuzzleError
 from bot.server_texts import say
 
@@ -98,6 +100,10 @@ class PuzzlesCog(commands.Cog):
         self.puzzles = CustomPuzzles(bot.redis, bot.games.store.prefix, game.max_custom_puzzles)
         self.admin_role = game.puzzle_admin_role
         bot.games.guild_puzzles = self.puzzles.load  # /play picks from these too, in their server
+        self.drafts = DraftDesk(bot, self.puzzles, self._problem, self._redis_down)
+
+    async def cog_unload(self) -> None:
+        await self.drafts.close()
 
     def may_manage(self, interaction: discord.Interaction) -> bool:
         user = interaction.user
@@ -160,6 +166,24 @@ class PuzzlesCog(commands.Cog):
         )
         await interaction.response.send_message(added, ephemeral=True)
 
+    @puzzle.command(name="generate", description=_("Have the host model write a new puzzle for you to review"))
+    @app_commands.describe(
+        language=_("Puzzle language: en or zh"),
+        difficulty=_("easy, medium or hard"),
+        theme=_("What the puzzle should be about (optional)"),
+    )
+    async def generate(
+        self,
+        interaction: discord.Interaction,
+        language: Literal["en", "zh"] | None = None,
+        difficulty: Literal["easy", "medium", "hard"] | None = None,
+        theme: app_commands.Range[str, 1, MAX_THEME_LENGTH] | None = None,
+    ) -> None:
+        if await self._refuse_unless_allowed(interaction):
+            return
+        chosen = language or self.bot.config.game.default_language
+        await self.drafts.start(interaction, chosen, difficulty, theme)
+
     @puzzle.command(name="list", description=_("List this server's own puzzles"))
     async def list_puzzles(self, interaction: discord.Interaction) -> None:
         if await self._refuse_unless_allowed(interaction):
@@ -177,6 +201,8 @@ class PuzzlesCog(commands.Cog):
         for shown, puzzle in enumerate(puzzles):
             title = discord.utils.escape_markdown(puzzle.title)
             line = f"`{puzzle.id}` · {puzzle.language} · {puzzle.difficulty} · {title}"
+            if puzzle.generated_by:  # written by /puzzle generate: which model wrote it
+                line += f" · 🤖 {discord.utils.escape_markdown(puzzle.generated_by)}"
             if sum(len(kept) + 1 for kept in lines) + len(line) > LIST_ROOM:
                 lines.append(say(language, "puzzle_list_more", more=len(puzzles) - shown))
                 break

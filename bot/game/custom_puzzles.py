@@ -78,6 +78,8 @@ def entry_of(puzzle: Puzzle) -> dict[str, Any]:
         entry["key_facts"] = list(puzzle.key_facts)
     if puzzle.hints:
         entry["hints"] = list(puzzle.hints)
+    if puzzle.generated_by:
+        entry["generated_by"] = puzzle.generated_by
     return entry
 
 
@@ -224,4 +226,5 @@ def _puzzle(entry: dict[str, Any], guild_id: int) -> Puzzle:
         source=f"server {guild_id}",
         key_facts=tuple(entry.get("key_facts", ())),
         difficulty=entry.get("difficulty", DEFAULT_DIFFICULTY),
+        generated_by=entry.get("generated_by", ""),
     )

@@ -12,7 +12,15 @@ from typing import Any
 import httpx2
 import openai
 
-from bot.game.structured import FormatLadder, VerdictForm, VerdictFormat, canonical_text, shape_request
+from bot.game.structured import (
+    FormatLadder,
+    JsonDocument,
+    VerdictForm,
+    VerdictFormat,
+    canonical_text,
+    shape_document_request,
+    shape_request,
+)
 from bot.game.thinking import Thinking, ThoughtFilter
 from common.config import ModelConfig
 from common.provider_rules import ProviderRules, RetryBudget
@@ -87,7 +95,7 @@ class ModelHost:
         return self.rules.shape(self.config.name, body)
 
     async def stream(
-        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None, document: JsonDocument | None = None
     ) -> AsyncIterator[str | Thinking]:
         """Yield visible text deltas, thinking already removed, and `Thinking` markers while the model
         thinks. Failures before the first delta are retried, then raise HostUnavailable (HostBusy when the
@@ -95,7 +103,9 @@ class ModelHost:
         question twice), HostNoVerdict when the model thought and gave no answer.
 
         `verdict`: this is a verdict request (not a hint); where the endpoint takes a JSON schema the verdict
-        is asked for as JSON fields and decoded back into the text protocol (bot.game.structured)."""
+        is asked for as JSON fields and decoded back into the text protocol (bot.game.structured).
+        `document`: the whole reply is asked for as this JSON object where the endpoint takes a schema, and
+        its text is passed on undecoded (a generated puzzle, bot.game.generate)."""
         attempt = 0
         adaptations = RetryBudget()
         loop = asyncio.get_running_loop()
@@ -107,7 +117,7 @@ class ModelHost:
             first_by = min(deadline, loop.time() + self.config.first_token_timeout)
             thinking_since: float | None = None  # set by the first thought, until the answer starts
             answering = False
-            kind, source = self._source(messages, verdict)
+            kind, source = self._source(messages, verdict, document)
             try:
                 # aclosing: a consumer that stops early (a leak was masked) closes the HTTP
                 # stream now, which cancels the generation upstream, not whenever GC runs.
@@ -148,11 +158,12 @@ class ModelHost:
                 attempt += 1
 
     def _source(
-        self, messages: list[dict[str, str]], verdict: VerdictForm | None
+        self, messages: list[dict[str, str]], verdict: VerdictForm | None, document: JsonDocument | None = None
     ) -> tuple[VerdictFormat, AsyncIterator[str | Thinking]]:
         """One attempt's deltas, in the verdict format this endpoint takes now, decoded to the text protocol."""
-        kind: VerdictFormat = self.formats.current if verdict is not None else "text"
-        source = self._attempt(messages, verdict, kind)
+        structured = verdict is not None or document is not None
+        kind: VerdictFormat = self.formats.current if structured else "text"
+        source = self._attempt(messages, verdict, kind, document)
         if verdict is not None and kind != "text":
             source = canonical_text(source, verdict)
         return kind, source
@@ -174,7 +185,11 @@ class ModelHost:
         await asyncio.sleep(delay)
 
     async def _attempt(
-        self, messages: list[dict[str, str]], verdict: VerdictForm | None = None, kind: VerdictFormat = "text"
+        self,
+        messages: list[dict[str, str]],
+        verdict: VerdictForm | None = None,
+        kind: VerdictFormat = "text",
+        document: JsonDocument | None = None,
     ) -> AsyncIterator[str | Thinking]:
         # The client's low-level post: the same HTTP, auth and error types as
         # `chat.completions.create`, without re-validating our own request on every call or
@@ -183,6 +198,8 @@ class ModelHost:
         body = self.request_body(messages)
         if verdict is not None:
             body = shape_request(body, kind, verdict)  # response_format, when this endpoint takes one
+        elif document is not None:
+            body = shape_document_request(body, kind, document)
         response: openai.AsyncStream[Any] = await self.client.post(
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )

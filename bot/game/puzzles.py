@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "zh")
 REQUIRED_FIELDS = ("id", "language", "title", "story", "answer")
-OPTIONAL_FIELDS = ("hints", "key_facts", "difficulty")
+OPTIONAL_FIELDS = ("hints", "key_facts", "difficulty", "generated_by")
+# `generated_by`: the model that wrote a generated puzzle (bot.game.generate), kept with it through export.
+MAX_GENERATED_BY = 100
 DIFFICULTIES = ("easy", "medium", "hard")
 DEFAULT_DIFFICULTY = "medium"
 # A key fact is one short sentence of the answer; the progress line and the end-of-game summary list them all.
@@ -79,6 +81,7 @@ class Puzzle:
     source: str = ""
     key_facts: tuple[str, ...] = ()
     difficulty: str = DEFAULT_DIFFICULTY
+    generated_by: str = ""
 
 
 def parse_pack(text: str, source: str) -> list[Puzzle]:
@@ -151,6 +154,11 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
         )
     difficulty = entry.get("difficulty", DEFAULT_DIFFICULTY)
     problems.extend(f"{where}: difficulty: {problem}" for problem in _difficulty_problems(difficulty))
+    generated_by = entry.get("generated_by", "")
+    if not isinstance(generated_by, str) or len(generated_by.strip()) > MAX_GENERATED_BY:
+        problems.append(
+            f"{where}: generated_by: expected a model's name (text of at most {MAX_GENERATED_BY} characters)"
+        )
     # Optional: a pack without key facts plays as before (the host judges against the whole answer).
     key_facts = entry.get("key_facts", [])
     if "key_facts" in entry:
@@ -170,6 +178,7 @@ def _parse_entry(entry: Any, index: int, source: str) -> tuple[Puzzle | None, li
         source=source,
         key_facts=tuple(fact.strip() for fact in key_facts),
         difficulty=difficulty,
+        generated_by=generated_by.strip(),
     )
     return puzzle, []
 

@@ -116,6 +116,30 @@ def shape_request(body: dict[str, Any], kind: VerdictFormat, form: VerdictForm) 
     return {**body, "messages": with_format_note(body["messages"], form), "response_format": requested}
 
 
+@dataclass(frozen=True, slots=True)
+class JsonDocument:
+    """A reply asked for as one whole JSON object of `schema` (a generated puzzle, not a verdict): the request
+    carries it as `response_format` in the format the endpoint takes, and the reply's text is passed on as it
+    comes, for its caller to read (the prompt describes the fields, for a server that ignores the schema)."""
+
+    name: str
+    schema: dict[str, Any]
+
+
+def shape_document_request(body: dict[str, Any], kind: VerdictFormat, document: JsonDocument) -> dict[str, Any]:
+    """A chat request body asking for `document` as JSON (unchanged for the text protocol)."""
+    if kind == "json_schema":
+        requested = {
+            "type": "json_schema",
+            "json_schema": {"name": document.name, "strict": True, "schema": document.schema},
+        }
+    elif kind == "json_object":
+        requested = {"type": "json_object", "schema": document.schema}
+    else:
+        return body
+    return {**body, "response_format": requested}
+
+
 def refuses_format(error: BaseException) -> bool:
     """An error naming response_format (or json_schema): the server does not take this format. Usually a 400
     (OpenAI, vLLM) or 422; llama-cpp-python's server answers a 500 whose message names `response_format.type`,
