@@ -47,6 +47,10 @@ COOLDOWN_SWEEP_SIZE = 10_000
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 
 
+# (guild id, the language's puzzles) -> picking weight by puzzle id, or None to pick evenly.
+PuzzleWeights = Callable[[int | None, Sequence[Puzzle]], Awaitable[Mapping[str, float] | None]]
+
+
 def _unsolved(verdict: Verdict) -> Verdict:
     """How a verdict is shown when the question does not solve: a "Correct" that is not believed is unclear."""
     return Verdict.UNCLEAR if verdict is Verdict.CORRECT else verdict
@@ -272,9 +276,7 @@ class GameService:
         self.guild_puzzles: Callable[[int], Awaitable[Sequence[Puzzle]]] | None = None
         self.hint_counter = HintCounter(store)
         # Picking weights from players' ratings (set by the ratings cog): puzzle id -> weight, None = even.
-        self.puzzle_weights: Callable[[int | None, Sequence[Puzzle]], Awaitable[Mapping[str, float] | None]] | None = (
-            None
-        )
+        self.puzzle_weights: PuzzleWeights | None = None
 
     # -- starting and ending ---------------------------------------------------------
 

@@ -63,9 +63,9 @@ async def test_a_click_from_another_server_or_a_bad_vote_counts_nothing(ratings:
 
 
 async def test_a_rating_changes_how_often_a_puzzle_is_picked(ratings: Ratings) -> None:
-    bank = PuzzleBank([puzzle(name) for name in ("liked", "plain", "disliked", "retired")])
+    bank = PuzzleBank([puzzle(name) for name in ("liked", "plain", "mixed", "retired")])
     await rate_game(ratings, "c1", "liked", [UP, UP, UP, UP])
-    await rate_game(ratings, "c2", "disliked", [UP, UP, DOWN])  # 2 of 3: kept, but less likely than unrated
+    await rate_game(ratings, "c2", "mixed", [UP, UP, DOWN])  # 2 of 3 liked: a little likelier than unrated
     await rate_game(ratings, "c3", "retired", [DOWN, DOWN, UP])  # 1 of 3 < 0.4 with min_votes 3: retired
 
     weights = await ratings.weights(GUILD, bank.by_language["en"])
@@ -76,8 +76,8 @@ async def test_a_rating_changes_how_often_a_puzzle_is_picked(ratings: Ratings) -
     even = Counter(bank.pick("en", rng=rng).id for _ in range(PICKS))
 
     assert rated["retired"] == 0 and even["retired"] > 600
-    # Weights: liked 2*5/6 = 1.67, plain 1, disliked 2*3/5 = 1.2 (of 3.87 in all).
-    assert rated["liked"] > rated["disliked"] > rated["plain"]
+    # Weights: liked 2*5/6 = 1.67, plain 1, mixed 2*3/5 = 1.2 (of 3.87 in all).
+    assert rated["liked"] > rated["mixed"] > rated["plain"]
     assert abs(rated["liked"] / PICKS - 1.667 / 3.867) < 0.03
     assert rated["liked"] > even["liked"] * 1.5
 
