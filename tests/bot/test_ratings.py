@@ -218,3 +218,15 @@ async def test_play_stops_picking_a_puzzle_its_players_rated_badly(
     assert "The Dark Lighthouse (`t-lighthouse`, en) · here 👍 0 👎 2 · overall 👍 0 👎 2 · retired" in (
         top.response.content
     )
+
+
+async def test_newgame_offers_the_replaced_puzzle_for_rating(table: Table, fake_upstream: FakeUpstream) -> None:
+    await play(table, "hard")  # The Empty Orchard
+    fake_upstream.queue(Reply.text("No."))
+    await table.bob.send(table.channel, "Was the farmer poor?")
+    replaced = (await table.alice.slash(table.channel, "newgame", language="en", difficulty="easy")).response
+    assert replaced is not None
+    reveal, _summary, story = replaced.embeds
+    assert reveal.title == "🐢 The answer to “The Empty Orchard”" and story.title == "🐢 The Dark Lighthouse"
+    assert replaced.content.startswith("Played “The Empty Orchard”? Rate it")  # the old puzzle, not the new
+    assert (await rate(table.bob, replaced, UP)).startswith("Thanks! Your 👍 for “The Empty Orchard” is counted.")
