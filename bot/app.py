@@ -20,7 +20,7 @@ from common.config import Config, load_config
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.game", "bot.cogs.scores", "bot.cogs.puzzles")
+EXTENSIONS = ("bot.cogs.game", "bot.cogs.scores", "bot.cogs.puzzles", "bot.cogs.ratings")
 
 
 def intents(message_content: bool) -> discord.Intents:

@@ -30,6 +30,8 @@ ZH_CN = {
     "Show the key facts found so far": "查看已经找到的关键要点",
     "Get a hint (a few per game)": "获取一个提示（每局有限）",
     "Puzzle difficulty: easy, medium or hard": "谜题难度：easy（简单）、medium（中等）或 hard（困难）",
+    "The best-rated puzzles in this server (anyone)": "本服务器评价最高的谜题（所有人可用）",
+    "Only puzzles in this language: en or zh": "只看这种语言的谜题：en（英文）或 zh（中文）",
 }
 
 

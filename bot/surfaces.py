@@ -110,11 +110,18 @@ class InteractionReplies:
         self.expired = True
 
     async def send(
-        self, content: str | None = None, *, embeds: Iterable[discord.Embed] = (), ephemeral: bool = False
+        self,
+        content: str | None = None,
+        *,
+        embeds: Iterable[discord.Embed] = (),
+        ephemeral: bool = False,
+        view: discord.ui.View | None = None,
     ) -> None:
         """The response, a follow-up once responded (or deferred), or a channel message once expired
         (a note meant for the caller alone then goes to the channel too: better than nothing)."""
         options: dict[str, Any] = {"embeds": list(embeds), "allowed_mentions": NO_MENTIONS}
+        if view is not None:
+            options["view"] = view
         if not self.expired:
             response = self.interaction.response
             try:

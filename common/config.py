@@ -180,6 +180,20 @@ class GameLimits(_Section):
     max_hints: int = Field(3, ge=0)
 
 
+class RatingsConfig(_Section):
+    """Puzzle ratings after a reveal (👍/👎) and how /play weighs them (README: "Ratings")."""
+
+    enabled: bool = Field(True, description="Offer rating buttons after a reveal and pick by rating.")
+    window_hours: float = Field(24, gt=0, description="Hours after a reveal that its players may rate it.")
+    min_votes: int = Field(
+        5, ge=1, description="Votes before a server's own count decides, and before a puzzle can be retired."
+    )
+    retire_below: float = Field(
+        0.3, ge=0, le=1, description="A puzzle with min_votes votes and a smaller share of 👍 is no longer picked."
+    )
+    favour: float = Field(1.0, ge=0, le=4, description="How strongly /play favours well-rated puzzles (0 = not).")
+
+
 class GameConfig(_Section):
     default_language: Literal["en", "zh"] = "en"
     puzzle_files: list[str] = Field(default_factory=list)
@@ -206,6 +220,7 @@ class GameConfig(_Section):
     limits: dict[Literal["easy", "medium", "hard"], GameLimits] = Field(
         default_factory=dict, description="Per-difficulty overrides of max_questions, time_limit_minutes, max_hints."
     )
+    ratings: RatingsConfig = Field(default_factory=RatingsConfig)
 
 
 class GenerateConfig(_Section):

@@ -35,6 +35,7 @@ from bot.game.session import (
 from bot.game.store import Game
 from bot.game.timers import GameTimers
 from bot.progress import progress_text
+from bot.rating_views import RATINGS_COG, RatingOffer, placed
 from bot.streaming import EditBudgets, stream_to
 from bot.surfaces import NO_MENTIONS, InteractionReplies, InteractionSurface, MessageReplySurface, embed_batches
 from bot.texts import IN_PROGRESS, format_reply, no_hint_key, text
@@ -230,12 +231,15 @@ class GameCog(commands.Cog):
             await replies.send(lost, embeds=[story_embed(game)], ephemeral=True)
             return
         ending: list[discord.Embed] = []
+        offer, summary = None, None
         if revealed is not None:
-            summary = await self.games.summarise(revealed, revealed.found)
-            ending = [reveal_embed(revealed), summary_embed(revealed, summary)]
+            summary = summary_embed(revealed, await self.games.summarise(revealed, revealed.found))
+            ending = [reveal_embed(revealed), summary]
+            offer = await self._rating_offer(revealed)
         # A long answer and a long story may not fit in one message: then they go out as two.
         for embeds in embed_batches([*ending, story_embed(game)]):
-            await replies.send(embeds=embeds)
+            content, rating = placed(offer, None, embeds, summary) if summary is not None else (None, {})
+            await replies.send(content, embeds=embeds, **rating)
 
     async def _stop(self, replies: InteractionReplies) -> None:
         interaction = replies.interaction
@@ -244,9 +248,12 @@ class GameCog(commands.Cog):
         )
         self.timers.drop(game.channel_id, game.game_id)
         who = discord.utils.escape_markdown(interaction.user.display_name)
-        ending = [reveal_embed(game), summary_embed(game, await self.games.summarise(game))]
-        for number, embeds in enumerate(embed_batches(ending)):
-            await replies.send(text(game.language, "stopped", who=who) if number == 0 else None, embeds=embeds)
+        summary = summary_embed(game, await self.games.summarise(game))
+        offer = await self._rating_offer(game)
+        for number, embeds in enumerate(embed_batches([reveal_embed(game), summary])):
+            notice = text(game.language, "stopped", who=who) if number == 0 else None
+            content, rating = placed(offer, notice, embeds, summary)
+            await replies.send(content, embeds=embeds, **rating)
 
     async def _hint(self, replies: InteractionReplies) -> None:
         interaction = replies.interaction
@@ -441,9 +448,11 @@ class GameCog(commands.Cog):
         if final.outcome is Outcome.SOLVED:
             self.timers.drop(game.channel_id, game.game_id)
             solver_name = discord.utils.escape_markdown(solver.display_name)
-            ending = [solved_embed(game, solver_name), summary_embed(game, await self.games.summarise(game))]
-            for embeds in embed_batches(ending):
-                await channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+            summary = summary_embed(game, await self.games.summarise(game))
+            offer = await self._rating_offer(game)
+            for embeds in embed_batches([solved_embed(game, solver_name), summary]):
+                content, rating = placed(offer, None, embeds, summary)
+                await channel.send(content, embeds=embeds, allowed_mentions=NO_MENTIONS, **rating)
         elif final.ended:
             await self._reveal_at_limit(channel, game)
         elif final.outcome in (Outcome.ANSWERED, Outcome.UNCLEAR):
@@ -452,10 +461,16 @@ class GameCog(commands.Cog):
     async def _reveal_at_limit(self, channel: discord.abc.Messageable, game: Game) -> None:
         """A limit ended the game: the answer, with the summary."""
         self.timers.drop(game.channel_id, game.game_id)
-        ending = [reveal_embed(game), summary_embed(game, await self.games.summarise(game))]
-        for number, embeds in enumerate(embed_batches(ending)):
-            notice = limit_notice(game) if number == 0 else None
-            await channel.send(notice, embeds=embeds, allowed_mentions=NO_MENTIONS)
+        summary = summary_embed(game, await self.games.summarise(game))
+        offer = await self._rating_offer(game)
+        for number, embeds in enumerate(embed_batches([reveal_embed(game), summary])):
+            content, rating = placed(offer, limit_notice(game) if number == 0 else None, embeds, summary)
+            await channel.send(content, embeds=embeds, allowed_mentions=NO_MENTIONS, **rating)
+
+    async def _rating_offer(self, game: Game) -> RatingOffer | None:
+        """The rating buttons for a revealed game (bot.cogs.ratings), when that cog is loaded."""
+        offer = getattr(self.bot.get_cog(RATINGS_COG), "offer", None)
+        return await offer(game) if offer is not None else None
 
     async def _announce_time_up(self, game: Game) -> None:
         channel = self.bot.get_channel(game.channel_id) or self.bot.get_partial_messageable(game.channel_id)

@@ -27,7 +27,9 @@ from bot.game.custom_puzzles import (
     puzzles_from_file,
 )
 from bot.game.generate import MAX_THEME_LENGTH
-from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, PuzzleError
+from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, Puzzle, PuzzleBank, PuzzleError
+from bot.rating_texts import rating_text
+from bot.rating_views import RATINGS_COG
 from bot.server_texts import say
 
 if TYPE_CHECKING:
@@ -197,17 +199,51 @@ class PuzzlesCog(commands.Cog):
         if not puzzles:
             await interaction.response.send_message(say(language, "puzzle_list_empty"), ephemeral=True)
             return
+        rated = await self._rating_lines(interaction, puzzles, language)
         lines = [say(language, "puzzle_list_title", count=len(puzzles))]
         for shown, puzzle in enumerate(puzzles):
             title = discord.utils.escape_markdown(puzzle.title)
             line = f"`{puzzle.id}` · {puzzle.language} · {puzzle.difficulty} · {title}"
             if puzzle.generated_by:  # written by /puzzle generate: which model wrote it
                 line += f" · 🤖 {discord.utils.escape_markdown(puzzle.generated_by)}"
+            if puzzle.id in rated:
+                line = f"{line} · {rated[puzzle.id]}"
             if sum(len(kept) + 1 for kept in lines) + len(line) > LIST_ROOM:
                 lines.append(say(language, "puzzle_list_more", more=len(puzzles) - shown))
                 break
             lines.append(line)
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    async def _rating_lines(
+        self, interaction: discord.Interaction, puzzles: list[Puzzle], language: str
+    ) -> dict[str, str]:
+        """Each puzzle's ratings (bot.cogs.ratings), when that cog is loaded and Redis answers."""
+        lines_for = getattr(self.bot.get_cog(RATINGS_COG), "lines_for", None)
+        if lines_for is None:
+            return {}
+        try:
+            return await lines_for(interaction.guild_id or 0, puzzles, language)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not read puzzle ratings: %s", error)
+            return {}
+
+    @puzzle.command(name="top", description=_("The best-rated puzzles in this server (anyone)"))
+    @app_commands.describe(language=_("Only puzzles in this language: en or zh"))
+    async def top(self, interaction: discord.Interaction, language: Literal["en", "zh"] | None = None) -> None:
+        # Open to every member: titles and votes only, never an answer.
+        ui = ui_language(interaction)
+        top = getattr(self.bot.get_cog(RATINGS_COG), "top", None)
+        if top is None:
+            await interaction.response.send_message(rating_text(ui, "top_disabled"), ephemeral=True)
+            return
+        guild_id = interaction.guild_id or 0
+        try:
+            bank = PuzzleBank([*self.bot.bank.by_id.values(), *await self.puzzles.load(guild_id)])
+            shown = await top(guild_id, list(bank.by_id.values()), ui, language)
+        except redis.exceptions.RedisError as error:
+            await self._redis_down(interaction, error)
+            return
+        await interaction.response.send_message(shown, ephemeral=True)
 
     @puzzle.command(name="remove", description=_("Remove one of this server's puzzles"))
     @app_commands.describe(puzzle_id=_("The puzzle's id, as /puzzle list shows it"))

@@ -6,7 +6,7 @@ import logging
 import random
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -285,8 +285,12 @@ class PuzzleBank:
         recent: Sequence[str] = (),
         rng: random.Random | None = None,
         difficulty: str | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> Puzzle:
-        """A random puzzle in `language` (of `difficulty`, when given) that is not among `recent`, when any exists."""
+        """A random puzzle in `language` (of `difficulty`, when given) that is not among `recent`, when any exists.
+
+        `weights` (puzzle id -> weight, 1 when absent) make some likelier than others; one weighted 0 (a
+        retired puzzle) is picked only when every candidate is retired."""
         candidates = self.by_language.get(language) or []
         if not candidates:
             raise PuzzleError(f"no puzzles in language {language!r} are loaded")
@@ -296,12 +300,17 @@ class PuzzleBank:
             candidates = [puzzle for puzzle in candidates if puzzle.difficulty == difficulty]
             if not candidates:
                 raise PuzzleError(f"no {difficulty} puzzles in language {language!r} are loaded")
+        if weights is not None:
+            candidates = [puzzle for puzzle in candidates if weights.get(puzzle.id, 1.0) > 0] or candidates
         fresh = [puzzle for puzzle in candidates if puzzle.id not in set(recent)]
         if not fresh:
             # Every puzzle was played lately: avoid at least the most recent ones.
             keep = set(recent[: max(len(candidates) - 1, 0)])
             fresh = [puzzle for puzzle in candidates if puzzle.id not in keep] or candidates
-        return (rng or random).choice(fresh)
+        chosen = [weights.get(puzzle.id, 1.0) for puzzle in fresh] if weights is not None else []
+        if len(set(chosen)) > 1:
+            return (rng or random).choices(fresh, chosen)[0]
+        return (rng or random).choice(fresh)  # all alike: the very pick an unrated bank makes
 
 
 def load_bank(puzzle_files: Sequence[str], include_builtin: bool = True, base: Path | None = None) -> PuzzleBank:

@@ -47,6 +47,10 @@ COOLDOWN_SWEEP_SIZE = 10_000
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 
 
+# (guild id, the language's puzzles) -> picking weight by puzzle id, or None to pick evenly.
+PuzzleWeights = Callable[[int | None, Sequence[Puzzle]], Awaitable[Mapping[str, float] | None]]
+
+
 def _unsolved(verdict: Verdict) -> Verdict:
     """How a verdict is shown when the question does not solve: a "Correct" that is not believed is unclear."""
     return Verdict.UNCLEAR if verdict is Verdict.CORRECT else verdict
@@ -271,6 +275,8 @@ class GameService:
         # A server's own puzzles, played alongside the bank (set by the puzzles cog).
         self.guild_puzzles: Callable[[int], Awaitable[Sequence[Puzzle]]] | None = None
         self.hint_counter = HintCounter(store)
+        # Picking weights from players' ratings (set by the ratings cog): puzzle id -> weight, None = even.
+        self.puzzle_weights: PuzzleWeights | None = None
 
     # -- starting and ending ---------------------------------------------------------
 
@@ -289,9 +295,7 @@ class GameService:
         if current is not None and current.active:
             raise GameAlreadyRunning(current)
         bank = await self._bank_for(guild_id)
-        puzzle = bank.pick(
-            language or self.config.default_language, recent[: self.config.recent_puzzles], self.rng, difficulty
-        )
+        puzzle = await self._pick(bank, guild_id, language or self.config.default_language, recent, difficulty)
         result = await self.store.start(channel_id, self._fields(puzzle, player, guild_id))
         if not result.created:
             raise GameAlreadyRunning(result.game)
@@ -317,9 +321,7 @@ class GameService:
             # Read now, for its summary: the new game starts with none found.
             current.found = await found_now(self.store, channel_id)
         language = language or (current.language if current else self.config.default_language)
-        puzzle = (await self._bank_for(guild_id)).pick(
-            language, recent[: self.config.recent_puzzles], self.rng, difficulty
-        )
+        puzzle = await self._pick(await self._bank_for(guild_id), guild_id, language, recent, difficulty)
         result = await self.store.start(
             channel_id, self._fields(puzzle, player, guild_id), replacing=current.game_id if current else ""
         )
@@ -359,6 +361,15 @@ class GameService:
             return self.bank
         own = await self.guild_puzzles(guild_id)
         return PuzzleBank([*self.bank.by_id.values(), *own]) if own else self.bank
+
+    async def _pick(
+        self, bank: PuzzleBank, guild_id: int | None, language: str, recent: Sequence[str], difficulty: str | None
+    ) -> Puzzle:
+        """The next puzzle, weighted by its ratings when players have rated any."""
+        weights = None
+        if self.puzzle_weights is not None:
+            weights = await self.puzzle_weights(guild_id, bank.by_language.get(language) or [])
+        return bank.pick(language, recent[: self.config.recent_puzzles], self.rng, difficulty, weights)
 
     async def progress(self, channel_id: int) -> Game:
         """The channel's game (active or just ended) with its found key facts and the transcript (which

@@ -203,6 +203,7 @@ class Game:
     max_questions: int | None = None
     time_limit: float | None = None  # seconds
     ended_reason: str = ""  # why a stopped game ended when no player stopped it ("question_limit", "time_limit")
+    askers: frozenset[int] = frozenset()  # players with a stored question (the `asked:<id>` counters)
 
     @property
     def active(self) -> bool:
@@ -244,7 +245,12 @@ class Game:
             max_questions=_optional_int(data.get("max_questions")),
             time_limit=_optional_float(data.get("time_limit")),
             ended_reason=data.get("ended_reason", ""),
+            askers=_askers(data),
         )
+
+
+def _askers(data: dict[str, str]) -> frozenset[int]:
+    return frozenset(int(name[6:]) for name in data if name.startswith("asked:") and name[6:].isdigit())
 
 
 def _key_facts(value: str | None) -> tuple[str, ...]:

@@ -88,7 +88,9 @@ async def test_the_question_limit_reveals_the_answer_with_a_summary(
     await table.alice.send(table.channel, "Was it a storm?")
 
     ending = table.channel.last_message
-    assert ending.content == "🛑 That was the last of the 2 questions this game allows. Here is the answer."
+    notice, rating = ending.content.splitlines()
+    assert notice == "🛑 That was the last of the 2 questions this game allows. Here is the answer."
+    assert rating.startswith("Played “The Dark Lighthouse”? Rate it")  # alice asked: she may rate it
     assert ending.embeds[0].title == "🐢 The answer to “The Dark Lighthouse”"
     assert "supply vessel" in ending.embeds[0].description
     summary = summary_of(ending)

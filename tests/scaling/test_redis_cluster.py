@@ -36,3 +36,20 @@ async def test_a_game_runs_on_a_cluster(table: Table, fake_upstream: FakeUpstrea
     assert table.channel.history()[-1].embeds[0].title.startswith("🎉 Solved")
     stopped = await table.alice.slash(table.channel, "stop")
     assert "No game is running" in stopped.response.content
+
+
+async def test_ratings_run_on_a_cluster(table: Table, fake_upstream: FakeUpstream, redis_cluster: RedisCluster) -> None:
+    await start_game(table)
+    fake_upstream.queue(Reply.text("No."))
+    await table.alice.send(table.channel, "Is it about money?")
+    revealed = (await table.alice.slash(table.channel, "stop")).response
+    [row] = revealed.components
+    thumbs_up = next(button["custom_id"] for button in row["components"] if button["emoji"]["name"] == "👍")
+    voted = await table.alice.click(revealed, custom_id=thumbs_up)
+    assert voted.response.content.endswith("This server: 👍 1 · 👎 0.")
+
+    client = redis.RedisCluster.from_url(redis_cluster.url, decode_responses=True)
+    keys = [key for key in client.scan_iter(match="soup:{ratings}:*")]
+    assert {"soup:{ratings}:all", f"soup:{{ratings}}:g{table.channel.guild.id}"} <= set(keys)
+    assert len({key_slot(key.encode()) for key in keys}) == 1  # ballots, the server's and every server's counts
+    client.close()
