@@ -24,7 +24,13 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "==> pytest (the tests start their own redis-server on a free port)"
-.venv/bin/python -m pytest "$@"
+# The whole suite runs in two worker processes (TEST_WORKERS to change), a test file each at a time: much of
+# it waits on real I/O (Redis, HTTP, subprocesses), so two overlap well even on two cores. Named tests run in one.
+if [ $# -eq 0 ]; then
+  .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile
+else
+  .venv/bin/python -m pytest "$@"
+fi
 # The whole suite used int4_gemv.c where this CPU runs it; CPUs without AVX-512 VNNI run torch's int4
 # kernel instead, so the ChatGLM tests run once more with the native kernel switched off (about a minute).
 if [ $# -eq 0 ]; then
