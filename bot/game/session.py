@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.exceptions
 
@@ -27,7 +27,7 @@ from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavaila
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.meaning import MeaningGuard, PuzzleMeaning, puzzle_meaning
+from bot.game.meaning import MeaningGuard, NotEncoded, PuzzleMeaning, encoded_only, puzzle_meaning
 from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
@@ -82,6 +82,19 @@ def _meaning_guard(meaning: PuzzleMeaning, found: Collection[int], asked: list[s
     (``asked``). Encodes: call it off the event loop."""
     unfound = [index for index in range(len(meaning.facts)) if index not in found]
     return MeaningGuard(meaning, unfound, asked)
+
+
+T = TypeVar("T")
+
+
+async def _by_meaning(judgement: Callable[[], T]) -> T:
+    """A judgement by meaning: here on the event loop when every text it reads was encoded before (microseconds),
+    else in one worker-thread hop (encoding takes milliseconds)."""
+    try:
+        with encoded_only():
+            return judgement()
+    except NotEncoded:
+        return await asyncio.to_thread(judgement)
 
 
 def _without_partial_word(text: str) -> str:
@@ -244,9 +257,7 @@ class _Judge:
         """Whether the reply gives the answer or an unfound fact away, in words or in meaning."""
         if self.guard.leaks(visible, self.known):
             return True
-        if not self.meaning.needs_encoding(visible, final):
-            return self.meaning.leaks(visible, final)  # every sentence read before: no model call
-        return await asyncio.to_thread(self.meaning.leaks, visible, final)
+        return await _by_meaning(lambda: self.meaning.leaks(visible, final))
 
 
 class GameService:
@@ -715,13 +726,12 @@ class GameService:
         asked = [*(exchange.question for exchange in game.transcript), question]
 
         def by_meaning() -> tuple[Coverage, MeaningGuard]:
-            # Encoding takes milliseconds: off the event loop, in one worker-thread hop. The puzzle's own texts
-            # are cached per game.
+            # One judgement for both (one worker-thread hop at most). The puzzle's own texts are cached per game.
             meaning = puzzle_meaning(game.answer, game.key_facts)
             coverage = judge_coverage(meaning, game.story, game.key_facts, game.language, question)
             return coverage, _meaning_guard(meaning, found, asked)
 
-        coverage, meaning_guard = await asyncio.to_thread(by_meaning)
+        coverage, meaning_guard = await _by_meaning(by_meaning)
         return _Judge(guard, meaning_guard, question, total, found, known, coverage)
 
     async def _record_solve(
