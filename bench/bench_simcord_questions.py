@@ -186,9 +186,12 @@ async def ask_in_real_time(env: simcord.Env, member: object, channel: object, ca
     replies = len(calls.last_chunks)
     await member.send(channel, QUESTION)  # type: ignore[attr-defined]
     moved = time.perf_counter()
+    give_up = moved + 120
     while len(calls.last_chunks) == replies:
         await asyncio.sleep(0.02)
         now = time.perf_counter()
+        if now > give_up:
+            raise RuntimeError("no reply from the model within 120 s (see the bot's log)")
         await env.advance_time(now - moved)
         moved = now
     await env.settle()
