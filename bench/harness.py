@@ -178,7 +178,7 @@ class Bot:
     ) -> HostReply | None:
         """What the cog does for a question message, drawing into `surface`."""
         # As the cog does: the reply's message (here always "message 1") is noted for restarts once shown.
-        updates = self.games.ask(channel_id, Player(7, "bench"), question)
+        updates = self.games.ask(channel_id, Player(7, "bench"), question, lambda: (0, 1) if surface.events else None)
         noted = False
 
         async def note(reply: HostReply) -> None:

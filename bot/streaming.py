@@ -193,7 +193,7 @@ async def stream_to(
             await stream.offer(update)
         return await stream.finish()
     finally:
-        stream.cancel()
+        await stream.wind_down()
         if pending is not None and not pending.done():
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
@@ -221,6 +221,7 @@ class _ThrottledStream(Generic[T]):
         # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
         # postpone the flush for as long as chunks keep coming).
         self.flush: asyncio.Future[None] | None = None
+        self.cancelled: list[asyncio.Future[None]] = []  # timers cancelled, to be awaited before the reply ends
         self.holding_first = False  # the first post waits for the flush timer
         self.first_wait = 0.0
         self.on_shown: Callable[[T], Awaitable[None]] | None = None
@@ -273,4 +274,15 @@ class _ThrottledStream(Generic[T]):
     def cancel(self) -> None:
         if self.flush is not None:
             self.flush.cancel()
+            self.cancelled.append(self.flush)
             self.flush = None
+
+    async def wind_down(self) -> None:
+        """Cancel the timer and let every cancelled one finish now, while the reply is still being answered:
+        a timer task left to end after the caller returns is bot work that runs on (and is waited for) after
+        the reply is on screen."""
+        self.cancel()
+        unfinished = [timer for timer in self.cancelled if not timer.done()]
+        self.cancelled.clear()
+        if unfinished:
+            await asyncio.wait(unfinished)  # a cancellation of the caller itself still goes through

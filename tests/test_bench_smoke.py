@@ -14,10 +14,13 @@ SMOKE_RUNS = {
     "bench.bench_bot_latency": (["--questions", "20"], "added by the bot"),
     "bench.bench_edit_cadence": (["--durations", "1"], "last-token -> final edit"),
     "bench.bench_question_path": (
-        ["--questions", "10", "--stream-seconds", "1", "--streams", "1"],
-        "final after last chunk",
+        ["--questions", "10", "--stream-seconds", "1", "--streams", "1", "--tables", "2"],
+        "2 tables at once",
     ),
-    "bench.bench_simcord_questions": (["--questions", "5"], "message calls/question"),
+    "bench.bench_simcord_questions": (
+        ["--questions", "5", "--streams", "1", "--stream-seconds", "1"],
+        "thinking (1 s), short answer",
+    ),
     "bench.bench_throughput": (["--channels", "20", "--per-channel", "2"], "Redis round trips per question"),
     "bench.bench_throughput:contention": (
         ["--contention", "--channels", "20", "--per-channel", "2", "--in-flight", "10"],

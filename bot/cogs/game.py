@@ -281,8 +281,12 @@ class GameCog(commands.Cog):
     async def _ask(self, replies: InteractionReplies, question: str) -> None:
         interaction, channel = replies.interaction, replies.channel
         self._require_permissions(interaction)
+        surface = InteractionSurface(interaction, channel, expired=replies.expired)
         updates = self.games.ask(
-            interaction.channel_id or 0, player_of(interaction.user, interaction.channel), question
+            interaction.channel_id or 0,
+            player_of(interaction.user, interaction.channel),
+            question,
+            self._shown_in(surface, interaction.guild),
         )
         # Closed on every way out: a failure before streaming (deferring, say) must not leave the game's
         # generator holding the channel's turn until garbage collection.
@@ -298,7 +302,6 @@ class GameCog(commands.Cog):
             def render(reply: HostReply) -> str:
                 return f"{heading}\n{format_reply(reply, language)}"
 
-            surface = InteractionSurface(interaction, channel, expired=replies.expired)
             final = await stream_to(
                 surface,
                 _prepend(first, updates),
@@ -321,7 +324,13 @@ class GameCog(commands.Cog):
             return
         if missing_permission(message.channel) is not None:
             return  # cannot answer here; /play and /ask say which permission is missing
-        updates = self.games.ask(message.channel.id, player_of(message.author, message.channel), message.content)
+        surface = MessageReplySurface(message)
+        updates = self.games.ask(
+            message.channel.id,
+            player_of(message.author, message.channel),
+            message.content,
+            self._shown_in(surface, message.guild),
+        )
         try:
             first = await anext(updates)
         except NoActiveGame:
@@ -340,7 +349,6 @@ class GameCog(commands.Cog):
             log.warning("redis unavailable, message %s not handled: %s", message.id, error)
             return
         language = first.game.language if first.game else "en"
-        surface = MessageReplySurface(message)
         final = await stream_to(
             surface,
             _prepend(first, updates),
@@ -414,6 +422,13 @@ class GameCog(commands.Cog):
                 noted = await self.games.note_shown(reply, surface.first_message_id, shard)
 
         return note
+
+    def _shown_in(
+        self, surface: InteractionSurface | MessageReplySurface, guild: discord.Guild | None
+    ) -> Callable[[], tuple[int, int] | None]:
+        """Where the reply is on screen (shard, message id), once it is: a queued reply is noted from there."""
+        shard = self._shard_of(guild)
+        return lambda: None if surface.first_message_id is None else (shard, surface.first_message_id)
 
     def _shard_of(self, guild: discord.Guild | None) -> int:
         """Streaming markers are indexed by shard when shards are split across processes."""

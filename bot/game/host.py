@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import openai
 
+from bot.game import sse
 from bot.game.structured import (
     FormatLadder,
     JsonDocument,
@@ -205,23 +206,25 @@ class ModelHost:
         )
         reader = ThoughtFilter(self.starts_mid_thought)  # thinking (fields or inline) is measured, never passed on
         try:
-            async for chunk in response:
-                delta = _delta(chunk)
-                if delta is None:
-                    continue
-                split = reader.read(delta)
-                if reader.inline.began_mid_thought and not self.starts_mid_thought:
-                    self.starts_mid_thought = True
-                    log.info(
-                        "model %s starts its replies mid-thought: openings are held to the closing tag",
-                        self.config.name,
-                    )
-                if split.thought or (reader.inline.likely_thought and not split.visible):
-                    # A long opening held back as likely thought (it began mid-thought) counts as thinking too:
-                    # the model is alive, and the thinking limit holds.
-                    yield Thinking(reader.thinking, tokens=round(reader.tokens))
-                if split.visible:
-                    yield split.visible
+            # Read off the HTTP response (bot.game.sse): the client's own stream leaves its readers to the GC.
+            async with contextlib.aclosing(sse.chunks(response.response)) as chunks:
+                async for chunk in chunks:
+                    delta = _delta(chunk)
+                    if delta is None:
+                        continue
+                    split = reader.read(delta)
+                    if reader.inline.began_mid_thought and not self.starts_mid_thought:
+                        self.starts_mid_thought = True
+                        log.info(
+                            "model %s starts its replies mid-thought: openings are held to the closing tag",
+                            self.config.name,
+                        )
+                    if split.thought or (reader.inline.likely_thought and not split.visible):
+                        # A long opening held back as likely thought (it began mid-thought) counts as thinking too:
+                        # the model is alive, and the thinking limit holds.
+                        yield Thinking(reader.thinking, tokens=round(reader.tokens))
+                    if split.visible:
+                        yield split.visible
             rest = reader.finish()
             if rest.visible:
                 yield rest.visible

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Protocol
 
@@ -34,6 +36,25 @@ MIN_ENGLISH_CLAUSE_CHARS = 12
 PUZZLES_KEPT = 256  # games whose answer and facts stay encoded
 TEXTS_KEPT = 4096  # recent texts whose encodings are kept (questions, reply sentences)
 DIMENSIONS = 512
+
+
+class NotEncoded(Exception):
+    """Within `encoded_only()`: a text is not encoded yet (or the encoder is busy), so judging needs the model."""
+
+
+_ENCODED_ONLY: ContextVar[bool] = ContextVar("encoded_only", default=False)
+
+
+@contextmanager
+def encoded_only() -> Iterator[None]:
+    """Within this block the encoder answers from its cache only, never waiting on its lock: a text it would
+    have to encode raises NotEncoded at once. The event loop tries a judgement here first (microseconds when
+    every text was read before) and goes to a worker thread only when the model is needed."""
+    token = _ENCODED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _ENCODED_ONLY.reset(token)
 
 
 class Encoder(Protocol):
@@ -62,6 +83,8 @@ class UniversalSentenceEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if _ENCODED_ONLY.get():
+            return self._cached(texts)
         with self._lock:
             missing = list(dict.fromkeys(text for text in texts if text not in self._recent))
             if missing:
@@ -70,6 +93,16 @@ class UniversalSentenceEncoder:
                 while len(self._recent) > TEXTS_KEPT:
                     self._recent.popitem(last=False)
             return np.stack([self._recent[text] for text in texts])
+
+    def _cached(self, texts: Sequence[str]) -> np.ndarray:
+        if not self._lock.acquire(blocking=False):
+            raise NotEncoded("the encoder is busy")
+        try:
+            if any(text not in self._recent for text in texts):
+                raise NotEncoded("a text is not encoded yet")
+            return np.stack([self._recent[text] for text in texts])
+        finally:
+            self._lock.release()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
@@ -263,15 +296,15 @@ class MeaningGuard:
                 parts.append(tail)
         return parts
 
-    def needs_encoding(self, text: str, final: bool = True) -> bool:
-        """Whether judging ``text`` needs the model (a sentence not read yet): cheap, for the event loop."""
-        return any(part not in self._read for part in self.to_read(text, final))
-
     def leaks(self, text: str, final: bool = True) -> bool:
-        """Whether ``text`` gives the secret away (see to_read for what is read while streaming)."""
+        """Whether ``text`` gives the secret away (see to_read for what is read while streaming). Nothing changes
+        before the encoding is done, so a call that raised NotEncoded can be made again (off the event loop)."""
         parts = self.to_read(text, final)
-        if not final and parts and parts[-1] not in self._read and not _SENTENCE_END.search(text[-2:] or " "):
-            self._tail_read = len(parts[-1])
+        tail = (
+            len(parts[-1])
+            if not final and parts and parts[-1] not in self._read and not _SENTENCE_END.search(text[-2:] or " ")
+            else None
+        )
         fresh = [part for part in dict.fromkeys(parts) if part not in self._read]
         if fresh:
             vectors = self.meaning.encoder.encode(fresh)
@@ -279,4 +312,6 @@ class MeaningGuard:
             echo = (vectors @ self.known.T).max(axis=1) if self.known.shape[0] else np.full(len(fresh), -1.0)
             for part, near, echoed in zip(fresh, secret, echo, strict=True):
                 self._read[part] = bool(near >= LEAK_THRESHOLD and near > echoed + LEAK_MARGIN)
+        if tail is not None:
+            self._tail_read = tail
         return any(self._read.get(part, False) for part in parts)

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.exceptions
 
@@ -27,7 +27,7 @@ from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavaila
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
-from bot.game.meaning import MeaningGuard, PuzzleMeaning, puzzle_meaning
+from bot.game.meaning import MeaningGuard, NotEncoded, PuzzleMeaning, encoded_only, puzzle_meaning
 from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
@@ -86,6 +86,20 @@ def _meaning_guard(meaning: PuzzleMeaning, found: Collection[int], asked: list[s
     (``asked``). Encodes: call it off the event loop."""
     unfound = [index for index in range(len(meaning.facts)) if index not in found]
     return MeaningGuard(meaning, unfound, asked)
+
+
+T = TypeVar("T")
+ShownIn = Callable[[], tuple[int, int] | None]  # (shard, message id) of a reply on screen; None: not yet
+
+
+async def _by_meaning(judgement: Callable[[], T]) -> T:
+    """A judgement by meaning: here on the event loop when every text it reads was encoded before (microseconds),
+    else in one worker-thread hop (encoding takes milliseconds)."""
+    try:
+        with encoded_only():
+            return judgement()
+    except NotEncoded:
+        return await asyncio.to_thread(judgement)
 
 
 def _without_partial_word(text: str) -> str:
@@ -248,9 +262,7 @@ class _Judge:
         """Whether the reply gives the answer or an unfound fact away, in words or in meaning."""
         if self.guard.leaks(visible, self.known):
             return True
-        if not self.meaning.needs_encoding(visible, final):
-            return self.meaning.leaks(visible, final)  # every sentence read before: no model call
-        return await asyncio.to_thread(self.meaning.leaks, visible, final)
+        return await _by_meaning(lambda: self.meaning.leaks(visible, final))
 
 
 class GameService:
@@ -503,7 +515,9 @@ class GameService:
             raise QuestionRejected("too_long", f"question longer than {self.config.max_question_length} characters")
         return cleaned
 
-    async def ask(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
+    async def ask(
+        self, channel_id: int, player: Player, question: str, shown_in: ShownIn | None = None
+    ) -> AsyncIterator[HostReply]:
         """Stream the host's reply to one question, in the channel's arrival order.
 
         Raises NoActiveGame (before yielding) when the channel has no game, so a caller can
@@ -512,24 +526,28 @@ class GameService:
         already holds `max_questions_in_flight` questions. The player's cooldown starts when the
         question is accepted and is given back when the question ends without reaching the model,
         or the host could not answer it (busy, unreachable, or its reply broke off).
+        `shown_in`: where the reply is on screen, (shard, message id), once it is; a queued question's notice
+        is noted for restarts (`note_shown`) with its turn's load, in the same Redis round trip.
         """
         try:
             self.admission.enter()
         except AtCapacity as error:
             raise Overloaded(str(error), self._languages.get(channel_id)) from None
         try:
-            async with aclosing(self._ask_admitted(channel_id, player, question)) as replies:
+            async with aclosing(self._ask_admitted(channel_id, player, question, shown_in)) as replies:
                 async for reply in replies:
                     yield reply
         finally:
             self.admission.leave()
 
-    async def _ask_admitted(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
+    async def _ask_admitted(
+        self, channel_id: int, player: Player, question: str, shown_in: ShownIn | None
+    ) -> AsyncIterator[HostReply]:
         question = self.check_question(question)
         claim = self._claim_cooldown(channel_id, player)
         spent = False
         try:
-            async with aclosing(self._ask_in_turn(channel_id, player, question)) as replies:
+            async with aclosing(self._ask_in_turn(channel_id, player, question, shown_in)) as replies:
                 async for reply in replies:
                     if reply.outcome is Outcome.STREAMING:
                         spent = True  # the model is being asked
@@ -540,7 +558,9 @@ class GameService:
             if not spent:
                 self._refund_cooldown(claim)
 
-    async def _ask_in_turn(self, channel_id: int, player: Player, question: str) -> AsyncIterator[HostReply]:
+    async def _ask_in_turn(
+        self, channel_id: int, player: Player, question: str, shown_in: ShownIn | None
+    ) -> AsyncIterator[HostReply]:
         try:
             holding = self.locks.hold(channel_id)
             waited = await holding.__aenter__()
@@ -551,13 +571,15 @@ class GameService:
             if waited is not None:
                 # Others are ahead. The question belongs to the game the player sees now (not to the
                 # one being answered: a /newgame may have come between); say "queued" at once.
-                asked_in = await self.store.load(channel_id, with_transcript=False)
+                asked_in = await self.store.load(channel_id, with_transcript=False, with_found=False)
                 if asked_in is None or not asked_in.active:
                     raise NoActiveGame()
                 yield HostReply("", Verdict.UNCLEAR, Outcome.QUEUED, asked_in)
                 await waited()
+            shown = shown_in() if shown_in is not None and asked_in is not None else None
             try:
-                game = await self.store.load(channel_id)
+                # A queued reply's notice is on screen: noted in the same round trip as the load.
+                game = await self.store.load(channel_id, marking=(asked_in, *shown) if asked_in and shown else None)
             except redis.exceptions.RedisError as error:
                 if asked_in is None:
                     raise
@@ -567,6 +589,7 @@ class GameService:
             if game is None or not game.active:
                 if asked_in is None:
                     raise NoActiveGame()
+                await self._forget_shown(channel_id)
                 yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, asked_in)
                 return
             if asked_in is not None and game.game_id != asked_in.game_id:
@@ -577,6 +600,7 @@ class GameService:
                 # A limit passed while nobody ended the game (its clock ran out with no process watching,
                 # or ending it failed): end it now instead of asking.
                 ended = await self.end_by_limit(channel_id, game.game_id, reached)
+                await self._forget_shown(channel_id)
                 yield HostReply("", Verdict.UNCLEAR, Outcome.GAME_OVER, ended or game, ended=reached if ended else "")
                 return
             async with aclosing(self._answer(game, player, question)) as replies:
@@ -584,6 +608,14 @@ class GameService:
                     yield reply
         finally:
             await holding.__aexit__(None, None, None)
+
+    async def _forget_shown(self, channel_id: int) -> None:
+        """A queued reply noted with its turn's load, ended without being answered: its note is removed (no
+        Redis call when there is none)."""
+        try:
+            await self.store.clear_streaming(channel_id)
+        except redis.exceptions.RedisError as error:
+            log.warning("could not clear the streaming marker in %s: %s", channel_id, error)
 
     def _claim_cooldown(self, channel_id: int, player: Player) -> tuple[tuple[int, int], float | None, float] | None:
         """Check the player's cooldown and start it, in one step with no await between, so two quick
@@ -726,13 +758,12 @@ class GameService:
         asked = [*(exchange.question for exchange in game.transcript), question]
 
         def by_meaning() -> tuple[Coverage, MeaningGuard]:
-            # Encoding takes milliseconds: off the event loop, in one worker-thread hop. The puzzle's own texts
-            # are cached per game.
+            # One judgement for both (one worker-thread hop at most). The puzzle's own texts are cached per game.
             meaning = puzzle_meaning(game.answer, game.key_facts)
             coverage = judge_coverage(meaning, game.story, game.key_facts, game.language, question)
             return coverage, _meaning_guard(meaning, found, asked)
 
-        coverage, meaning_guard = await asyncio.to_thread(by_meaning)
+        coverage, meaning_guard = await _by_meaning(by_meaning)
         return _Judge(guard, meaning_guard, question, total, found, known, coverage)
 
     async def _record_solve(

@@ -101,10 +101,12 @@ _APPEND = (
     + RECORD_END_LUA
     + """
 clear_own(KEYS[3], ARGV[7], ARGV[8])
-if redis.call('HGET', KEYS[1], 'game_id') ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
-local most = tonumber(redis.call('HGET', KEYS[1], 'max_questions'))
-if most and tonumber(redis.call('HGET', KEYS[1], 'questions') or '0') >= most then return -1 end
+-- One read of the four fields (a missing one is false).
+local game = redis.call('HMGET', KEYS[1], 'game_id', 'status', 'max_questions', 'questions')
+if game[1] ~= ARGV[1] then return 0 end
+if game[2] ~= 'active' then return 0 end
+local most = tonumber(game[3] or '')
+if most and tonumber(game[4] or '0') >= most then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
 redis.call('HINCRBY', KEYS[1], 'questions', 1)
@@ -122,7 +124,7 @@ if ARGV[5] ~= '' then
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], ARGV[4]) end
+redis.call('EXPIRE', KEYS[4], ARGV[4])  -- no found facts yet: no key, nothing done
 return {1, redis.call('HGETALL', KEYS[4])}
 """
 )
@@ -339,21 +341,45 @@ class GameStore:
         except redis.exceptions.RedisError as error:
             log.warning("could not count the game event %s for %s: %s", event, subject, error)
 
-    async def load(self, channel_id: int, with_transcript: bool = True) -> Game | None:
-        """The channel's current game (active or ended), in one round trip."""
+    async def load(
+        self,
+        channel_id: int,
+        with_transcript: bool = True,
+        *,
+        with_found: bool = True,
+        marking: tuple[Game, int, int] | None = None,
+    ) -> Game | None:
+        """The channel's current game (active or ended), in one round trip. ``marking`` (the game a reply
+        belongs to, its shard and message id): note that reply as streaming (`mark_streaming`) in the same
+        round trip, when that game is still the channel's."""
         game_key, log_key, _ = self.keys(channel_id)
         async with self.redis.pipeline(transaction=False) as pipe:
+            if marking is not None:
+                pipe.evalsha(self._mark.sha, 2, *self._mark_keys_and_args(*marking))
             pipe.hgetall(game_key)
-            pipe.hgetall(self.found_key(channel_id))
+            if with_found:
+                pipe.hgetall(self.found_key(channel_id))
             if with_transcript:
                 pipe.lrange(log_key, 0, -1)
-            results = await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
+        if marking is not None:
+            marked, *results = results
+            if isinstance(marked, redis.exceptions.NoScriptError):  # a Redis that has not seen it yet: load it
+                marked = await self._mark(**self._mark_keys_and_args(*marking, split=True))
+            if isinstance(marked, Exception):
+                raise marked
+            if marked == 1:
+                self._marked[channel_id] = str(marking[2])
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
         if not results[0]:
             return None
         game = Game.from_hash(channel_id, results[0])
-        game.found = decode_found(results[1], len(game.key_facts))
+        if with_found:
+            game.found = decode_found(results[1], len(game.key_facts))
         if with_transcript:
-            game.transcript = [Exchange.decode(raw) for raw in results[2]]
+            game.transcript = [Exchange.decode(raw) for raw in results[-1]]
         return game
 
     async def load_with_recent(self, channel_id: int) -> tuple[Game | None, list[str]]:
@@ -465,12 +491,17 @@ class GameStore:
     # -- replies being streamed, so a restarted bot can mark the ones it abandoned ---------
 
     async def mark_streaming(self, game: Game, shard_id: int, message_id: int) -> None:
-        marker = json.dumps({"owner": self.owner, "game": game.game_id, "language": game.language, "shard": shard_id})
+        if self._marked.get(game.channel_id) == str(message_id):
+            return  # noted already (a queued reply is noted with its turn's load)
         self._marked[game.channel_id] = str(message_id)
-        await self._mark(
-            keys=[self.keys(game.channel_id)[0], self.replies_key(game.channel_id)],
-            args=[game.game_id, str(message_id), marker, self.ttl],
-        )
+        await self._mark(**self._mark_keys_and_args(game, shard_id, message_id, split=True))
+
+    def _mark_keys_and_args(self, game: Game, shard_id: int, message_id: int, split: bool = False) -> Any:
+        """The marking script's keys and arguments: as ``keys=``/``args=`` (split) or as EVALSHA takes them."""
+        marker = json.dumps({"owner": self.owner, "game": game.game_id, "language": game.language, "shard": shard_id})
+        keys = [self.keys(game.channel_id)[0], self.replies_key(game.channel_id)]
+        args = [game.game_id, str(message_id), marker, self.ttl]
+        return {"keys": keys, "args": args} if split else [*keys, *args]
 
     async def clear_streaming(self, channel_id: int) -> None:
         """Forget the marker of the reply this process streams in the channel (no one else's)."""
