@@ -28,6 +28,7 @@ ZH_CN = {
     "Show the key facts found so far": "查看已经找到的关键要点",
     "Get a hint (a few per game)": "获取一个提示（每局有限）",
     "Puzzle difficulty: easy, medium or hard": "谜题难度：easy（简单）、medium（中等）或 hard（困难）",
+    "Contest the host's verdict on your last question": "对主持人给你上一个问题的判定提出申诉",
 }
 
 
