@@ -88,8 +88,15 @@ def with_appeal_button(
 ) -> Callable[[HostReply], str]:
     """`render`, setting the surface's Appeal button for each update as it is drawn (a call site's one change)."""
 
+    shown: dict[tuple[str, int], discord.ui.View] = {}  # one view per exchange, not one per streamed update
+
     def drawn(reply: HostReply) -> str:
-        surface.view = appeal_view(reply, asker, max_appeals)
+        view = appeal_view(reply, asker, max_appeals)
+        if view is not None:
+            item = view.children[0]
+            assert isinstance(item, AppealButton)
+            view = shown.setdefault((item.game_id, item.number), view)
+        surface.view = view
         return render(reply)
 
     return drawn

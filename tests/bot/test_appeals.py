@@ -108,6 +108,22 @@ async def test_a_wrong_no_turned_yes_edits_the_reply_and_credits_the_fact(
     assert "⚖️ Appeals: 1 (1 verdict(s) changed)" in summaries[-1].description
 
 
+async def test_a_reply_to_ask_carries_the_button_too(table: Table, fake_upstream: FakeUpstream, redis_url: str) -> None:
+    await play(table, HICCUPS)
+    samples(fake_upstream, "No.\n[facts: none]")
+    asked = await table.alice.slash(table.channel, "ask", question="Did he have hiccups?")
+    reply = asked.response
+    assert reply is not None and reply.content == "**alice asked:** Did he have hiccups?\n❌ No."
+    samples(fake_upstream, *["Yes.\n[facts: 1]"] * 3)
+    await table.alice.click(reply, label="Appeal")
+    edited = next(m for m in table.channel.history() if m.content.startswith("**alice asked:**"))
+    assert edited.content == (
+        "**alice asked:** Did he have hiccups?\n~~❌ No.~~\n✅ Yes.\n🟩⬜⬜ 1/3 · 1 new key fact(s) found!\n"
+        "*⚖️ Changed on appeal.*"
+    )
+    assert await found(table, redis_url) == {0: table.alice.id}
+
+
 async def test_a_guess_turned_correct_solves_under_the_solving_rule(
     table: Table, fake_upstream: FakeUpstream, redis_url: str
 ) -> None:

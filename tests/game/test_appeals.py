@@ -266,3 +266,18 @@ async def test_a_guess_turned_correct_solves_in_chinese(games: GameService, fake
     game = await games.progress(CHANNEL)
     assert game.status == "solved" and game.solver == BOB.id
     assert {index: fact.by for index, fact in game.found.items()} == {0: ALICE.id, 1: BOB.id, 2: BOB.id, 3: BOB.id}
+
+
+async def test_the_appeal_judge_may_think_and_its_thought_is_never_kept(
+    games: GameService, fake_upstream: FakeUpstream
+) -> None:
+    appeals = Appeals(games, games.host, samples=1)
+    await games.start(CHANNEL, ALICE, "en")
+    samples(fake_upstream, "No.\n[facts: none]")
+    await ask(games, ALICE, "Did he have hiccups?")
+    thought = "The hidden answer says the bartender scared the hiccups away, so the first No was wrong."
+    fake_upstream.queue(Reply.thinking("deepseek_reasoner", thought, "Yes, he did.\n[facts: 1]"))
+    outcome = await appeals.appeal(CHANNEL, ALICE)
+    assert outcome.after is Verdict.YES and outcome.text == "Yes, he did."
+    game = await games.progress(CHANNEL)
+    assert "bartender" not in game.transcript[0].reply and list(game.found) == [0]
