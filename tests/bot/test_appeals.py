@@ -106,6 +106,8 @@ async def test_a_wrong_no_turned_yes_edits_the_reply_and_credits_the_fact(
     await table.alice.slash(table.channel, "stop")
     summaries = [embed for m in table.channel.history() for embed in m.embeds if embed.title == "📊 Game summary"]
     assert "⚖️ Appeals: 1 (1 verdict(s) changed)" in summaries[-1].description
+    stats = (await table.alice.slash(table.channel, "stats")).response.embeds[0].description
+    assert "**Score:** 1 (rank 1)" in stats and "**Key facts found:** 1" in stats  # the fact the appeal credited
 
 
 async def test_a_reply_to_ask_carries_the_button_too(table: Table, fake_upstream: FakeUpstream, redis_url: str) -> None:
@@ -145,6 +147,8 @@ async def test_a_guess_turned_correct_solves_under_the_solving_rule(
     assert "bob" in announcement.embeds[0].description
     assert bot_replies(table)[-1].content.startswith(f"~~❌ No.~~\n🎉 {explanation}\n🟩🟩🟩 3/3")
     assert await found(table, redis_url) == {0: table.alice.id, 1: table.alice.id, 2: table.bob.id}
+    stats = (await table.alice.slash(table.channel, "stats", member=table.bob)).response.embeds[0].description
+    assert "**Score:** 4 (rank 1)" in stats and "**Solves:** 1" in stats  # the solve and the fact it found
 
 
 async def test_in_chinese_appeal_by_command_and_a_solve_by_button(
