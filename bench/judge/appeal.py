@@ -31,6 +31,7 @@ class Appealed:
     first: Verdict
     majority: Verdict  # UNCLEAR: no verdict had more than half of the samples
     reply: str  # the majority's reply, as the host wrote it
+    votes: tuple[str, ...] = ()  # each sample's verdict
 
     @property
     def after(self) -> Verdict:
@@ -55,6 +56,7 @@ class Appealed:
             "right_before": self.right_before,
             "right_after": self.right_after,
             "reply": self.reply,
+            "votes": list(self.votes),
         }
 
 
@@ -80,7 +82,8 @@ async def appeal_all(
             except AppealUnavailable as error:
                 log.warning("appeal of %s failed: %s", item.case.id, error)
                 return {"case": item.case.id, "error": str(error)}
-        return Appealed(item.case, item.verdict, judged.verdict, judged.line(item.case.puzzle.language))
+        votes = tuple(sample.verdict.value for sample in judged.samples)
+        return Appealed(item.case, item.verdict, judged.verdict, judged.line(item.case.puzzle.language), votes)
 
     results = await asyncio.gather(*(one(item) for item in contestable))
     appealed = [result for result in results if isinstance(result, Appealed)]

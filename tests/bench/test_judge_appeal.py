@@ -67,6 +67,8 @@ def test_the_appeal_variant_reports_fixes_and_overturns_exactly(fake_upstream: F
         ("yes", "no"),
         ("yes", "yes"),
     ]
+    votes = sorted(sorted(item["votes"]) for item in result["appeal_cases"])
+    assert votes[0] == ["irrelevant", "no", "yes"] and ["no", "no", "yes"] in votes  # each sample's verdict
     prompts = [
         body["messages"] for body in fake_upstream.requests if "first verdict" in body["messages"][-1]["content"]
     ]
