@@ -215,7 +215,7 @@ async def test_a_button_works_after_a_restart_and_not_after_the_game_ended(
     await table.alice.send(table.channel, "Did he have hiccups?")
     await table.alice.send(table.channel, "Was it raining?")
     first, second = bot_replies(table)
-    await restart(table.env, bot_settings)
+    fresh = await restart(table.env, bot_settings)
     samples(fake_upstream, *["Yes.\n[facts: 1]"] * 3)
     await table.alice.click(first, label="Appeal")
     assert await found(table, redis_url) == {0: table.alice.id}
@@ -225,6 +225,7 @@ async def test_a_button_works_after_a_restart_and_not_after_the_game_ended(
         refused.ephemeral
         and refused.response.content == "This game has ended, so its verdicts can no longer be contested."
     )
+    await fresh.close()
 
 
 async def test_the_appeal_reply_passes_the_leak_guard(table: Table, fake_upstream: FakeUpstream) -> None:
