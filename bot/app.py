@@ -10,7 +10,7 @@ import discord
 import redis.exceptions
 from discord.ext import commands
 
-from bot.game.assembly import build_games, load_configured_bank
+from bot.game.assembly import build_appeals, build_games, load_configured_bank
 from bot.game.host import ModelHost
 from bot.game.meaning import warm_up
 from bot.game.puzzles import PuzzleBank
@@ -20,7 +20,7 @@ from common.config import Config, load_config
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.game", "bot.cogs.scores", "bot.cogs.puzzles", "bot.cogs.ratings")
+EXTENSIONS = ("bot.cogs.game", "bot.cogs.scores", "bot.cogs.puzzles", "bot.cogs.ratings", "bot.cogs.appeals")
 
 
 def intents(message_content: bool) -> discord.Intents:
@@ -44,6 +44,7 @@ class TurtleSoupBot(commands.AutoShardedBot):
         self.redis = connect(config.redis, config.game.max_questions_in_flight)
         self.host = ModelHost(config.model)
         self.games = build_games(config, self.redis, self.host, bank)
+        self.appeals = build_appeals(config, self.games)
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(Translator())
@@ -68,6 +69,8 @@ class TurtleSoupBot(commands.AutoShardedBot):
             await super().close()
         finally:
             await self.host.close()
+            if self.appeals.host is not self.host:
+                await self.appeals.host.close()
             await self.redis.aclose()
 
 

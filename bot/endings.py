@@ -42,6 +42,8 @@ def summary_lines(summary: Summary, language: str, name: Callable[[int | None], 
     if summary.max_hints is not None:
         hints = f"{summary.hints_used}/{summary.max_hints}"
     lines.append(text(language, "summary_hints", hints=hints))
+    if summary.appeals:
+        lines.append(text(language, "summary_appeals", appeals=summary.appeals, changed=summary.appeals_changed))
     if summary.facts:
         found = sum(line.found_by is not None for line in summary.facts)
         lines.append("")

@@ -32,6 +32,7 @@ ZH_CN = {
     "Puzzle difficulty: easy, medium or hard": "谜题难度：easy（简单）、medium（中等）或 hard（困难）",
     "The best-rated puzzles in this server (anyone)": "本服务器评价最高的谜题（所有人可用）",
     "Only puzzles in this language: en or zh": "只看这种语言的谜题：en（英文）或 zh（中文）",
+    "Contest the host's verdict on your last question": "对主持人给你上一个问题的判定提出申诉",
 }
 
 

@@ -46,9 +46,9 @@ async def _discord_call(call: Callable[[], Awaitable[T]]) -> T:
         raise DisplayError(f"HTTP {error.status}: {error.text}", permanent=False) from error
 
 
-async def _send_to(channel: discord.abc.Messageable, content: str) -> discord.Message:
+async def _send_to(channel: discord.abc.Messageable, content: str, **options: Any) -> discord.Message:
     try:
-        return await _discord_call(lambda: channel.send(content, allowed_mentions=NO_MENTIONS))
+        return await _discord_call(lambda: channel.send(content, allowed_mentions=NO_MENTIONS, **options))
     except discord.NotFound as error:
         raise DisplayError("the channel is gone", permanent=True) from error
 
@@ -138,7 +138,21 @@ class InteractionReplies:
         await self.channel.send(content, **options)
 
 
-class MessageReplySurface:
+class ButtonsOnPageOne:
+    """Buttons a reply's first page carries (the appeal button, bot/cogs/appeals.py): whoever draws the reply
+    sets `view` before a page is drawn; None takes off a view shown before. Nothing is sent while none was set."""
+
+    view: discord.ui.View | None = None
+    _view_shown: bool = False
+
+    def _view_options(self, first_page: bool) -> dict[str, Any]:
+        if not first_page or (self.view is None and not self._view_shown):
+            return {}
+        self._view_shown = self.view is not None
+        return {"view": self.view}
+
+
+class MessageReplySurface(ButtonsOnPageOne):
     """Page one replies to the question; later pages follow in the channel."""
 
     def __init__(self, question: discord.Message) -> None:
@@ -146,36 +160,38 @@ class MessageReplySurface:
         self.channel = question.channel
         self.first_message_id: int | None = None
 
-    async def _send(self, content: str) -> discord.Message:
-        return await _send_to(self.channel, content)
+    async def _send(self, content: str, **options: Any) -> discord.Message:
+        return await _send_to(self.channel, content, **options)
 
     async def post(self, content: str, first: bool) -> discord.Message:
         if not first:
             return await self._send(content)
+        options = self._view_options(True)
         try:
             message = await _discord_call(
-                lambda: self.question.reply(content, mention_author=False, allowed_mentions=NO_MENTIONS)
+                lambda: self.question.reply(content, mention_author=False, allowed_mentions=NO_MENTIONS, **options)
             )
         except (discord.NotFound, DisplayError) as error:
             if isinstance(error, DisplayError) and error.permanent:
                 raise
-            message = await self._send(content)  # the question was deleted: answer without the reference
+            message = await self._send(content, **options)  # the question was deleted: answer without the reference
         self.first_message_id = message.id
         return message
 
     async def edit(self, page: object, content: str) -> discord.Message:
         assert isinstance(page, discord.Message)
+        options = self._view_options(page.id == self.first_message_id)
         try:
-            return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS))
+            return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
         except discord.NotFound:
             # A moderator deleted the message mid-stream: carry on in a fresh one.
-            message = await self._send(content)
+            message = await self._send(content, **options)
             if page.id == self.first_message_id:
                 self.first_message_id = message.id
             return message
 
 
-class InteractionSurface:
+class InteractionSurface(ButtonsOnPageOne):
     """Page one is the interaction's response (or completes its deferred one); late or extra pages,
     and every page once the interaction expired, go to the channel."""
 
@@ -190,13 +206,14 @@ class InteractionSurface:
     def _token_alive(self) -> bool:
         return discord.utils.utcnow() - self.interaction.created_at < INTERACTION_TOKEN_LIFETIME
 
-    async def _send(self, content: str) -> discord.Message:
-        return await _send_to(self.channel, content)
+    async def _send(self, content: str, **options: Any) -> discord.Message:
+        return await _send_to(self.channel, content, **options)
 
     async def post(self, content: str, first: bool) -> object:
+        options = self._view_options(first)
         if first and not self.expired:
             try:
-                page = await self._respond(content)
+                page = await self._respond(content, **options)
             except discord.NotFound as error:
                 if not _expired(error):
                     raise DisplayError(f"HTTP 404: {error.text}", permanent=False) from error
@@ -204,41 +221,48 @@ class InteractionSurface:
                 self.expired, page = True, None
             if page is not None:
                 return page
-        message = await self._send(content)
+        message = await self._send(content, **options)
         if first:
             self.first_message_id = message.id
         return message
 
-    async def _respond(self, content: str) -> object | None:
+    async def _respond(self, content: str, **options: Any) -> object | None:
         """Page one as the interaction's response; None when its token is too old for that."""
         if not self.interaction.response.is_done():
             response = self.interaction.response
-            callback = await _discord_call(lambda: response.send_message(content, allowed_mentions=NO_MENTIONS))
+            callback = await _discord_call(
+                lambda: response.send_message(content, allowed_mentions=NO_MENTIONS, **options)
+            )
             self.first_message_id = getattr(callback, "message_id", None)
             return ORIGINAL
         if not self._token_alive():
             return None
         # After a defer, the first follow-up completes the "thinking…" response.
         followup = self.interaction.followup
-        message = await _discord_call(lambda: followup.send(content, allowed_mentions=NO_MENTIONS, wait=True))
+        message = await _discord_call(
+            lambda: followup.send(content, allowed_mentions=NO_MENTIONS, wait=True, **options)
+        )
         self.first_message_id = message.id
         return message
 
     async def edit(self, page: object, content: str) -> object:
+        options = self._view_options(page == ORIGINAL or getattr(page, "id", None) == self.first_message_id)
         if isinstance(page, discord.Message) and not isinstance(page, discord.WebhookMessage):
             try:
-                return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS))
+                return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
             except discord.NotFound:
-                return await self._send(content)
+                return await self._send(content, **options)
         if not self._token_alive():
-            return await self._send(content)
+            return await self._send(content, **options)
         try:
             if page == ORIGINAL:
                 await _discord_call(
-                    lambda: self.interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
+                    lambda: self.interaction.edit_original_response(
+                        content=content, allowed_mentions=NO_MENTIONS, **options
+                    )
                 )
                 return page
             assert isinstance(page, discord.WebhookMessage)
-            return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS))
+            return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
         except discord.NotFound:
-            return await self._send(content)
+            return await self._send(content, **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.appeal_texts import APPEAL_TEXTS
 from bot.game.facts import progress_bar
 from bot.game.session import HostReply, Outcome
 from bot.game.verdict import Verdict
@@ -159,6 +160,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "difficulty_hard": "困难",
     },
 }
+
+for _language, _texts in APPEAL_TEXTS.items():  # appeals keep their texts in a module of their own
+    TEXTS[_language].update(_texts)
 
 
 def text(language: str, key: str, **values: object) -> str:

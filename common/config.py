@@ -220,6 +220,8 @@ class GameConfig(_Section):
     limits: dict[Literal["easy", "medium", "hard"], GameLimits] = Field(
         default_factory=dict, description="Per-difficulty overrides of max_questions, time_limit_minutes, max_hints."
     )
+    appeal_window: float = Field(300.0, ge=0, description="Seconds after a verdict during which it may be appealed.")
+    max_appeals: int = Field(3, ge=0, description="Appeals a table may make per game (0 = no appeals).")
     ratings: RatingsConfig = Field(default_factory=RatingsConfig)
 
 
@@ -231,6 +233,47 @@ class GenerateConfig(_Section):
     temperature: float = Field(0.9, ge=0, le=2)
     max_tokens: int = Field(1500, ge=256, le=32768)
     request_timeout: float = Field(180.0, gt=0, description="Seconds one draft may take.")
+
+
+class AppealModelConfig(_Section):
+    """The model that judges appeals, where it differs from `model`: each key left out keeps `model`'s value."""
+
+    base_url: HttpBaseUrl | None = None
+    api_key: str | None = None
+    name: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=32768)
+    request_timeout: float | None = Field(None, gt=0)
+    thinking_timeout: float | None = Field(None, gt=0)
+    provider: Provider | None = None
+    reasoning: Reasoning | None = None
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _unquoted_off_is_off(cls, value: object) -> object:
+        return "off" if value is False else value
+
+
+class AppealConfig(_Section):
+    """How a contested verdict is judged again (bot/game/appeal.py)."""
+
+    samples: int = Field(3, ge=1, le=9, description="Independent judgements; the new verdict needs a majority.")
+    model: AppealModelConfig = Field(
+        default_factory=AppealModelConfig, description="A stronger model for appeals; keys left out are `model`'s."
+    )
+
+    def model_for(self, host: ModelConfig) -> ModelConfig:
+        """The appeal model's settings: `appeal.model`'s keys over the host's `model` (ValueError naming the key
+        when together they make no valid model section, e.g. a reasoning setting its server cannot take)."""
+        overrides = self.model.model_dump(exclude_none=True)
+        if not overrides:
+            return host
+        try:
+            return ModelConfig.model_validate({**host.model_dump(), **overrides})
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"appeal.model.{key}: {_explain(first)}") from None
 
 
 class StreamConfig(_Section):
@@ -319,6 +362,7 @@ class Config(_Section):
     game: GameConfig = Field(default_factory=GameConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    appeal: AppealConfig = Field(default_factory=AppealConfig)
     model_service: ModelServiceConfig = Field(default_factory=ModelServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     web: WebConfig = Field(default_factory=WebConfig)
@@ -413,6 +457,10 @@ def validate(data: dict[str, Any], source: str, unset: dict[str, str] | None = N
         config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_errors(source, error.errors())) from None
+    try:
+        config.appeal.model_for(config.model)  # the appeal model is checked at start-up too
+    except ValueError as problem:
+        raise ConfigError(f"{source}: invalid configuration\n  {problem}") from None
     config.source = source
     config.unset_env = dict(unset or {})
     return config

@@ -8,16 +8,19 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.judge.appeal import appeal_all, appeal_lines, summarise_appeals
 from bench.judge.cases import Case, CaseError, builtin_cases, load_case_file
 from bench.judge.metrics import summarise
 from bench.judge.progress import Progress
 from bench.judge.report import ReportError, chart, load_result, markdown, write_json
 from bench.judge.runner import Endpoint, EndpointError, Limits, ReplyCache, Runner, RunOutcome, make_jobs
 from bench.judge.turtlebench import is_turtlebench_folder, load_turtlebench
+from bot.game.host import ModelHost
 from bot.game.prompt_variants import VARIANTS
 from bot.game.puzzles import PuzzleError, load_bank
 from common.config import ConfigError, ModelConfig, load_config
@@ -58,9 +61,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-cache", action="store_true", help="ask every case afresh and keep nothing")
     parser.add_argument("--compare", nargs="+", default=[], help="earlier RESULT.json files to put beside this run")
     parser.add_argument("--out", required=True, help="RESULT.json to write (the .md and .png go beside it)")
+    parser.add_argument(
+        "--appeal", action="store_true", help="then appeal every contestable verdict of the first row, as the game does"
+    )
+    parser.add_argument("--appeal-samples", type=int, help="samples per appeal (default: the config's appeal.samples)")
+    parser.add_argument("--appeal-base-url", help="the appeal model's endpoint (default: the config's appeal.model)")
+    parser.add_argument("--appeal-model", help="the appeal model's name")
+    parser.add_argument("--appeal-api-key", help="key for the appeal endpoint")
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.retries < 0 or (args.limit is not None and args.limit < 1):
         parser.error("--concurrency and --limit must be at least 1, --retries at least 0")
+    if args.appeal_samples is not None and args.appeal_samples < 1:
+        parser.error("--appeal-samples must be at least 1")
     if not args.variant:
         args.variant = ["standard"]
     elif "all" in args.variant:
@@ -94,6 +106,38 @@ def resolve_endpoint(args: argparse.Namespace) -> tuple[Endpoint, list[str]]:
     if not args.verdict_format:
         args.verdict_format = [endpoint.verdict_format]
     return endpoint, packs
+
+
+def resolve_appeal(args: argparse.Namespace, endpoint: Endpoint) -> tuple[Endpoint, int]:
+    """The appeal model (command line over the config's `appeal.model` over the run's endpoint) and its samples."""
+    config = load_config(args.config) if args.config else None
+    samples = args.appeal_samples or (config.appeal.samples if config else 3)
+    if config is not None and config.appeal.model_for(config.model) is not config.model:
+        model = config.appeal.model_for(config.model)
+        endpoint = replace(endpoint, base_url=model.base_url, model=model.name, api_key=model.api_key)
+        endpoint = replace(endpoint, temperature=model.temperature, max_tokens=model.max_tokens)
+    return replace(
+        endpoint,
+        base_url=args.appeal_base_url or endpoint.base_url,
+        model=args.appeal_model or endpoint.model,
+        api_key=args.appeal_api_key if args.appeal_api_key is not None else endpoint.api_key,
+    ), samples
+
+
+async def run_appeal(
+    args: argparse.Namespace, endpoint: Endpoint, samples: int, outcome: RunOutcome
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Appeal the first row's contestable verdicts; its figures and each appeal."""
+    row = row_names(args.variant, args.verdict_format)[0]
+    scored = sorted((item for item in outcome.scored if item.variant == row), key=lambda item: item.case.id)
+    host = ModelHost(replace(endpoint, verdict_format=args.verdict_format[0]).model_config())
+    try:
+        appealed, not_contestable, failed = await appeal_all(host, scored, samples, args.concurrency)
+    finally:
+        await host.close()
+    figures = {"variant": row, "model": endpoint.model, "base_url": endpoint.base_url}
+    figures |= summarise_appeals(appealed, not_contestable, failed, samples)
+    return figures, [item.as_json() for item in appealed]
 
 
 def load_set(args: argparse.Namespace, packs: Sequence[str]) -> tuple[list[Case], int]:
@@ -165,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases, skipped = load_set(args, packs)
         earlier = [load_result(Path(path)) for path in args.compare]
         jobs = make_jobs(cases, args.variant, endpoint, args.verdict_format)
+        appeal_endpoint, appeal_samples = resolve_appeal(args, endpoint) if args.appeal else (endpoint, 0)
     except (ConfigError, CaseError, PuzzleError, ReportError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -179,8 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         cache.close()
     result = build_result(args, endpoint, outcome, len(cases), skipped, time.monotonic() - started)
+    if args.appeal:
+        result["appeal"], result["appeal_cases"] = asyncio.run(
+            run_appeal(args, appeal_endpoint, appeal_samples, outcome)
+        )
     write_json(out, result)
     table = markdown([result, *earlier])
+    if args.appeal:
+        table += "\n".join(appeal_lines(result["appeal"])) + "\n"
     out.with_suffix(".md").write_text(table, encoding="utf-8")
     drew = chart([result, *earlier], out.with_suffix(".png"))
     print(table)

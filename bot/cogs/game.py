@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.cogs.appeals import with_appeal_button
 from bot.endings import limit_notice, summary_embed
 from bot.game.puzzles import PuzzleError
 from bot.game.session import (
@@ -305,7 +306,7 @@ class GameCog(commands.Cog):
             final = await stream_to(
                 surface,
                 _prepend(first, updates),
-                render,
+                with_appeal_button(surface, render, interaction.user.id, self.bot.config.game.max_appeals),
                 self.interval,
                 _is_done,
                 _is_placeholder,
@@ -352,7 +353,12 @@ class GameCog(commands.Cog):
         final = await stream_to(
             surface,
             _prepend(first, updates),
-            lambda reply: format_reply(reply, language),
+            with_appeal_button(
+                surface,
+                lambda reply: format_reply(reply, language),
+                message.author.id,
+                self.bot.config.game.max_appeals,
+            ),
             self.interval,
             _is_done,
             _is_placeholder,

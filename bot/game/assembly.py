@@ -7,6 +7,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from bot.game.appeals import Appeals
 from bot.game.host import ModelHost
 from bot.game.puzzles import PuzzleBank, load_bank
 from bot.game.session import GameService
@@ -35,3 +36,10 @@ def build_games(
     ttl = ttl_seconds if ttl_seconds is not None else int(game.expire_after_days * SECONDS_PER_DAY)
     store = GameStore(client, config.redis.key_prefix, ttl, game.transcript_cap, game.recent_puzzles)
     return GameService(store, bank, host, game)
+
+
+def build_appeals(config: Config, games: GameService) -> Appeals:
+    """Appeals over the game service: judged by the host's own client, or by `appeal.model`'s when it differs."""
+    model = config.appeal.model_for(config.model)
+    host = games.host if model is config.model else ModelHost(model)
+    return Appeals(games, host, config.appeal.samples)

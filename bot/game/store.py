@@ -164,18 +164,21 @@ class Exchange:
     user_id: int
     at: float
     facts: tuple[int, ...] = ()  # the key facts its reply's facts line named (0-based), when it counted
+    appealed_from: str = ""  # the verdict before an appeal (bot/game/appeals.py); "" when never appealed
 
     def encode(self) -> str:
         data: dict[str, Any] = {"q": self.question, "r": self.reply, "v": self.verdict, "u": self.user_id}
         data["t"] = int(self.at)
         if self.facts:
             data["f"] = list(self.facts)
+        if self.appealed_from:
+            data["a"] = self.appealed_from
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> Exchange:
         data = json.loads(raw)
-        return cls(data["q"], data["r"], data["v"], data["u"], data["t"], tuple(data.get("f", ())))
+        return cls(data["q"], data["r"], data["v"], data["u"], data["t"], tuple(data.get("f", ())), data.get("a", ""))
 
 
 @dataclass(slots=True)
@@ -206,6 +209,8 @@ class Game:
     time_limit: float | None = None  # seconds
     ended_reason: str = ""  # why a stopped game ended when no player stopped it ("question_limit", "time_limit")
     askers: frozenset[int] = frozenset()  # players with a stored question (the `asked:<id>` counters)
+    appeals: int = 0  # verdicts contested (bot/game/appeals.py), and how many of them the appeal changed
+    appeals_changed: int = 0
 
     @property
     def active(self) -> bool:
@@ -248,6 +253,8 @@ class Game:
             time_limit=_optional_float(data.get("time_limit")),
             ended_reason=data.get("ended_reason", ""),
             askers=_askers(data),
+            appeals=int(data.get("appeals", 0)),
+            appeals_changed=int(data.get("appeals_changed", 0)),
         )
 
 

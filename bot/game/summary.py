@@ -35,6 +35,8 @@ class Summary:
     solver: int | None
     hints_used: int
     max_hints: int | None
+    appeals: int = 0  # verdicts contested, and how many of them the appeal changed (bot/game/appeals.py)
+    appeals_changed: int = 0
 
 
 def found_key(store: GameStore, channel_id: int) -> str:
@@ -87,6 +89,8 @@ def build_summary(game: Game, found: Mapping[int, Any], now: float | None = None
         solver=game.solver,
         hints_used=game.hints_used,
         max_hints=game.max_hints,
+        appeals=game.appeals,
+        appeals_changed=game.appeals_changed,
     )
 
 
