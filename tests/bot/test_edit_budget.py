@@ -51,7 +51,9 @@ async def test_a_queued_reply_shares_the_channels_edit_budget(table: Table, fake
     await start_game(table)
     first = "No. " + "The weather has nothing to do with it, think about what he needed. " * 3
     second = "Yes. " + "He was in a hurry, and the bartender saw why at once, before anyone. " * 3
-    fake_upstream.queue(Reply.text(first, size=4, chunk_delay=0.03), Reply.text(second, size=4, chunk_delay=0.03))
+    # Text arrives in real time while the loop below moves the bot's clock: a slower model leaves room for
+    # enough steps (hence edits) even when a busy machine makes each step slow.
+    fake_upstream.queue(Reply.text(first, size=4, chunk_delay=0.06), Reply.text(second, size=4, chunk_delay=0.06))
     backend = table.env.backend
     raining = backend.create_message(table.channel.id, table.alice.id, "Was it raining?")
     hurry = backend.create_message(table.channel.id, table.bob.id, "Was he in a hurry?")  # queued behind alice's

@@ -21,6 +21,9 @@ from tests.bot import test_custom_puzzles as custom
 from tests.bot_fixtures import Table
 
 admin, client = custom.admin, custom.client  # the same fixtures: an admin member, a Redis client
+# Importing and exporting 600 KB of puzzles is real CPU work inside one interaction: on a busy 2-core machine it
+# takes longer than SimCord's default 5 s settle.
+pytestmark = pytest.mark.simcord(settle_timeout=60)
 
 PUZZLES = 30
 # Two disjoint sets of common characters: what the answer says, the story never does.
