@@ -199,6 +199,8 @@ def test_quantized_layers_run_prompts_on_it_and_decode_as_before(kernel: Int8Pre
 def test_switched_off_prompts_take_the_bf16_path(
     fresh_kernel: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str
 ) -> None:
+    monkeypatch.delenv(native.DISABLE_VARIABLE, raising=False)  # each case names its own reason
+    monkeypatch.delenv(prefill_native.DISABLE_VARIABLE, raising=False)
     monkeypatch.setenv(variable, "0")
     with caplog.at_level(logging.INFO, logger=prefill_native.__name__):
         assert prefill_kernel() is None
