@@ -76,6 +76,7 @@ def measure_ours(folder: Path, bits: int, prompt_ids: list[int], new_tokens: int
         "weight_bytes_in_memory": weight_bytes_in_memory(model),
         "loader_report": loaded.report,
         "int4_kernel": _int4_kernel_variant() if bits == 4 else None,
+        "prefill_kernel": _prefill_kernel_name(),
     }
 
 
@@ -84,6 +85,12 @@ def _int4_kernel_variant() -> str:
 
     kernel = int4_kernel()
     return kernel.variant if kernel is not None else "torch"
+
+
+def _prefill_kernel_name() -> str:
+    from model_service.backends.chatglm6b.prefill_native import prefill_kernel
+
+    return "int8_prefill.c" if prefill_kernel() is not None else "bf16 matmul"
 
 
 def _generate(model: Any, prompt_ids: list[int], new_tokens: int) -> list[float]:
@@ -269,6 +276,13 @@ def parse_args() -> argparse.Namespace:
         metavar="VARIANT",
         help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side",
     )
+    parser.add_argument(
+        "--prefill",
+        nargs="+",
+        choices=["on", "off"],
+        help="one run of ours per setting: int8_prefill.c on, or off (the bf16 prompt path), side by side",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run every engine this many times, alternating")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal: measure this folder
     parser.add_argument("--worker-bits", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--prompt-file", type=Path, help=argparse.SUPPRESS)
@@ -294,20 +308,29 @@ def main() -> None:
         folders = {bits: ensure_checkpoint(root / f"glm6b-int{bits}", shape, bits, args.rewrite) for bits in args.bits}
         bandwidths = [read_bandwidth(int(args.bandwidth_gib * GIB), args.threads)]
         results: dict[str, dict[str, Any]] = {}
-        for bits, folder in folders.items():
-            worker = [sys.executable, "-m", "bench.bench_chatglm_cpu", "--worker", str(folder), "--worker-bits"]
-            options = ["--prompt-file", str(prompt_file), "--new-tokens", str(args.new_tokens)]
-            kernels = args.int4_kernels if bits == 4 and args.int4_kernels else [None]
-            for kernel in kernels:  # CHATGLM_INT4_KERNEL picks int4_gemv.c's variant in the worker
-                env = {"CHATGLM_INT4_KERNEL": kernel} if kernel else None
-                result = run_json([*worker, str(bits), *options, "--threads", str(args.threads)], 3600, env)
-                result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
-                name = f"ours int{bits}" + (f" {kernel}" if kernel else "")
-                results[name] = result
-                print(f"{name}: {json.dumps(result)}", flush=True)
-        if args.cpp_python and 4 in folders:
-            results["chatglm-cpp 0.4.2 q4_0"] = run_peer(args, folders[4], prompt_file, args.new_tokens)
-            print(f"chatglm-cpp: {json.dumps(results['chatglm-cpp 0.4.2 q4_0'])}", flush=True)
+        for round_number in range(1, args.rounds + 1):  # rounds alternate every engine, so load hits all alike
+            suffix = f" #{round_number}" if args.rounds > 1 else ""
+            for bits, folder in folders.items():
+                worker = [sys.executable, "-m", "bench.bench_chatglm_cpu", "--worker", str(folder), "--worker-bits"]
+                options = ["--prompt-file", str(prompt_file), "--new-tokens", str(args.new_tokens)]
+                kernels = args.int4_kernels if bits == 4 and args.int4_kernels else [None]
+                for kernel, prefill in [(kernel, prefill) for kernel in kernels for prefill in args.prefill or [None]]:
+                    env = {"CHATGLM_INT4_KERNEL": kernel} if kernel else {}  # int4_gemv.c's variant in the worker
+                    if prefill:  # int8_prefill.c on or off (off: the bf16 prompt path it replaced)
+                        env["CHATGLM_PREFILL_KERNEL"] = "1" if prefill == "on" else "0"
+                    command = [*worker, str(bits), *options, "--threads", str(args.threads)]
+                    result = run_json(command, 3600, env or None)
+                    result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
+                    name = (
+                        f"ours int{bits}"
+                        + (f" {kernel}" if kernel else "")
+                        + (f" prefill {prefill}" if prefill else "")
+                    )
+                    results[name + suffix] = result
+                    print(f"{name + suffix}: {json.dumps(result)}", flush=True)
+            if args.cpp_python and 4 in folders:
+                results["chatglm-cpp 0.4.2 q4_0" + suffix] = run_peer(args, folders[4], prompt_file, args.new_tokens)
+                print(f"chatglm-cpp{suffix}: {json.dumps(results['chatglm-cpp 0.4.2 q4_0' + suffix])}", flush=True)
         bandwidths.append(read_bandwidth(int(args.bandwidth_gib * GIB), args.threads))
         print(f"load average at end: {Path('/proc/loadavg').read_text().strip()}")
     report(shape, args, results, bandwidths)

@@ -36,9 +36,10 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "model.json").read_text(
 LONGEST_REDUCTION = max(TinyShape().hidden_size, TinyShape().inner_hidden_size)
 # Measured on the tiny checkpoint (see test_quantized_models_stay_near_fp32): the largest logit difference
 # from the fp32 model over the golden prompts, relative to the largest |logit|. Bounds with some headroom.
-# Measured: int8 0.023, int4 0.52 (a 64-wide random model with random LayerNorm gains amplifies int4's
-# coarse steps; the kernels themselves are checked against dequantized weights below, to bf16's 2%).
-INT8_RELATIVE_ERROR = 0.05
+# Measured: int8 0.023 with bf16 activations, 0.058 with int8_prefill.c's int8 activations (prompts, where
+# the CPU has AVX-512 VNNI), int4 0.52 (a 64-wide random model with random LayerNorm gains amplifies int4's
+# coarse steps; the kernels themselves are checked against dequantized weights below).
+INT8_RELATIVE_ERROR = 0.08
 INT4_RELATIVE_ERROR = 0.75
 
 register()
@@ -266,9 +267,11 @@ def test_quantized_models_stay_near_fp32(fp32_model: Any, checkpoints: dict[str,
                 if isinstance(module, QuantizedLinear):
                     weight = dequantize(module.state_dict()["weight"], module.weight_scale, bits, torch.float32)
                     dequantized.get_submodule(name).weight.copy_(weight)
-        # The CPU kernels round activations: int8 to bf16 (torch's kernel), int4 to int8 in blocks of 32
-        # (int4_gemv.c). Measured: int8 0.014, int4 0.024 (0.008 on torch's kernel, bf16 activations).
-        assert relative_error(published, dequantized) < (0.02 if bits == 8 else 0.035)
+        # The CPU kernels round activations: a prompt's to int8 in blocks of 128 (int8_prefill.c, where the CPU
+        # has AVX-512 VNNI), else to bf16 (torch's kernels); a decoding step's int4 to int8 in blocks of 32
+        # (int4_gemv.c). Measured: int8 0.049 (0.014 with bf16 activations), int4 0.027 (0.024 with
+        # int4_gemv.c row by row, 0.008 on torch's kernel).
+        assert relative_error(published, dequantized) < (0.07 if bits == 8 else 0.035)
         if bits == 4:  # int4_gemv.c where it runs, else torch's kernel (CHATGLM_NATIVE_KERNEL=0 picks that here)
             layer = published.transformer.layers[0].mlp.dense_h_to_4h
             assert (layer._int4_gemv is not None) == (int4_kernel() is not None)

@@ -19,7 +19,10 @@ bench/bench_quant_kernels.py measured them against bitsandbytes (3-20x slower he
 dequantize-then-matmul (figures in docs/MODEL_SERVICE.md). Those kernels cost time per activation
 row, so a prompt of more than PREFILL_ROWS tokens instead dequantizes the weight to bf16 once and
 runs one bf16 matmul (AMX where the CPU has it); int4_gemv.c does that dequantization in one pass
-where it runs (a 600-token prompt: 22 s instead of 29 s on 2 cores). The weight is converted to the
+where it runs (a 600-token prompt: 22 s instead of 29 s on 2 cores). Where the CPU has AVX-512 VNNI,
+a prompt (INT8_PREFILL_ROWS rows or more) instead runs int8_prefill.c (prefill_native.py): its
+activations rounded to int8 in blocks, integer dot products against the int4 or int8 weights as
+stored, each weight read once per call; `CHATGLM_PREFILL_KERNEL=0` keeps the bf16 path. The weight is converted to the
 kernel's format once, on the first forward (or by `pack()`), and the checkpoint copy is dropped so
 only one copy stays in memory; `state_dict()` converts back. On CUDA (or any other device, or with
 activations in fp16) the weight is dequantized per call and multiplied in the activation dtype,
@@ -38,12 +41,14 @@ from torch import nn
 
 from model_service.backends.chatglm6b.native import ROWS as VNNI_ROWS
 from model_service.backends.chatglm6b.native import Int4Gemv, int4_kernel
+from model_service.backends.chatglm6b.prefill_native import Int8Prefill, prefill_kernel
 
 log = logging.getLogger(__name__)
 
 INT4_GROUPS = (256, 128, 64, 32)  # torch's int4 kernel: groups of input columns; ChatGLM has one scale per row
 PACK_BLOCK = 64  # torch's CPU int4 pack: blocks of 64 output rows (N must divide by it to unpack here)
 PREFILL_ROWS = 32  # above this many activation rows, dequantize once and matmul (measured crossover)
+INT8_PREFILL_ROWS = 2  # from this many rows on, int8_prefill.c where it runs (it reads each weight once per call)
 DEQUANT_ROWS = 1024  # output rows dequantized at a time for a prompt (a multiple of torch's pack block)
 LINEAR_NAMES = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
 
@@ -153,6 +158,7 @@ class QuantizedLinear(nn.Module):
         self._group = int4_group(in_features)
         self._use_cpu_kernel = bits == 8 or (self._group is not None and out_features % PACK_BLOCK == 0)
         self.exact = False  # compute_exactly(): the original's fp32 arithmetic instead of the kernels
+        self._scale_fp32: torch.Tensor | None = None  # int8's scale for int8_prefill.c, made on first use
 
     @classmethod
     def from_float(cls, linear: nn.Linear, bits: int) -> QuantizedLinear:
@@ -231,6 +237,7 @@ class QuantizedLinear(nn.Module):
         if self._packed is not None:
             self.weight.data = self._checkpoint_weight()
             self._packed, self._int4_gemv = None, None
+        self._scale_fp32 = None
         result = super()._apply(fn, recurse)
         self.weight.data = self.weight.data.to(torch.int8)  # .half()/.float() must not cast the integers
         return result
@@ -242,6 +249,12 @@ class QuantizedLinear(nn.Module):
             if self._packed is None:
                 self.pack()
             rows = x.reshape(-1, self.in_features)
+            prefill = self._int8_prefill(rows.shape[0])
+            if prefill is not None:  # a prompt, int8 activations (bias included)
+                weight, scale = self._packed if self._int4_gemv is not None else (self._packed[0], self._row_scale())
+                bias = self.bias.float().contiguous() if self.bias is not None else None
+                output = prefill(weight, self.bits, scale, bias, rows)
+                return output.reshape(*x.shape[:-1], self.out_features)
             if self._int4_gemv is not None and rows.shape[0] <= PREFILL_ROWS:
                 output = self._vnni_rows(rows)  # bias included
                 return output.reshape(*x.shape[:-1], self.out_features)
@@ -252,6 +265,20 @@ class QuantizedLinear(nn.Module):
         if self.bias is not None:
             output = output + self.bias.to(output.dtype)
         return output
+
+    def _int8_prefill(self, count: int) -> Int8Prefill | None:
+        """int8_prefill.c where it runs and pays: enough rows, and a weight in a layout it reads (int8, or
+        int4 in int4_gemv.c's; torch's int4 pack is left to torch)."""
+        if count < INT8_PREFILL_ROWS or (self.bits == 4 and self._int4_gemv is None):
+            return None
+        kernel = prefill_kernel()
+        return kernel if kernel is not None and kernel.fits(self.in_features, self.out_features) else None
+
+    def _row_scale(self) -> torch.Tensor:
+        """int8's per-row scale in fp32 for int8_prefill.c (the packed copy is bf16, for torch's kernel)."""
+        if self._scale_fp32 is None:
+            self._scale_fp32 = self.weight_scale.data.float().contiguous()
+        return self._scale_fp32
 
     def _vnni_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """int4_gemv.c, one fp32 row at a time (a decoding step has one)."""

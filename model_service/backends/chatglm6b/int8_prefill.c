@@ -1,0 +1,281 @@
+/*
+ * A prompt's activation rows times a quantized weight with int8 activations and AVX-512 VNNI: what
+ * llama.cpp and chatglm.cpp do for prompts, where a float matmul is bound by compute.
+ *
+ * Why: a prompt multiplies hundreds of rows by each weight, so the arithmetic sets its speed, not the
+ * memory. vpdpbusd multiplies 64 byte pairs into int32 sums per instruction, where a bf16 dot product
+ * instruction does 32 pairs; and the int4/int8 weights are used as they are, never widened to bf16.
+ *
+ * Activations: each row is rounded to int8 in blocks of KBLOCK values, one float scale per block
+ * (its largest |value| / 127), as int4_gemv.c does with blocks of 32; the int32 sums of a block are
+ * turned into floats and scaled once per block, so a large activation coarsens only its own block.
+ *
+ * Weights, either of:
+ * - int4 in int4_gemv.c's layout (quantization.py, `pack_int4_vnni`): blocks of 64 output rows; in each,
+ *   for every 8 input columns, four 64-byte chunks (16-row tiles), byte 4r+j = row r's column 8c+j in the
+ *   low nibble and 8c+4+j in the high nibble, stored as q + 8;
+ * - int8 in the checkpoint's own layout, [out, in] signed, used in place (the file's mapped pages).
+ * For each block of 64 output rows and KCHUNK input columns, the weights are first unpacked into a
+ * per-thread buffer of unsigned bytes in vpdpbusd's lane order (16 rows x 4 columns per 64 bytes: int4
+ * as q + 8, int8 as q + 128); every prompt row then reuses that buffer from the cache, so each weight is
+ * read from memory once per call and unpacked once per call, however many rows the prompt has.
+ *
+ * y[t, o] = scale[o] * sum_b xs[t, b] * (sum_k u[o, k] x8[t, k] - offset * sum_k x8[t, k]) + bias[o],
+ * u = q + offset (offset 8 for int4, 128 for int8; vpdpbusd multiplies unsigned by signed bytes): exact
+ * int32 sums per block (they start at -offset * sum_k x8), then float steps. A row's numbers do not
+ * depend on the other rows or the thread count.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS 64      /* output rows per block: four 16-row tiles, as int4_gemv.c's layout */
+#ifndef KBLOCK
+#define KBLOCK 128   /* activation values per int8 scale */
+#endif
+#ifndef KCHUNK
+#define KCHUNK 2048  /* input columns unpacked at a time: 64 x 2048 bytes = 128 KiB, held in L2 */
+#endif
+#define TOKENS 6     /* prompt rows per register tile: 6 x 4 int32 accumulators of 16 lanes */
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VNNI__)
+#define HAVE_VNNI 1
+#endif
+
+/* 1 where this build (compiled with -march=native for this CPU) can run the kernel, else 0. */
+int int8_prefill_available(void) {
+#ifdef HAVE_VNNI
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int int8_prefill_kblock(void) { return KBLOCK; }
+
+static int blocks_per_row(int in) { return (in + KBLOCK - 1) / KBLOCK; }
+
+/* Bytes of scratch a call needs: the int8 rows, then a float scale and an int32 sum per block. */
+long long int8_prefill_scratch_bytes(int m, int in) {
+    return (long long)m * in + (long long)m * blocks_per_row(in) * 8;
+}
+
+#ifdef HAVE_VNNI
+
+/* Below this a block's largest value counts as zero (127 / top would overflow). */
+#define TINY 1e-30f
+
+/*
+ * One block of `len` floats (a multiple of 16) -> int8 values, its scale and the sum of its values.
+ * A block holding NaN or an infinity gets a NaN scale, so the outputs it feeds are NaN, as a float
+ * matmul would make them, rather than a finite number hiding the blow-up.
+ */
+static void quantize_block(const float *x, int len, int8_t *values, float *scale, int32_t *sum) {
+    __m512 top = _mm512_setzero_ps();
+    __mmask16 bad = 0;
+    for (int i = 0; i < len; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        bad |= _mm512_fpclass_ps_mask(v, 0x01 | 0x08 | 0x10 | 0x80); /* QNaN, +inf, -inf, SNaN */
+        top = _mm512_max_ps(top, _mm512_abs_ps(v));
+    }
+    const float largest = _mm512_reduce_max_ps(top);
+    if (bad || largest < TINY) {
+        memset(values, 0, (size_t)len);
+        *scale = bad ? NAN : 0.0f;
+        *sum = 0;
+        return;
+    }
+    const __m512 inverse = _mm512_set1_ps(127.0f / largest);
+    __m512i total = _mm512_setzero_si512();
+    for (int i = 0; i < len; i += 16) {
+        /* cvtps rounds to nearest even, as lrintf does in int4_gemv.c */
+        const __m512i rounded = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inverse));
+        total = _mm512_add_epi32(total, rounded);
+        _mm_storeu_si128((__m128i *)(values + i), _mm512_cvtepi32_epi8(rounded));
+    }
+    *scale = largest / 127.0f;
+    *sum = _mm512_reduce_add_epi32(total);
+}
+
+/* Input columns [k0, k0 + kc) of int4 block `block` -> buf: per 4 columns, four 64-byte tiles of q + 8. */
+static void unpack_int4(const uint8_t *weight, int in, int block, int k0, int kc, uint8_t *buf) {
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    const uint8_t *p = weight + (size_t)block * ROWS * (in / 2) + (size_t)(k0 / 8) * 4 * 64;
+    for (int c = 0; c < kc / 8; c++) {
+        uint8_t *low = buf + (size_t)(2 * c) * 256, *high = low + 256;
+        for (int t = 0; t < 4; t++, p += 64) {
+            const __m512i v = _mm512_loadu_si512((const void *)p);
+            _mm512_storeu_si512((void *)(low + 64 * t), _mm512_and_si512(v, nibble));
+            _mm512_storeu_si512((void *)(high + 64 * t), _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
+        }
+    }
+}
+
+/* The same from int8 rows [out, in]: 16 rows' 4 bytes gathered per 64-byte tile, q + 128 (= q ^ 0x80). */
+static void unpack_int8(const int8_t *weight, int in, int block, int k0, int kc, uint8_t *buf) {
+    const __m512i stride = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(in / 4));
+    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    for (int j = 0; j < kc / 4; j++) {
+        for (int t = 0; t < 4; t++) {
+            const int8_t *base = weight + (size_t)(block * ROWS + 16 * t) * in + k0 + 4 * j;
+            const __m512i rows = _mm512_i32gather_epi32(stride, (const void *)base, 4);
+            _mm512_storeu_si512((void *)(buf + (size_t)(4 * j + t) * 64), _mm512_xor_si512(rows, flip));
+        }
+    }
+}
+
+/*
+ * acc_t += u8 weights w_t times the four int8 activations at `four`, broadcast (vpdpbusd's memory form).
+ * Written in asm: GCC 12 keeps intrinsic vpdpbusd accumulators on the stack once two dozen are live.
+ */
+static inline __attribute__((always_inline)) void dpbusd4(__m512i *a0, __m512i *a1, __m512i *a2, __m512i *a3,
+                                                          __m512i w0, __m512i w1, __m512i w2, __m512i w3,
+                                                          const int32_t *four) {
+    __asm__("vpdpbusd %[x]%{1to16%}, %[w0], %[a0]\n\t"
+            "vpdpbusd %[x]%{1to16%}, %[w1], %[a1]\n\t"
+            "vpdpbusd %[x]%{1to16%}, %[w2], %[a2]\n\t"
+            "vpdpbusd %[x]%{1to16%}, %[w3], %[a3]"
+            : [a0] "+v"(*a0), [a1] "+v"(*a1), [a2] "+v"(*a2), [a3] "+v"(*a3)
+            : [w0] "v"(w0), [w1] "v"(w1), [w2] "v"(w2), [w3] "v"(w3), [x] "m"(*four));
+}
+
+/* y[0..16) += sums * scale: one block's exact int32 sums into the float outputs. */
+static inline __attribute__((always_inline)) void add_scaled(float *y, __m512i sums, __m512 scale) {
+    _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, _mm512_loadu_ps(y)));
+}
+
+/*
+ * Rows [0, T) of x8 (row stride `in`) times the unpacked columns [k0, k0 + kc) of one 64-row block,
+ * added into y (row stride `out`, the block's first column `column`). T is a constant at each call, so
+ * the T x 4 accumulators live in registers.
+ */
+static inline __attribute__((always_inline)) void tile(const uint8_t *buf, const int8_t *x8, const float *xs,
+                                                       const int32_t *xsum, float *y, int in, int out, int column,
+                                                       int k0, int kc, int offset, const int T) {
+    const int blocks = blocks_per_row(in);
+    for (int kb = k0; kb < k0 + kc; kb += KBLOCK) {
+        const int len = kb + KBLOCK <= k0 + kc ? KBLOCK : k0 + kc - kb;
+        const int b = kb / KBLOCK;
+        /* Named accumulators (an array of vectors would live on the stack): row r's are a<r>_0..3. Each
+           starts at -offset * (the block's sum of x8), so what it ends at is the dot product with q itself. */
+#define START(r)                                                                                                       \
+    __m512i a##r##_0 = _mm512_set1_epi32(T > r ? -offset * xsum[r * blocks + b] : 0);                                  \
+    __m512i a##r##_1 = a##r##_0, a##r##_2 = a##r##_0, a##r##_3 = a##r##_0;
+        START(0) START(1) START(2) START(3) START(4) START(5)
+#undef START
+        const uint8_t *w = buf + (size_t)(kb - k0) * 64;
+        const int8_t *xr = x8 + kb;
+        for (int j = 0; j < len / 4; j++, w += 256, xr += 4) {
+            const __m512i w0 = _mm512_loadu_si512((const void *)w);
+            const __m512i w1 = _mm512_loadu_si512((const void *)(w + 64));
+            const __m512i w2 = _mm512_loadu_si512((const void *)(w + 128));
+            const __m512i w3 = _mm512_loadu_si512((const void *)(w + 192));
+#define DOT(r)                                                                                                         \
+    if (T > r) {                                                                                                       \
+        const int32_t *four = (const int32_t *)(xr + (size_t)r * in);                                                  \
+        dpbusd4(&a##r##_0, &a##r##_1, &a##r##_2, &a##r##_3, w0, w1, w2, w3, four);                                     \
+    }
+            DOT(0) DOT(1) DOT(2) DOT(3) DOT(4) DOT(5)
+#undef DOT
+        }
+#define FLUSH(r)                                                                                                       \
+    if (T > r) {                                                                                                       \
+        const __m512 scale = _mm512_set1_ps(xs[r * blocks + b]);                                                       \
+        float *yr = y + (size_t)r * out + column;                                                                      \
+        add_scaled(yr, a##r##_0, scale);                                                                               \
+        add_scaled(yr + 16, a##r##_1, scale);                                                                          \
+        add_scaled(yr + 32, a##r##_2, scale);                                                                          \
+        add_scaled(yr + 48, a##r##_3, scale);                                                                          \
+    }
+        FLUSH(0) FLUSH(1) FLUSH(2) FLUSH(3) FLUSH(4) FLUSH(5)
+#undef FLUSH
+    }
+}
+
+/* All m rows against one unpacked chunk, TOKENS rows at a time, then the rest. */
+static void rows_times_chunk(const uint8_t *buf, const int8_t *x8, const float *xs, const int32_t *xsum, float *y,
+                             int m, int in, int out, int column, int k0, int kc, int offset) {
+    const int blocks = blocks_per_row(in);
+    int r = 0;
+    for (; r + TOKENS <= m; r += TOKENS) {
+        tile(buf, x8 + (size_t)r * in, xs + (size_t)r * blocks, xsum + (size_t)r * blocks, y + (size_t)r * out, in,
+             out, column, k0, kc, offset, TOKENS);
+    }
+    const int8_t *xr = x8 + (size_t)r * in;
+    const float *sr = xs + (size_t)r * blocks;
+    const int32_t *ur = xsum + (size_t)r * blocks;
+    float *yr = y + (size_t)r * out;
+    switch (m - r) {
+    case 5: tile(buf, xr, sr, ur, yr, in, out, column, k0, kc, offset, 5); break;
+    case 4: tile(buf, xr, sr, ur, yr, in, out, column, k0, kc, offset, 4); break;
+    case 3: tile(buf, xr, sr, ur, yr, in, out, column, k0, kc, offset, 3); break;
+    case 2: tile(buf, xr, sr, ur, yr, in, out, column, k0, kc, offset, 2); break;
+    case 1: tile(buf, xr, sr, ur, yr, in, out, column, k0, kc, offset, 1); break;
+    default: break;
+    }
+}
+
+#endif
+
+/*
+ * y[m, out] = x[m, in] times the weight (bits 4: int4_gemv.c's layout; bits 8: int8 [out, in]), per-row
+ * scales and an optional bias, all float32. in % 32 == 0, out % 64 == 0; `scratch` holds
+ * int8_prefill_scratch_bytes(m, in). The threads are OpenMP's (torch's own pool, as in int4_gemv.c).
+ * Returns 0, or -1 where this build cannot run it or the arguments do not fit.
+ */
+int int8_prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
+                 int m, int in, int out, int threads, void *scratch) {
+#ifdef HAVE_VNNI
+    if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0) return -1;
+    if (m == 0) return 0;
+    const int blocks = blocks_per_row(in);
+    int8_t *x8 = (int8_t *)scratch;
+    float *xs = (float *)(x8 + (size_t)m * in);
+    int32_t *xsum = (int32_t *)(xs + (size_t)m * blocks);
+    const int team = threads > 0 ? threads : 1;
+#pragma omp parallel num_threads(team)
+    {
+#pragma omp for schedule(static)
+        for (int r = 0; r < m; r++) {
+            for (int b = 0; b < blocks; b++) {
+                const int len = (b + 1) * KBLOCK <= in ? KBLOCK : in - b * KBLOCK;
+                const size_t at = (size_t)r * in + (size_t)b * KBLOCK;
+                quantize_block(x + at, len, x8 + at, xs + (size_t)r * blocks + b, xsum + (size_t)r * blocks + b);
+            }
+        }
+        uint8_t *buf = aligned_alloc(64, (size_t)ROWS * KCHUNK);
+        const int offset = bits == 4 ? 8 : 128;
+#pragma omp for schedule(static)
+        for (int block = 0; block < out / ROWS; block++) {
+            const int column = block * ROWS;
+            for (int r = 0; r < m; r++) memset(y + (size_t)r * out + column, 0, ROWS * sizeof(float));
+            for (int k0 = 0; k0 < in; k0 += KCHUNK) {
+                const int kc = k0 + KCHUNK <= in ? KCHUNK : in - k0;
+                if (bits == 4) {
+                    unpack_int4((const uint8_t *)weight, in, block, k0, kc, buf);
+                } else {
+                    unpack_int8((const int8_t *)weight, in, block, k0, kc, buf);
+                }
+                rows_times_chunk(buf, x8, xs, xsum, y, m, in, out, column, k0, kc, offset);
+            }
+            for (int r = 0; r < m; r++) {
+                float *yr = y + (size_t)r * out + column;
+                for (int t = 0; t < 4; t++) {
+                    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(yr + 16 * t), _mm512_loadu_ps(row_scale + column + 16 * t));
+                    if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + column + 16 * t));
+                    _mm512_storeu_ps(yr + 16 * t, v);
+                }
+            }
+        }
+        free(buf);
+    }
+    return 0;
+#else
+    (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
+    (void)threads; (void)scratch;
+    return -1;
+#endif
+}

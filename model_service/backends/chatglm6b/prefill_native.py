@@ -1,0 +1,148 @@
+"""int8_prefill.c: a prompt's rows times an int4 or int8 weight with int8 activations (AVX-512 VNNI).
+
+Built like int4_gemv.c (native.py: the system's C compiler, `-march=native`, a cache folder keyed by the
+source, flags, compiler and CPU flags; one compile on first use). It runs only where the CPU has
+AVX-512 VNNI; elsewhere, where it cannot be built, with `CHATGLM_PREFILL_KERNEL=0` (to compare or to
+rule it out) or with `CHATGLM_NATIVE_KERNEL=0` (no native code at all), `prefill_kernel()` returns None
+and a prompt takes the bf16 path it took before: the weight dequantized to bf16, one matmul.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+from model_service.backends.chatglm6b import native
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_name("int8_prefill.c")
+FLAGS = native.FLAGS
+DISABLE_VARIABLE = "CHATGLM_PREFILL_KERNEL"
+ROWS = 64  # output rows per block, as in the C source
+
+
+class Int8Prefill:
+    """`y = x W^T * scale + bias` for many fp32 rows: int4 weights in int4_gemv.c's layout, int8 as [out, in]."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self._call = library.int8_prefill
+        self._call.restype = integer
+        self._call.argtypes = [pointer, integer, pointer, pointer, pointer, pointer, integer, integer, integer]
+        self._call.argtypes += [integer, pointer]
+        self._scratch_bytes = library.int8_prefill_scratch_bytes
+        self._scratch_bytes.restype = ctypes.c_longlong
+        self._scratch_bytes.argtypes = [integer, integer]
+        library.int8_prefill_kblock.restype = integer
+        self.activation_block = int(library.int8_prefill_kblock())
+
+    @staticmethod
+    def fits(in_features: int, out_features: int) -> bool:
+        return in_features % 32 == 0 and out_features % ROWS == 0
+
+    def __call__(
+        self, weight: torch.Tensor, bits: int, row_scale: torch.Tensor, bias: torch.Tensor | None, rows: torch.Tensor
+    ) -> torch.Tensor:
+        """weight (int4: uint8 [out * in / 2] packed; int8: int8 [out, in]), row_scale / bias fp32 [out],
+        rows fp32 [n, in] -> fp32 [n, out]."""
+        count, in_features = rows.shape
+        out_features = row_scale.shape[0]
+        assert row_scale.dtype == torch.float32 and row_scale.is_contiguous()
+        assert bias is None or (bias.dtype == torch.float32 and bias.is_contiguous())
+        assert weight.numel() * (2 if bits == 4 else 1) == out_features * in_features and weight.is_contiguous()
+        rows = rows.contiguous()
+        output = torch.empty(count, out_features, dtype=torch.float32)
+        scratch = _scratch(int(self._scratch_bytes(count, in_features)))
+        status = self._call(
+            weight.data_ptr(),
+            bits,
+            row_scale.data_ptr(),
+            bias.data_ptr() if bias is not None else None,
+            rows.data_ptr(),
+            output.data_ptr(),
+            count,
+            in_features,
+            out_features,
+            torch.get_num_threads(),
+            scratch.data_ptr(),
+        )
+        if status != 0:
+            raise RuntimeError(f"int8_prefill.c cannot run {bits}-bit [{out_features}, {in_features}] here")
+        return output
+
+
+_buffers = threading.local()
+
+
+def _scratch(size: int) -> torch.Tensor:
+    """A byte buffer kept per thread: a fresh one per call would be faulted in page by page every time."""
+    held = getattr(_buffers, "scratch", None)
+    if held is None or held.numel() < size:
+        held = _buffers.scratch = torch.empty(size, dtype=torch.uint8)
+    return held[:size]
+
+
+@functools.cache
+def prefill_kernel() -> Int8Prefill | None:
+    """The compiled kernel, or None (reason logged) where it cannot or must not run here."""
+    for variable in (native.DISABLE_VARIABLE, DISABLE_VARIABLE):
+        if os.environ.get(variable, "1") == "0":
+            log.info("%s=0: prompts use bf16 matmuls", variable)
+            return None
+    try:
+        library = ctypes.CDLL(str(_build()))
+    except (OSError, RuntimeError) as error:
+        log.warning("prompts use bf16 matmuls: %s", error)
+        return None
+    library.int8_prefill_available.restype = ctypes.c_int
+    if not library.int8_prefill_available():
+        log.info("this CPU lacks AVX-512 VNNI: prompts use bf16 matmuls")
+        return None
+    log.info("prompts use int8_prefill.c (int8 activations, AVX-512 VNNI)")
+    return Int8Prefill(library)
+
+
+def _build() -> Path:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        raise RuntimeError(f"no C compiler found (install gcc, or set CC) to build {SOURCE.name}")
+    key = hashlib.sha256()
+    for part in (
+        SOURCE.read_bytes(),
+        " ".join(FLAGS).encode(),
+        native._compiler_version(compiler),
+        native._cpu_flags(),
+    ):
+        key.update(part)
+    target = native._cache_folder() / f"int8_prefill-{key.hexdigest()[:16]}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside the target and renamed into place, so processes starting together never load half a file.
+    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(handle)
+    command = [compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"]
+    try:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise RuntimeError(f"building {SOURCE.name} took over {error.timeout:.0f} s") from error
+        if result.returncode != 0:
+            raise RuntimeError(f"building {SOURCE.name} failed: {result.stderr.strip()[-500:]}")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    log.info("built %s", target)
+    return target
