@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.glm6b_random import FULL, SMOKE, Shape, checkpoint_bytes_per_token, special_ids, write_checkpoint  # noqa: E402
+from model_service.backends.chatglm6b.cpu import this_cpu  # noqa: E402
 
 GOAL = 0.5  # decode at >= 50 % of the bandwidth bound
 GIB = 1024**3
@@ -80,10 +81,11 @@ def measure_ours(folder: Path, bits: int, prompt_ids: list[int], new_tokens: int
 
 
 def _int4_kernel_variant() -> str:
+    """The int4 kernel the layers ran: int4_gemv.c's VARIANT:PREFETCH_BYTES, or torch's."""
     from model_service.backends.chatglm6b.native import int4_kernel
 
     kernel = int4_kernel()
-    return kernel.variant if kernel is not None else "torch"
+    return f"{kernel.variant}:{kernel.prefetch}" if kernel is not None else "torch"  # as --int4-kernels names it
 
 
 def _generate(model: Any, prompt_ids: list[int], new_tokens: int) -> list[float]:
@@ -217,8 +219,9 @@ def run_peer(args: argparse.Namespace, checkpoint: Path, prompt_file: Path, new_
 
 def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, Any]], bandwidths: list[float]) -> None:
     bandwidth = max(bandwidths)
+    print(f"\nCPU: {this_cpu().describe()}")
     print(
-        f"\nChatGLM-6B shape: {shape.num_layers} layers, hidden {shape.hidden_size}, inner {shape.inner_hidden_size}, "
+        f"ChatGLM-6B shape: {shape.num_layers} layers, hidden {shape.hidden_size}, inner {shape.inner_hidden_size}, "
         f"vocab {shape.vocab_size}; prompt {args.prompt_tokens} tokens, {args.new_tokens} new tokens, greedy; "
         f"{args.threads} threads, {os.cpu_count()} CPUs"
     )
@@ -227,13 +230,15 @@ def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, 
         + ", ".join(f"{value / 1e9:.1f}" for value in bandwidths)
         + f" GB/s (before / after); bound uses the best, {bandwidth / 1e9:.1f} GB/s"
     )
-    header = f"{'engine':<22}{'load s':>8}{'TTFT s':>9}{'prefill tok/s':>15}{'decode tok/s':>14}"
+    header = f"{'engine':<30}{'int4 kernel':<20}{'load s':>8}{'TTFT s':>9}{'prefill tok/s':>15}{'decode tok/s':>14}"
     print(header + f"{'GB/token':>10}{'bound tok/s':>13}{'of bound':>10}{'peak RSS GiB':>14}")
     for name, result in results.items():
         bound = bandwidth / result["bytes_per_token"]
         share = result["decode_tokens_per_s"] / bound
+        kernel = result.get("int4_kernel") or "-"
         print(
-            f"{name:<22}{result['load_s']:8.1f}{result['ttft_s']:9.2f}{args.prompt_tokens / result['ttft_s']:15.1f}"
+            f"{name:<30}{kernel:<20}{result['load_s']:8.1f}{result['ttft_s']:9.2f}"
+            f"{args.prompt_tokens / result['ttft_s']:15.1f}"
             f"{result['decode_tokens_per_s']:14.2f}{result['bytes_per_token'] / 1e9:10.2f}{bound:13.2f}"
             f"{share:10.0%}{result['peak_rss_bytes'] / GIB:14.2f}"
         )
@@ -252,6 +257,14 @@ def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, 
     print(f"goal: decode >= {GOAL:.0%} of the bandwidth bound: {'met' if met else 'NOT met'}")
 
 
+def kernel_env(kernel: str | None) -> dict[str, str] | None:
+    """The worker's environment for an --int4-kernels entry, VARIANT or VARIANT:BYTES (int4_gemv.c reads it)."""
+    if kernel is None:
+        return None
+    variant, _, prefetch = kernel.partition(":")
+    return {"CHATGLM_INT4_KERNEL": variant} | ({"CHATGLM_INT4_PREFETCH": prefetch} if prefetch else {})
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny shape in a temporary folder, a few seconds")
@@ -267,7 +280,9 @@ def parse_args() -> argparse.Namespace:
         "--int4-kernels",
         nargs="+",
         metavar="VARIANT",
-        help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side",
+        help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side, "
+        "in the order given (a name twice runs twice: alternate them on a shared machine); VARIANT:BYTES also "
+        "sets its prefetch distance (avx2:0 = no software prefetch)",
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal: measure this folder
     parser.add_argument("--worker-bits", type=int, help=argparse.SUPPRESS)
@@ -298,11 +313,12 @@ def main() -> None:
             worker = [sys.executable, "-m", "bench.bench_chatglm_cpu", "--worker", str(folder), "--worker-bits"]
             options = ["--prompt-file", str(prompt_file), "--new-tokens", str(args.new_tokens)]
             kernels = args.int4_kernels if bits == 4 and args.int4_kernels else [None]
-            for kernel in kernels:  # CHATGLM_INT4_KERNEL picks int4_gemv.c's variant in the worker
-                env = {"CHATGLM_INT4_KERNEL": kernel} if kernel else None
-                result = run_json([*worker, str(bits), *options, "--threads", str(args.threads)], 3600, env)
+            for number, kernel in enumerate(kernels, 1):
+                result = run_json(
+                    [*worker, str(bits), *options, "--threads", str(args.threads)], 3600, kernel_env(kernel)
+                )
                 result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
-                name = f"ours int{bits}" + (f" {kernel}" if kernel else "")
+                name = f"ours int{bits}" + (f" {kernel} #{number}" if kernel else "")
                 results[name] = result
                 print(f"{name}: {json.dumps(result)}", flush=True)
         if args.cpp_python and 4 in folders:
