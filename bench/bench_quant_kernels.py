@@ -28,7 +28,8 @@ as many blocks as fill GB (far more than any last-level cache, so every byte com
 variant and prefetch distance named (`--variants`, `--prefetch`) in turn, round after round, each round
 also timing a plain read of the same bytes (torch's sum, as bench_chatglm_cpu's bound uses). On a shared
 machine the ratio to the read of the same round is the figure to compare; the table gives its median
-over rounds beside the median and best GB/s.
+over rounds beside the median and best GB/s, and the same per second of the process's CPU time (with
+--threads 1 that leaves out the time the scheduler gave other processes' work).
 
 Prints one line per (kernel, shape, rows) with milliseconds per call and the effective weight
 bandwidth (weight bytes / time), then the sum over the four shapes per kernel: the per-token cost
@@ -189,21 +190,23 @@ def stream(gigabytes: float, variants: list[str], distances: list[int | None], r
         name: (lambda kernel=kernel: [kernel(*w[:2], None, w[2]) for w in weights])
         for name, kernel in configurations.items()
     }
-    figures: dict[str, list[float]] = {name: [] for name in ["read", *calls]}
-    ratios: dict[str, list[float]] = {name: [] for name in calls}
+    calls = {"read": read, **calls}
+    wall: dict[str, list[float]] = {name: [] for name in calls}  # GB/s of elapsed time
+    cpu: dict[str, list[float]] = {name: [] for name in calls}  # GB per second of this process's CPU time
     for _ in range(rounds):
-        started = time.perf_counter()
-        read()
-        figures["read"].append(total / (time.perf_counter() - started) / 1e9)
         for name, call in calls.items():
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             call()
-            figures[name].append(total / (time.perf_counter() - started) / 1e9)
-            ratios[name].append(figures[name][-1] / figures["read"][-1])
-    print(f"{'':34s}{'median GB/s':>12s}{'best GB/s':>11s}{'of the read (median)':>22s}")
-    for name, values in figures.items():
-        share = f"{statistics.median(ratios[name]):21.0%}" if name in ratios else ""
-        print(f"{name:34s}{statistics.median(values):12.1f}{max(values):11.1f} {share}")
+            wall[name].append(total / (time.perf_counter() - started) / 1e9)
+            cpu[name].append(total / (time.process_time() - cpu_started) / 1e9)
+    print(f"{'':30s}{'GB/s median':>12s}{'best':>7s}{'of read':>9s}{'GB/CPU-s':>10s}{'of read':>9s}")
+    for name in calls:
+        share = statistics.median(a / b for a, b in zip(wall[name], wall["read"], strict=True))
+        cpu_share = statistics.median(a / b for a, b in zip(cpu[name], cpu["read"], strict=True))
+        print(
+            f"{name:30s}{statistics.median(wall[name]):12.1f}{max(wall[name]):7.1f}{share:9.0%}"
+            f"{statistics.median(cpu[name]):10.1f}{cpu_share:9.0%}"
+        )
 
 
 def main() -> None:

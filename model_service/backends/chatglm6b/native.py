@@ -51,10 +51,12 @@ class Tuning:
     prefetch: int  # bytes; 0: the hardware prefetcher alone
 
 
-# Measured with bench/bench_quant_kernels.py --stream (docs/PERFORMANCE.md, "int4 decode kernel"):
-# Intel (Sapphire Rapids, where the kernel was first tuned): 512-bit VNNI, 4 KiB ahead (85-95 % of a read).
+# Intel (Sapphire Rapids, where the kernel was first tuned): 512-bit VNNI, 4 KiB ahead (85-95 % of a
+# read; 0, 0.5, 1, 2 and 8 KiB were slower). AMD Zen 4 (bench/bench_quant_kernels.py --stream, docs/
+# PERFORMANCE.md): the hardware prefetcher alone, 91-109 % of a read per CPU second against 70-79 % at
+# 4 KiB and 74-87 % at 0.25-8 KiB; its 512-bit VNNI is as fast as the 256-bit form, so the same order.
 INTEL_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=4096)
-ZEN4_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=4096)
+ZEN4_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=0)
 
 
 def tuning_for(cpu: CpuInfo) -> Tuning:
