@@ -290,3 +290,59 @@ def test_the_largest_sums_stay_exact(kernel: native.Int4Gemv) -> None:
     for row in (torch.ones(in_features), -torch.ones(in_features), torch.arange(in_features) % 2 * 2.0 - 1):
         expected = values.double() * 0.5 @ row.double()  # int8 rounding of +-1 is exact
         assert torch.equal(kernel(packed, scale, None, row).double(), expected)
+
+
+def fp32_bound(weight: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    """Per output, how far an fp32 sum of exact products may be from the exact sum: n * 2^-24 * sum |w x|
+    (the worst case for any summation order; bf16 weights are exact in fp32)."""
+    return weight.shape[1] * 2.0**-24 * (weight.double().abs() @ row.double().abs())
+
+
+@pytest.mark.parametrize(("out_features", "in_features"), [(130, 4096), (7, 96), (64, 32)])
+def test_the_bf16_product_is_an_fp32_product_of_the_exact_weights(out_features: int, in_features: int) -> None:
+    """bf16_gemv (the output matrix of a decoding step): within fp32 rounding of the exact product, where
+    torch.mv in bf16 rounds the row and the result to bf16 (8 bits: about 0.4 % of each logit)."""
+    kernel = native.bf16_kernel()
+    if switched_off():
+        assert kernel is None
+        pytest.skip(f"{native.DISABLE_VARIABLE}=0: the output matrix uses torch.mv in this run")
+    if not cpu_runs("avx2"):
+        pytest.skip("this CPU lacks AVX2")
+    assert kernel is not None
+    torch.manual_seed(in_features)
+    weight, row = torch.randn(out_features, in_features).bfloat16(), torch.randn(in_features)
+    exact = weight.double() @ row.double()
+    got = kernel(weight, row)
+    assert got.dtype == torch.float32 and got.shape == (out_features,)  # rows left over from groups of 4 too
+    assert ((got.double() - exact).abs() <= fp32_bound(weight, row)).all()
+    assert (got.double() - exact).abs().max() < (torch.mv(weight, row.bfloat16()).double() - exact).abs().max()
+
+
+def test_a_decoding_steps_logits_use_it_when_the_output_matrix_is_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's one-row logits from a bf16 output matrix (quantized, on CPU): bf16_gemv where it runs,
+    torch.mv with CHATGLM_NATIVE_KERNEL=0; both near the exact product, ours within fp32 rounding."""
+    from model_service.backends.chatglm6b.configuration import ChatGLMConfig
+    from model_service.backends.chatglm6b.modeling import ChatGLMForConditionalGeneration
+
+    torch.manual_seed(11)
+    config = ChatGLMConfig(vocab_size=300, hidden_size=64, num_layers=1, num_attention_heads=4, inner_hidden_size=128)
+    model = ChatGLMForConditionalGeneration(config).eval()
+    model.transformer.word_embeddings.to(torch.bfloat16)  # tied: the output matrix too, as the loader does
+    head = model.lm_head.weight
+    assert head.dtype == torch.bfloat16
+    hidden = torch.randn(1, 1, 64)
+    exact = head.double() @ hidden.reshape(-1).double()
+    for disabled in (False, True):
+        if disabled:
+            monkeypatch.setenv(native.DISABLE_VARIABLE, "0")
+        native.bf16_kernel.cache_clear()
+        with torch.inference_mode():
+            logits = model._output_logits(hidden)
+        assert logits.shape == (1, 1, 300) and logits.dtype == torch.float32
+        error = (logits.reshape(-1).double() - exact).abs()
+        if native.bf16_kernel() is not None:
+            assert (error <= fp32_bound(head, hidden.reshape(-1))).all()
+        else:
+            assert error.max() < 0.01 * exact.abs().max()  # bf16 row and result
+    assert disabled and native.bf16_kernel() is None
+    native.bf16_kernel.cache_clear()

@@ -36,6 +36,7 @@ SOURCE = Path(__file__).with_name("int4_gemv.c")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 QBLOCK = 32  # activation values per int8 scale, as in the C source
 ROWS = 64  # output rows per weight block, as in the C source
+BF16_COLUMNS = 32  # bf16_gemv's input columns per load (AVX-512); its `in` must be a multiple
 DISABLE_VARIABLE = "CHATGLM_NATIVE_KERNEL"
 VARIANT_VARIABLE = "CHATGLM_INT4_KERNEL"
 PREFETCH_VARIABLE = "CHATGLM_INT4_PREFETCH"
@@ -142,7 +143,7 @@ def int4_kernel(variant: str | None = None, prefetch: int | None = None) -> Int4
     tuning = tuning_for(this_cpu())
     distance = _prefetch_distance(prefetch, tuning)
     try:
-        library = ctypes.CDLL(str(_build()))
+        library = _library()
     except (OSError, RuntimeError) as error:
         log.warning("int4 layers use torch's kernel (about half as fast on CPU): %s", error)
         return None
@@ -161,6 +162,59 @@ def int4_kernel(variant: str | None = None, prefetch: int | None = None) -> Int4
     chosen = wanted or runnable[0]
     log.info("int4 layers use int4_gemv.c's %s variant, prefetching %d bytes ahead", chosen, distance)
     return Int4Gemv(library, chosen, distance)
+
+
+class Bf16Gemv:
+    """`y = W x` for a bf16 matrix W [out, in] and one fp32 row x (in a multiple of 32): fp32 products and sums."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self._call = library.bf16_gemv
+        self._call.restype = ctypes.c_int
+        self._call.argtypes = [pointer, pointer, pointer, integer, integer, integer, pointer]
+
+    @staticmethod
+    def fits(weight: torch.Tensor) -> bool:
+        return weight.dtype == torch.bfloat16 and weight.dim() == 2 and weight.shape[1] % BF16_COLUMNS == 0
+
+    def __call__(self, weight: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        assert self.fits(weight) and weight.is_contiguous() and row.shape == (weight.shape[1],)
+        row = row.float().contiguous()
+        output = torch.empty(weight.shape[0], dtype=torch.float32)
+        scratch = torch.empty(weight.shape[1], dtype=torch.float32)
+        status = self._call(
+            weight.data_ptr(),
+            row.data_ptr(),
+            output.data_ptr(),
+            weight.shape[1],
+            weight.shape[0],
+            torch.get_num_threads(),
+            scratch.data_ptr(),
+        )
+        if status != 0:
+            raise RuntimeError("this build of int4_gemv.c cannot run bf16_gemv")
+        return output
+
+
+@functools.cache
+def bf16_kernel() -> Bf16Gemv | None:
+    """int4_gemv.c's bf16 matrix-vector product (for the output matrix), or None where it cannot run here
+    (no AVX2 or no compiler: torch.mv then), or when CHATGLM_NATIVE_KERNEL=0."""
+    if os.environ.get(DISABLE_VARIABLE, "1") == "0":
+        return None
+    try:
+        library = _library()
+    except (OSError, RuntimeError) as error:
+        log.warning("the bf16 output matrix uses torch.mv: %s", error)
+        return None
+    library.int4_gemv_variants.restype = ctypes.c_int
+    if not library.int4_gemv_variants() & VARIANTS["avx2"]:
+        return None
+    return Bf16Gemv(library)
+
+
+def _library() -> ctypes.CDLL:
+    return ctypes.CDLL(str(_build()))  # the same file for every caller: dlopen returns the loaded one
 
 
 def _prefetch_distance(prefetch: int | None, tuning: Tuning) -> int:
