@@ -18,8 +18,10 @@
  * steps), whichever the CPU has, chosen at run time (native.py; CHATGLM_INT4_KERNEL names one):
  * - avx512-vnni: 512-bit vpdpbusd, 64 multiply-adds per instruction;
  * - avx-vnni: 256-bit vpdpbusd (AVX-VNNI, or AVX-512 VNNI's 256-bit form), half a chunk per load;
- * - avx2: the same dot products from vpmaddubsw (u8 x s8 pairs into int16: at most 2 * 15 * 127 = 3810,
- *   twice that after adding low and high nibbles, far from int16's limit) and vpmaddwd against ones.
+ * - avx2: the same dot products from vpmaddubsw (u8 x s8 pairs into int16) added up in int16 over 32
+ *   columns, then vpmaddwd against ones (bounds at run_block256).
+ * The prefetch distance is an argument: the best one differs between CPUs (native.py's tuning_for).
+ * bf16_gemv, at the end, is the decoding step's other large read: the bf16 output matrix times the row.
  */
 #include <immintrin.h>
 #include <math.h>
