@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from model_service.backends.chatglm6b.cpu import parse_cpuinfo, this_cpu
-from model_service.backends.chatglm6b.native import INTEL_TUNING, VARIANTS, ZEN4_TUNING, tuning_for
+from model_service.backends.chatglm6b.native import (
+    INTEL_TUNING,
+    VARIANTS,
+    ZEN4_TUNING,
+    bf16_head_is_ours,
+    tuning_for,
+)
 
 ZEN4 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -54,3 +60,8 @@ def test_an_unreadable_description_says_so_and_this_machine_has_one() -> None:
     )
     here = this_cpu()
     assert here.model_name and here.vendor and here.family is not None  # the machines this project runs on are Linux
+
+
+def test_the_output_matrix_is_ours_except_where_amx_serves_torch_mv() -> None:
+    assert bf16_head_is_ours(parse_cpuinfo(ZEN4)) and bf16_head_is_ours(parse_cpuinfo(ZEN3))
+    assert not bf16_head_is_ours(parse_cpuinfo(SAPPHIRE_RAPIDS))

@@ -53,11 +53,12 @@ class Tuning:
 
 
 # Intel (Sapphire Rapids, where the kernel was first tuned): 512-bit VNNI, 4 KiB ahead (85-95 % of a
-# read; 0, 0.5, 1, 2 and 8 KiB were slower). AMD Zen 4 (bench/bench_quant_kernels.py --stream, docs/
-# PERFORMANCE.md): the hardware prefetcher alone, 91-109 % of a read per CPU second against 70-79 % at
-# 4 KiB and 74-87 % at 0.25-8 KiB; its 512-bit VNNI is as fast as the 256-bit form, so the same order.
+# read; 0, 0.5, 1, 2 and 8 KiB were slower). AMD Zen 4 (docs/PERFORMANCE.md, issue 24): the hardware
+# prefetcher alone (91-109 % of a read per CPU second against 70-79 % at 4 KiB and 74-87 % at 0.25-8 KiB),
+# and vpdpbusd on 256-bit registers, which Zen 4 runs whole where it splits 512-bit ones: 4 % and 13 %
+# less CPU per decoding step than 512 bits in two in-model measurements (4 % more in the kernel alone).
 INTEL_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=4096)
-ZEN4_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=0)
+ZEN4_TUNING = Tuning(order=("avx-vnni", "avx512-vnni", "avx2"), prefetch=0)
 
 
 def tuning_for(cpu: CpuInfo) -> Tuning:
@@ -194,6 +195,13 @@ class Bf16Gemv:
         if status != 0:
             raise RuntimeError("this build of int4_gemv.c cannot run bf16_gemv")
         return output
+
+
+def bf16_head_is_ours(cpu: CpuInfo) -> bool:
+    """Whether bf16_gemv should multiply the output matrix on this CPU: not where it has AMX, on which
+    torch.mv (oneDNN) already read it at the memory's speed (48 ms for 1.07 GB on Sapphire Rapids; ours
+    is unmeasured there); elsewhere torch.mv was 3x slower (AMD Zen 4)."""
+    return "amx_bf16" not in cpu.flags
 
 
 @functools.cache
