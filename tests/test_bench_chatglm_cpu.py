@@ -124,3 +124,19 @@ def test_memory_benchmark_runs_the_model_inside_a_cgroup(tmp_path: Path) -> None
     assert "exit status 0" in lines[1] and "allocations over the limit: 0" in lines[1]
     report = json.loads(lines[2])
     assert report["new_tokens"] == 3 and report["loader"]["quantization"] == "checkpoint-4bit"
+
+
+def test_decode_split_benchmark_times_the_step_parts_per_configuration() -> None:
+    """bench_decode_split on the tiny model: each configuration's step split and its share of the bound."""
+    if int4_kernel("avx2") is None:
+        pytest.skip("int4_gemv.c's avx2 variant does not run here (no AVX2, no compiler, or switched off)")
+    command = [sys.executable, "-m", "bench.bench_decode_split", "--smoke", "--rounds", "1", "--steps", "4"]
+    result = subprocess.run(
+        [*command, "avx2:0:ours", "avx2:1024:torch"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"CPU: {this_cpu().describe()}\n" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("avx2:")]
+    assert [row.split()[0] for row in rows] == ["avx2:0:ours", "avx2:1024:torch"]
+    for row in rows:
+        assert float(row.split()[1]) > 0 and row.endswith("of the bound")
