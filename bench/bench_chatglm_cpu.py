@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.glm6b_random import FULL, SMOKE, Shape, checkpoint_bytes_per_token, special_ids, write_checkpoint  # noqa: E402
+from model_service.backends.chatglm6b.cpu import this_cpu  # noqa: E402
 
 GOAL = 0.5  # decode at >= 50 % of the bandwidth bound
 GIB = 1024**3
@@ -81,10 +82,11 @@ def measure_ours(folder: Path, bits: int, prompt_ids: list[int], new_tokens: int
 
 
 def _int4_kernel_variant() -> str:
+    """The int4 kernel the layers ran: int4_gemv.c's VARIANT:PREFETCH_BYTES, or torch's."""
     from model_service.backends.chatglm6b.native import int4_kernel
 
     kernel = int4_kernel()
-    return kernel.variant if kernel is not None else "torch"
+    return f"{kernel.variant}:{kernel.prefetch}" if kernel is not None else "torch"  # as --int4-kernels names it
 
 
 def _prefill_kernel_name() -> str:
@@ -224,8 +226,9 @@ def run_peer(args: argparse.Namespace, checkpoint: Path, prompt_file: Path, new_
 
 def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, Any]], bandwidths: list[float]) -> None:
     bandwidth = max(bandwidths)
+    print(f"\nCPU: {this_cpu().describe()}")
     print(
-        f"\nChatGLM-6B shape: {shape.num_layers} layers, hidden {shape.hidden_size}, inner {shape.inner_hidden_size}, "
+        f"ChatGLM-6B shape: {shape.num_layers} layers, hidden {shape.hidden_size}, inner {shape.inner_hidden_size}, "
         f"vocab {shape.vocab_size}; prompt {args.prompt_tokens} tokens, {args.new_tokens} new tokens, greedy; "
         f"{args.threads} threads, {os.cpu_count()} CPUs"
     )
@@ -234,13 +237,15 @@ def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, 
         + ", ".join(f"{value / 1e9:.1f}" for value in bandwidths)
         + f" GB/s (before / after); bound uses the best, {bandwidth / 1e9:.1f} GB/s"
     )
-    header = f"{'engine':<22}{'load s':>8}{'TTFT s':>9}{'prefill tok/s':>15}{'decode tok/s':>14}"
+    header = f"{'engine':<30}{'int4 kernel':<20}{'load s':>8}{'TTFT s':>9}{'prefill tok/s':>15}{'decode tok/s':>14}"
     print(header + f"{'GB/token':>10}{'bound tok/s':>13}{'of bound':>10}{'peak RSS GiB':>14}")
     for name, result in results.items():
         bound = bandwidth / result["bytes_per_token"]
         share = result["decode_tokens_per_s"] / bound
+        kernel = result.get("int4_kernel") or "-"
         print(
-            f"{name:<22}{result['load_s']:8.1f}{result['ttft_s']:9.2f}{args.prompt_tokens / result['ttft_s']:15.1f}"
+            f"{name:<30}{kernel:<20}{result['load_s']:8.1f}{result['ttft_s']:9.2f}"
+            f"{args.prompt_tokens / result['ttft_s']:15.1f}"
             f"{result['decode_tokens_per_s']:14.2f}{result['bytes_per_token'] / 1e9:10.2f}{bound:13.2f}"
             f"{share:10.0%}{result['peak_rss_bytes'] / GIB:14.2f}"
         )
@@ -259,6 +264,14 @@ def report(shape: Shape, args: argparse.Namespace, results: dict[str, dict[str, 
     print(f"goal: decode >= {GOAL:.0%} of the bandwidth bound: {'met' if met else 'NOT met'}")
 
 
+def kernel_env(kernel: str | None) -> dict[str, str] | None:
+    """The worker's environment for an --int4-kernels entry, VARIANT or VARIANT:BYTES (int4_gemv.c reads it)."""
+    if kernel is None:
+        return None
+    variant, _, prefetch = kernel.partition(":")
+    return {"CHATGLM_INT4_KERNEL": variant} | ({"CHATGLM_INT4_PREFETCH": prefetch} if prefetch else {})
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny shape in a temporary folder, a few seconds")
@@ -274,7 +287,9 @@ def parse_args() -> argparse.Namespace:
         "--int4-kernels",
         nargs="+",
         metavar="VARIANT",
-        help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side",
+        help="int4 only: one run per int4_gemv.c variant named (avx512-vnni, avx-vnni, avx2), side by side, "
+        "in the order given (a name twice runs twice: alternate them on a shared machine); VARIANT:BYTES also "
+        "sets its prefetch distance (avx2:0 = no software prefetch)",
     )
     parser.add_argument(
         "--prefill",
@@ -314,8 +329,9 @@ def main() -> None:
                 worker = [sys.executable, "-m", "bench.bench_chatglm_cpu", "--worker", str(folder), "--worker-bits"]
                 options = ["--prompt-file", str(prompt_file), "--new-tokens", str(args.new_tokens)]
                 kernels = args.int4_kernels if bits == 4 and args.int4_kernels else [None]
-                for kernel, prefill in [(kernel, prefill) for kernel in kernels for prefill in args.prefill or [None]]:
-                    env = {"CHATGLM_INT4_KERNEL": kernel} if kernel else {}  # int4_gemv.c's variant in the worker
+                runs = [(kernel, prefill) for kernel in kernels for prefill in args.prefill or [None]]
+                for number, (kernel, prefill) in enumerate(runs, 1):
+                    env = kernel_env(kernel) or {}  # int4_gemv.c's variant (and prefetch) in the worker
                     if prefill:  # int8_prefill.c on or off (off: the bf16 prompt path it replaced)
                         env["CHATGLM_PREFILL_KERNEL"] = "1" if prefill == "on" else "0"
                     command = [*worker, str(bits), *options, "--threads", str(args.threads)]
@@ -323,7 +339,7 @@ def main() -> None:
                     result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)
                     name = (
                         f"ours int{bits}"
-                        + (f" {kernel}" if kernel else "")
+                        + (f" {kernel} #{number}" if kernel else "")
                         + (f" prefill {prefill}" if prefill else "")
                     )
                     results[name + suffix] = result

@@ -23,6 +23,14 @@ step, larger = prefill), it times y = x @ W.T with fp32 activations and:
 "int8 dequant" and "int4 dequant" are what `model_service.chatglm.compute: exact` runs (the original's
 CPU arithmetic); `--only` times just the kernels named.
 
+`--stream GB` times int4_gemv.c as a decoding step meets it instead: one row through the four linears of
+as many blocks as fill GB (far more than any last-level cache, so every byte comes from memory), each
+variant and prefetch distance named (`--variants`, `--prefetch`) in turn, round after round, each round
+also timing a plain read of the same bytes (torch's sum, as bench_chatglm_cpu's bound uses). On a shared
+machine the ratio to the read of the same round is the figure to compare; the table gives its median
+over rounds beside the median and best GB/s, and the same per second of the process's CPU time (with
+--threads 1 that leaves out the time the scheduler gave other processes' work).
+
 Prints one line per (kernel, shape, rows) with milliseconds per call and the effective weight
 bandwidth (weight bytes / time), then the sum over the four shapes per kernel: the per-token cost
 of one transformer block.
@@ -43,7 +51,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model_service.backends.chatglm6b.native import VARIANTS, int4_kernel  # noqa: E402
+from model_service.backends.chatglm6b.cpu import this_cpu  # noqa: E402
+from model_service.backends.chatglm6b.native import VARIANTS, int4_kernel, tuning_for  # noqa: E402
 from model_service.backends.chatglm6b.quantization import (  # noqa: E402
     pack_int4_for_torch,
     pack_int4_vnni,
@@ -152,6 +161,54 @@ def _bitsandbytes(weight: torch.Tensor, in_features: int, out_features: int) -> 
     return found
 
 
+def stream(gigabytes: float, variants: list[str], distances: list[int | None], rounds: int) -> None:
+    """Decode-like timing of int4_gemv.c: every byte from memory, alternating configurations within a round."""
+    block = [(in_features, out_features) for in_features, out_features in SHAPES.values()]
+    block_bytes = sum(in_features * out_features // 2 for in_features, out_features in block)
+    layers = max(1, round(gigabytes * 1e9 / block_bytes))
+    weights = []  # random bytes are valid packed nibbles; the timing does not depend on their values
+    for _ in range(layers):
+        for in_features, out_features in block:
+            packed = torch.randint(0, 256, (out_features * in_features // 2,), dtype=torch.uint8)
+            weights.append((packed, torch.rand(out_features) * 0.01, torch.randn(in_features)))
+    total = layers * block_bytes
+    configurations = {}
+    for variant in variants:
+        for distance in distances:
+            kernel = int4_kernel(variant, distance)
+            if kernel is None:
+                print(f"# {variant}: this CPU or build cannot run it")
+                continue
+            configurations[f"{variant} prefetch {kernel.prefetch}"] = kernel
+    print(f"streaming {layers} blocks' linears, {total / 1e9:.2f} GB per pass, {rounds} rounds")
+
+    def read() -> None:
+        for packed, _, _ in weights:
+            packed.view(torch.float32).sum()
+
+    calls = {
+        name: (lambda kernel=kernel: [kernel(*w[:2], None, w[2]) for w in weights])
+        for name, kernel in configurations.items()
+    }
+    calls = {"read": read, **calls}
+    wall: dict[str, list[float]] = {name: [] for name in calls}  # GB/s of elapsed time
+    cpu: dict[str, list[float]] = {name: [] for name in calls}  # GB per second of this process's CPU time
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append(total / (time.perf_counter() - started) / 1e9)
+            cpu[name].append(total / (time.process_time() - cpu_started) / 1e9)
+    print(f"{'':30s}{'GB/s median':>12s}{'best':>7s}{'of read':>9s}{'GB/CPU-s':>10s}{'of read':>9s}")
+    for name in calls:
+        share = statistics.median(a / b for a, b in zip(wall[name], wall["read"], strict=True))
+        cpu_share = statistics.median(a / b for a, b in zip(cpu[name], cpu["read"], strict=True))
+        print(
+            f"{name:30s}{statistics.median(wall[name]):12.1f}{max(wall[name]):7.1f}{share:9.0%}"
+            f"{statistics.median(cpu[name]):10.1f}{cpu_share:9.0%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 64])
@@ -160,12 +217,28 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="time only these kernels (names as printed)")
     parser.add_argument("--threads", type=int, help="torch's (and int4_gemv.c's) threads (default: torch's)")
     parser.add_argument("--best", action="store_true", help="report the fastest call, not the median")
+    parser.add_argument("--stream", type=float, metavar="GB", help="int4_gemv.c over GB of weights from memory")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="--stream: variants (default: all)")
+    parser.add_argument(
+        "--prefetch", nargs="+", type=int, metavar="BYTES", help="--stream: prefetch distances (default: the CPU's)"
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="--stream: rounds (default 7)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    shapes = {"dense (1/4 size)": (1024, 1024)} if args.quick else SHAPES
+    cpu = this_cpu()
+    tuning = tuning_for(cpu)
+    print(f"CPU: {cpu.describe()}")
+    print(f"int4_gemv.c for this CPU: variants in order {', '.join(tuning.order)}, prefetch {tuning.prefetch} bytes")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}")
+    print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}")
+    if args.stream:
+        with torch.inference_mode():
+            stream(args.stream, args.variants or list(VARIANTS), args.prefetch or [None], args.rounds)
+        print(f"load average at end: {Path('/proc/loadavg').read_text().strip()}")
+        return
+    shapes = {"dense (1/4 size)": (1024, 1024)} if args.quick else SHAPES
     totals: dict[tuple[str, int], float] = {}
     with torch.inference_mode():
         for name, (in_features, out_features) in shapes.items():

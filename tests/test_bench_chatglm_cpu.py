@@ -13,6 +13,8 @@ import sentencepiece
 import torch
 
 from bench.glm6b_random import FULL, SMOKE, checkpoint_bytes_per_token, sentencepiece_bytes, write_checkpoint
+from model_service.backends.chatglm6b.cpu import this_cpu
+from model_service.backends.chatglm6b.native import VARIANTS, int4_kernel
 
 REPO = Path(__file__).resolve().parents[1]
 LINEARS = ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
@@ -80,11 +82,32 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_figures() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
+    assert f"CPU: {this_cpu().describe()}\n" in result.stdout  # figures from different machines told apart
     table = result.stdout.split("peak RSS GiB")[1]
-    for engine in ("ours int4", "ours int8"):
-        row = next(line for line in table.splitlines() if line.startswith(engine))
-        assert float(row.split()[5]) > 0  # decode tokens/s
+    kernel = int4_kernel()
+    for engine, ran in (
+        ("ours int4", f"{kernel.variant}:{kernel.prefetch}" if kernel else "torch"),
+        ("ours int8", "-"),
+    ):
+        row = next(line for line in table.splitlines() if line.startswith(engine)).split()
+        assert row[2] == ran  # the int4 kernel that ran, beside the figures
+        assert float(row[6]) > 0  # decode tokens/s
     assert "goal: decode >= 50% of the bandwidth bound" in result.stdout
+
+
+def test_kernel_benchmark_names_the_cpu_and_streams_each_variant_from_memory() -> None:
+    """bench_quant_kernels --stream, tiny: the CPU, each variant this CPU runs, its share of a plain read."""
+    command = [sys.executable, "bench/bench_quant_kernels.py", "--threads", "1", "--stream", "0.01", "--rounds", "1"]
+    command += ["--prefetch", "0", "1024"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith(f"CPU: {this_cpu().describe()}\n")
+    table = result.stdout.split("of read\n")[1].splitlines()
+    rows = {line.rsplit(None, 5)[0]: line.split() for line in table if " prefetch " in line}
+    runnable = [variant for variant in VARIANTS if int4_kernel(variant) is not None]
+    assert list(rows) == [f"{variant} prefetch {ahead}" for variant in runnable for ahead in (0, 1024)]
+    for row in rows.values():
+        assert float(row[3]) > 0 and row[5].endswith("%") and row[7].endswith("%")  # GB/s; shares of the read
 
 
 def test_memory_benchmark_runs_the_model_inside_a_cgroup(tmp_path: Path) -> None:
@@ -101,3 +124,19 @@ def test_memory_benchmark_runs_the_model_inside_a_cgroup(tmp_path: Path) -> None
     assert "exit status 0" in lines[1] and "allocations over the limit: 0" in lines[1]
     report = json.loads(lines[2])
     assert report["new_tokens"] == 3 and report["loader"]["quantization"] == "checkpoint-4bit"
+
+
+def test_decode_split_benchmark_times_the_step_parts_per_configuration() -> None:
+    """bench_decode_split on the tiny model: each configuration's step split and its share of the bound."""
+    if int4_kernel("avx2") is None:
+        pytest.skip("int4_gemv.c's avx2 variant does not run here (no AVX2, no compiler, or switched off)")
+    command = [sys.executable, "-m", "bench.bench_decode_split", "--smoke", "--rounds", "1", "--steps", "4"]
+    result = subprocess.run(
+        [*command, "avx2:0:ours", "avx2:1024:torch"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"CPU: {this_cpu().describe()}\n" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("avx2:")]
+    assert [row.split()[0] for row in rows] == ["avx2:0:ours", "avx2:1024:torch"]
+    for row in rows:
+        assert float(row.split()[1]) > 0 and row.endswith("of the bound")

@@ -18,8 +18,10 @@
  * steps), whichever the CPU has, chosen at run time (native.py; CHATGLM_INT4_KERNEL names one):
  * - avx512-vnni: 512-bit vpdpbusd, 64 multiply-adds per instruction;
  * - avx-vnni: 256-bit vpdpbusd (AVX-VNNI, or AVX-512 VNNI's 256-bit form), half a chunk per load;
- * - avx2: the same dot products from vpmaddubsw (u8 x s8 pairs into int16: at most 2 * 15 * 127 = 3810,
- *   twice that after adding low and high nibbles, far from int16's limit) and vpmaddwd against ones.
+ * - avx2: the same dot products from vpmaddubsw (u8 x s8 pairs into int16) added up in int16 over 32
+ *   columns, then vpmaddwd against ones (bounds at run_block256).
+ * The prefetch distance is an argument: the best one differs between CPUs (native.py's tuning_for).
+ * bf16_gemv, at the end, is the decoding step's other large read: the bf16 output matrix times the row.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -27,9 +29,8 @@
 #include <string.h>
 
 #define ROWS 64  /* output rows per block */
-/* Bytes ahead to prefetch: the hardware prefetcher alone kept 2 cores at ~70 % of the memory's speed;
-   4 KiB ahead reached 85-95 % (bench figures in docs/PERFORMANCE.md; 2 and 8 KiB were slower). */
-#define PREFETCH 4096
+/* Software prefetch distance: the caller's (native.py picks it per CPU); at most this many bytes ahead. */
+#define MAX_PREFETCH 65536
 #define QBLOCK 32 /* activation values per int8 scale */
 
 #define VARIANT_AVX512_VNNI 1
@@ -100,10 +101,32 @@ static void quantize_row(const float *x, int n, int8_t *values, float *scales, i
     }
 }
 
+/*
+ * Work per 64 weight bytes (a 16-row tile, 8 input columns), the same on every variant's lanes:
+ * - the low nibbles are masked (v & 0x0F) and multiplied by activation bytes 0-3 of the column group;
+ * - the high nibbles are NOT shifted down: masked in place (v & 0xF0) they are 16 times the value, and
+ *   their sum (with activation bytes 4-7) is divided by 16 once per 32 columns (an exact shift: every
+ *   term is a multiple of 16; 240 * 127 * 32 is far from int32's limit). One instruction less per load.
+ * The low and the high nibbles go to separate accumulators, so a dot product's dependency chain is 4
+ * long per 32 columns and 8 of them (16 on 256-bit registers) run side by side.
+ * `prefetch` bytes ahead are prefetched (0: none, the hardware prefetcher alone); PREFETCH_CHECK makes
+ * the test a constant in each copy of the loop the compiler makes.
+ */
+#define PREFETCH_CHECK(prefetch, call) \
+    do {                               \
+        if (prefetch) {                \
+            call(1);                   \
+        } else {                       \
+            call(0);                   \
+        }                              \
+    } while (0)
+
 #ifdef HAVE_AVX512_VNNI
 /* Output rows [64 * block, 64 * block + 64) into y. */
-static void run_block(const uint8_t *weight, const float *row_scale, const float *bias, const int8_t *x,
-                      const float *x_scale, const int32_t *x_sum, float *y, int in, int block) {
+static inline __attribute__((always_inline)) void run_block_body(const uint8_t *weight, const float *row_scale,
+                                                                const float *bias, const int8_t *x,
+                                                                const float *x_scale, const int32_t *x_sum, float *y,
+                                                                int in, int block, int prefetch, const int ahead) {
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const uint8_t *p = weight + (size_t)block * ROWS * (in / 2);
     __m512 out[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
@@ -118,15 +141,15 @@ static void run_block(const uint8_t *weight, const float *row_scale, const float
             const __m512i x_first = _mm512_set1_epi32(first), x_second = _mm512_set1_epi32(second);
             for (int t = 0; t < 4; t++, p += 64) {
                 const __m512i v = _mm512_loadu_si512((const void *)p);
-                _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
+                if (ahead) _mm_prefetch((const char *)p + prefetch, _MM_HINT_T0);
                 low[t] = _mm512_dpbusd_epi32(low[t], _mm512_and_si512(v, nibble), x_first);
-                high[t] = _mm512_dpbusd_epi32(high[t], _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), x_second);
+                high[t] = _mm512_dpbusd_epi32(high[t], _mm512_andnot_si512(nibble, v), x_second);
             }
         }
         const __m512i offset = _mm512_set1_epi32(8 * x_sum[b]);
         const __m512 scale = _mm512_set1_ps(x_scale[b]);
         for (int t = 0; t < 4; t++) {
-            const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low[t], high[t]), offset);
+            const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low[t], _mm512_srai_epi32(high[t], 4)), offset);
             out[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, out[t]);
         }
     }
@@ -137,31 +160,34 @@ static void run_block(const uint8_t *weight, const float *row_scale, const float
         _mm512_storeu_ps(y + row, result);
     }
 }
-#endif
 
-/* Four weight bytes x four activation bytes per int32 lane, for the low and the high nibbles, added to acc. */
-static inline __attribute__((always_inline)) __m256i dot256(__m256i acc, __m256i low, __m256i high, __m256i x_first,
-                                                           __m256i x_second, const int vnni) {
-#ifdef DPBUSD256
-    if (vnni) return DPBUSD256(DPBUSD256(acc, low, x_first), high, x_second);
-#endif
-    (void)vnni;
-    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(low, x_first), _mm256_maddubs_epi16(high, x_second));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+static void run_block(const uint8_t *weight, const float *row_scale, const float *bias, const int8_t *x,
+                      const float *x_scale, const int32_t *x_sum, float *y, int in, int block, int prefetch) {
+#define RUN_BLOCK(ahead) run_block_body(weight, row_scale, bias, x, x_scale, x_sum, y, in, block, prefetch, ahead)
+    PREFETCH_CHECK(prefetch, RUN_BLOCK);
+#undef RUN_BLOCK
 }
+#endif
 
-/* run_block on 256-bit registers: each 64-byte chunk (a 16-row tile) is two halves of 8 rows. */
-static inline __attribute__((always_inline)) void run_block256(const uint8_t *weight, const float *row_scale,
-                                                              const float *bias, const int8_t *x,
-                                                              const float *x_scale, const int32_t *x_sum, float *y,
-                                                              int in, int block, const int vnni) {
+/*
+ * run_block on 256-bit registers: each 64-byte chunk (a 16-row tile) is two halves of 8 rows.
+ * With VNNI, vpdpbusd as above. Without (AVX2), vpmaddubsw multiplies u8 nibbles by s8 activations and
+ * adds neighbours into int16: |pair| <= 2 * 15 * 127 = 3810, low + high <= 7620, so the four column groups
+ * of 32 columns add up in int16 (<= 30480 < 32767, exact) and one vpmaddwd against ones per 32 columns
+ * widens them to int32. (The high nibbles must be shifted here: 16 times a nibble overflows int16 pairs.)
+ */
+static inline __attribute__((always_inline)) void run_block256_body(const uint8_t *weight, const float *row_scale,
+                                                                   const float *bias, const int8_t *x,
+                                                                   const float *x_scale, const int32_t *x_sum,
+                                                                   float *y, int in, int block, int prefetch,
+                                                                   const int ahead, const int vnni) {
     const __m256i nibble = _mm256_set1_epi8(0x0F);
     const uint8_t *p = weight + (size_t)block * ROWS * (in / 2);
     __m256 out[8];
     for (int h = 0; h < 8; h++) out[h] = _mm256_setzero_ps();
     for (int b = 0; b < in / QBLOCK; b++) {
-        __m256i sums[8];
-        for (int h = 0; h < 8; h++) sums[h] = _mm256_setzero_si256();
+        __m256i low[8], high[8];
+        for (int h = 0; h < 8; h++) low[h] = high[h] = _mm256_setzero_si256();
         const int8_t *xb = x + b * QBLOCK;
         for (int c = 0; c < QBLOCK / 8; c++) {
             int32_t first, second;
@@ -170,16 +196,26 @@ static inline __attribute__((always_inline)) void run_block256(const uint8_t *we
             const __m256i x_first = _mm256_set1_epi32(first), x_second = _mm256_set1_epi32(second);
             for (int h = 0; h < 8; h++, p += 32) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)p);
-                if ((h & 1) == 0) _mm_prefetch((const char *)p + PREFETCH, _MM_HINT_T0);
-                const __m256i low = _mm256_and_si256(v, nibble);
-                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
-                sums[h] = dot256(sums[h], low, high, x_first, x_second, vnni);
+                if (ahead && (h & 1) == 0) _mm_prefetch((const char *)p + prefetch, _MM_HINT_T0);
+#ifdef DPBUSD256
+                if (vnni) {
+                    low[h] = DPBUSD256(low[h], _mm256_and_si256(v, nibble), x_first);
+                    high[h] = DPBUSD256(high[h], _mm256_andnot_si256(nibble, v), x_second);
+                    continue;
+                }
+#endif
+                const __m256i pairs =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, nibble), x_first),
+                                     _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), nibble), x_second));
+                low[h] = _mm256_add_epi16(low[h], pairs);
             }
         }
         const __m256i offset = _mm256_set1_epi32(8 * x_sum[b]);
         const __m256 scale = _mm256_set1_ps(x_scale[b]);
         for (int h = 0; h < 8; h++) {
-            out[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums[h], offset)), scale, out[h]);
+            const __m256i dot = vnni ? _mm256_add_epi32(low[h], _mm256_srai_epi32(high[h], 4))
+                                     : _mm256_madd_epi16(low[h], _mm256_set1_epi16(1));
+            out[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dot, offset)), scale, out[h]);
         }
     }
     for (int h = 0; h < 8; h++) {
@@ -190,15 +226,31 @@ static inline __attribute__((always_inline)) void run_block256(const uint8_t *we
     }
 }
 
+static void run_block256(const uint8_t *weight, const float *row_scale, const float *bias, const int8_t *x,
+                         const float *x_scale, const int32_t *x_sum, float *y, int in, int block, int prefetch,
+                         const int vnni) {
+#define RUN_VNNI(ahead) run_block256_body(weight, row_scale, bias, x, x_scale, x_sum, y, in, block, prefetch, ahead, 1)
+#define RUN_AVX2(ahead) run_block256_body(weight, row_scale, bias, x, x_scale, x_sum, y, in, block, prefetch, ahead, 0)
+    if (vnni) {
+        PREFETCH_CHECK(prefetch, RUN_VNNI);
+    } else {
+        PREFETCH_CHECK(prefetch, RUN_AVX2);
+    }
+#undef RUN_VNNI
+#undef RUN_AVX2
+}
+
 /*
  * y[out] = weight (packed as above) times x[in], per-row scales and an optional bias, all float32, with
- * `variant` (one VARIANT_ bit). `scratch` holds in + in/QBLOCK*8 bytes. in % 32 == 0 and out % 64 == 0.
- * Returns 0, or -1 for a variant this build cannot run. The threads are OpenMP's: the library links the
- * libgomp torch has loaded, so they are torch's own pool rather than a second set competing with it.
+ * `variant` (one VARIANT_ bit), prefetching `prefetch` bytes ahead (0: none; 0..65536). `scratch` holds
+ * in + in/QBLOCK*8 bytes. in % 32 == 0 and out % 64 == 0. Returns 0, or -1 for a variant this build cannot
+ * run or a prefetch distance out of range. The threads are OpenMP's: the library links the libgomp torch
+ * has loaded, so they are torch's own pool rather than a second set competing with it.
  */
 int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
-              int out, int threads, void *scratch, int variant) {
+              int out, int threads, void *scratch, int variant, int prefetch) {
     if (!(variant & int4_gemv_variants()) || (variant & (variant - 1))) return -1;
+    if (prefetch < 0 || prefetch > MAX_PREFETCH) return -1;
     int8_t *values = (int8_t *)scratch;
     float *scales = (float *)(values + in);
     int32_t *sums = (int32_t *)(scales + in / QBLOCK);
@@ -207,12 +259,12 @@ int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, 
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
     for (int block = 0; block < blocks; block++) {
         if (variant == VARIANT_AVX2) {
-            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, 0);
+            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, prefetch, 0);
         } else if (variant == VARIANT_AVX_VNNI) {
-            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, 1);
+            run_block256(weight, row_scale, bias, values, scales, sums, y, in, block, prefetch, 1);
         } else {
 #ifdef HAVE_AVX512_VNNI
-            run_block(weight, row_scale, bias, values, scales, sums, y, in, block);
+            run_block(weight, row_scale, bias, values, scales, sums, y, in, block, prefetch);
 #endif
         }
     }
@@ -311,7 +363,82 @@ int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t
     return 0;
 }
 
+/*
+ * The bf16 output matrix times one fp32 row (a decoding step's logits): y[out] = W[out, in] x[in], fp32.
+ *
+ * Why: torch's bf16 matrix-vector product runs at the memory's speed where oneDNN has AMX (Intel), but at
+ * ~5 GB/s per core on AMD Zen 4 (measured: 204 ms of a 380 ms step at 1 thread, more than all 112 int4
+ * linears). Here a bf16 weight becomes fp32 exactly by bit operations: two bf16 in a 32-bit lane are
+ * (odd << 16) | even, so `lane << 16` is the even column's float and `lane & 0xFFFF0000` the odd one's;
+ * the row x is split into its even and odd columns once. Products and sums are fp32 (torch rounds x and
+ * the result to bf16; this does neither). Four rows at a time share each load of x; two accumulators per
+ * row keep eight FMA chains going.
+ */
+#ifdef __AVX512F__
+#define BF16_LANES 16 /* 32-bit lanes per register: 32 bf16 weights per load */
+typedef __m512 fvec;
+typedef __m512i ivec;
+#define LOAD_I(p) _mm512_loadu_si512((const void *)(p))
+#define LOAD_F(p) _mm512_loadu_ps(p)
+#define EVEN(v) _mm512_castsi512_ps(_mm512_slli_epi32(v, 16))
+#define ODD(v) _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xFFFF0000u)))
+#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define ZERO() _mm512_setzero_ps()
+#define SUM(v) _mm512_reduce_add_ps(v)
 #else
+#define BF16_LANES 8
+typedef __m256 fvec;
+typedef __m256i ivec;
+#define LOAD_I(p) _mm256_loadu_si256((const __m256i *)(p))
+#define LOAD_F(p) _mm256_loadu_ps(p)
+#define EVEN(v) _mm256_castsi256_ps(_mm256_slli_epi32(v, 16))
+#define ODD(v) _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xFFFF0000u)))
+#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define ZERO() _mm256_setzero_ps()
+static inline float SUM(__m256 v) {
+    __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
+#endif
+
+/* Rows [first, first + count) of W (count <= 4) into y; even/odd: x's even and odd columns. */
+static inline __attribute__((always_inline)) void bf16_rows(const uint16_t *w, const float *even, const float *odd,
+                                                           float *y, int in, int first, const int count) {
+    fvec low[4], high[4];
+    for (int r = 0; r < count; r++) low[r] = high[r] = ZERO();
+    for (int k = 0; k < in; k += 2 * BF16_LANES) {
+        const fvec x_even = LOAD_F(even + k / 2), x_odd = LOAD_F(odd + k / 2);
+        for (int r = 0; r < count; r++) {
+            const ivec v = LOAD_I(w + (size_t)(first + r) * in + k);
+            low[r] = FMA(EVEN(v), x_even, low[r]);
+            high[r] = FMA(ODD(v), x_odd, high[r]);
+        }
+    }
+    for (int r = 0; r < count; r++) y[first + r] = SUM(low[r]) + SUM(high[r]);
+}
+
+/* y[out] = W x with W bf16 [out, in] (in a multiple of 32), x and y fp32; `scratch` holds `in` floats. */
+int bf16_gemv(const uint16_t *weight, const float *x, float *y, int in, int out, int threads, float *scratch) {
+    if (in % 32 != 0 || out < 0) return -1;
+    float *even = scratch, *odd = scratch + in / 2;
+    for (int k = 0; k < in / 2; k++) {
+        even[k] = x[2 * k];
+        odd[k] = x[2 * k + 1];
+    }
+    const int groups = out / 4;
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+    for (int group = 0; group < groups; group++) bf16_rows(weight, even, odd, y, in, 4 * group, 4);
+    for (int row = 4 * groups; row < out; row++) bf16_rows(weight, even, odd, y, in, row, 1);
+    return 0;
+}
+
+#else
+
+int bf16_gemv(const uint16_t *weight, const float *x, float *y, int in, int out, int threads, float *scratch) {
+    (void)weight; (void)x; (void)y; (void)in; (void)out; (void)threads; (void)scratch;
+    return -1;
+}
 
 int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t *out, int in, int rows, int threads,
                          int variant) {
@@ -320,9 +447,9 @@ int int4_dequantize_bf16(const uint8_t *weight, const float *row_scale, uint16_t
 }
 
 int int4_gemv(const uint8_t *weight, const float *row_scale, const float *bias, const float *x, float *y, int in,
-              int out, int threads, void *scratch, int variant) {
+              int out, int threads, void *scratch, int variant, int prefetch) {
     (void)weight; (void)row_scale; (void)bias; (void)x; (void)y; (void)in; (void)out; (void)threads; (void)scratch;
-    (void)variant;
+    (void)variant; (void)prefetch;
     return -1;
 }
 

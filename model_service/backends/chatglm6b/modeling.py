@@ -36,6 +36,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 
 from model_service.backends.chatglm6b.cache import new_cache
 from model_service.backends.chatglm6b.configuration import ChatGLMConfig
+from model_service.backends.chatglm6b.cpu import this_cpu
+from model_service.backends.chatglm6b.native import Bf16Gemv, bf16_head_is_ours, bf16_kernel
 from model_service.backends.chatglm6b.quantization import LINEAR_NAMES, QuantizedLinear
 
 ALPHA = (2 * 28) ** 0.5  # GLMBlock's default num_layers=28, never overridden by the original model
@@ -361,9 +363,14 @@ class ChatGLMForConditionalGeneration(ChatGLMPreTrainedModel, GenerationMixin):
         if head.dtype == hidden.dtype:
             return self.lm_head(hidden)
         # A narrower output matrix (bf16 beside fp32 blocks: quantized, on CPU). For the one row of a
-        # decoding step a matrix-vector product reads it at the memory's speed (48 ms for 1.07 GB here,
-        # where a 1-row linear takes 75 ms; bench/bench_chatglm_cpu.py).
+        # decoding step a matrix-vector product reads it at the memory's speed (48 ms for 1.07 GB on
+        # Intel with AMX, where a 1-row linear takes 75 ms; bench/bench_chatglm_cpu.py). torch's takes
+        # ~200 ms of CPU on AMD Zen 4, so int4_gemv.c's bf16_gemv runs it on CPUs without AMX (fp32 throughout).
         if hidden.shape[:-1].numel() == 1:
+            ours = head.device.type == "cpu" and Bf16Gemv.fits(head) and bf16_head_is_ours(this_cpu())
+            kernel = bf16_kernel() if ours else None
+            if kernel is not None and head.is_contiguous():
+                return kernel(head, hidden.reshape(-1)).reshape(*hidden.shape[:-1], head.shape[0])
             row = hidden.reshape(-1).to(head.dtype)
             return torch.mv(head, row).float().reshape(*hidden.shape[:-1], head.shape[0])
         return self.lm_head(hidden.to(head.dtype)).float()

@@ -4,8 +4,10 @@ The library is built with the system's C compiler (`$CC`, else `cc`/`gcc`) and `
 uses the instructions this CPU has, into a cache folder keyed by the source, the flags, the compiler
 and the CPU's feature flags; later starts load it from there (one compile, about a second). It holds a
 variant per instruction set (AVX-512 VNNI, AVX-VNNI on 256-bit registers, plain AVX2), all on the same
-weight layout and giving the same numbers; `int4_kernel()` picks the fastest this CPU runs, or the one
-`CHATGLM_INT4_KERNEL` names (avx512-vnni, avx-vnni, avx2: to test or compare them on one machine).
+weight layout and giving the same numbers; `int4_kernel()` picks the one that is fastest on this kind of
+CPU (`tuning_for`), or the one `CHATGLM_INT4_KERNEL` names (avx512-vnni, avx-vnni, avx2: to test or
+compare them on one machine); its software prefetch distance likewise (`CHATGLM_INT4_PREFETCH`, bytes,
+0 for none).
 Where there is no compiler, the build fails or the CPU lacks even AVX2, `int4_kernel()` returns None
 with the reason logged once, and int4 layers use torch's own kernel (correct, about half as fast).
 `CHATGLM_NATIVE_KERNEL=0` turns it off.
@@ -21,9 +23,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from model_service.backends.chatglm6b.cpu import CpuInfo, this_cpu
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +36,46 @@ SOURCE = Path(__file__).with_name("int4_gemv.c")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 QBLOCK = 32  # activation values per int8 scale, as in the C source
 ROWS = 64  # output rows per weight block, as in the C source
+BF16_COLUMNS = 32  # bf16_gemv's input columns per load (AVX-512); its `in` must be a multiple
 DISABLE_VARIABLE = "CHATGLM_NATIVE_KERNEL"
 VARIANT_VARIABLE = "CHATGLM_INT4_KERNEL"
-VARIANTS = {"avx512-vnni": 1, "avx-vnni": 2, "avx2": 4}  # fastest first; the bits int4_gemv.c uses
+PREFETCH_VARIABLE = "CHATGLM_INT4_PREFETCH"
+VARIANTS = {"avx512-vnni": 1, "avx-vnni": 2, "avx2": 4}  # the bits int4_gemv.c uses
+MAX_PREFETCH = 65536  # as in the C source
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Which variant to prefer (first runnable wins) and how far ahead to prefetch, for a kind of CPU."""
+
+    order: tuple[str, ...]
+    prefetch: int  # bytes; 0: the hardware prefetcher alone
+
+
+# Intel (Sapphire Rapids, where the kernel was first tuned): 512-bit VNNI, 4 KiB ahead (85-95 % of a
+# read; 0, 0.5, 1, 2 and 8 KiB were slower). AMD Zen 4 (docs/PERFORMANCE.md, issue 24): the hardware
+# prefetcher alone (91-109 % of a read per CPU second against 70-79 % at 4 KiB and 74-87 % at 0.25-8 KiB),
+# and vpdpbusd on 256-bit registers, which Zen 4 runs whole where it splits 512-bit ones: 4 % and 13 %
+# less CPU per decoding step than 512 bits in two in-model measurements (4 % more in the kernel alone).
+INTEL_TUNING = Tuning(order=("avx512-vnni", "avx-vnni", "avx2"), prefetch=4096)
+ZEN4_TUNING = Tuning(order=("avx-vnni", "avx512-vnni", "avx2"), prefetch=0)
+
+
+def tuning_for(cpu: CpuInfo) -> Tuning:
+    """The variant order and prefetch distance measured best on this kind of CPU (others: Intel's)."""
+    return ZEN4_TUNING if cpu.double_pumps_512_bits else INTEL_TUNING
 
 
 class Int4Gemv:
     """`y = W x * scale + bias` for one fp32 row, W packed by quantization.pack_int4_vnni; and W to bf16."""
 
-    def __init__(self, library: ctypes.CDLL, variant: str) -> None:
+    def __init__(self, library: ctypes.CDLL, variant: str, prefetch: int) -> None:
         pointer, integer = ctypes.c_void_p, ctypes.c_int
-        self.variant = variant
+        self.variant, self.prefetch = variant, prefetch
         self._code = VARIANTS[variant]
         self._call = library.int4_gemv
         self._call.restype = ctypes.c_int
-        self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, integer, integer, integer, pointer, integer]
+        self._call.argtypes = [pointer, pointer, pointer, pointer, pointer, *[integer] * 3, pointer, integer, integer]
         self._dequantize = library.int4_dequantize_bf16
         self._dequantize.restype = ctypes.c_int
         self._dequantize.argtypes = [pointer, pointer, pointer, integer, integer, integer, integer]
@@ -73,6 +103,7 @@ class Int4Gemv:
             torch.get_num_threads(),
             scratch.data_ptr(),
             self._code,
+            self.prefetch,
         )
         if status != 0:
             raise RuntimeError(f"this build of int4_gemv.c cannot run its {self.variant} variant")
@@ -98,9 +129,10 @@ class Int4Gemv:
 
 
 @functools.cache
-def int4_kernel(variant: str | None = None) -> Int4Gemv | None:
-    """The compiled kernel in `variant` (default: CHATGLM_INT4_KERNEL, else the fastest this CPU runs),
-    or None (reason logged) where it cannot run here."""
+def int4_kernel(variant: str | None = None, prefetch: int | None = None) -> Int4Gemv | None:
+    """The compiled kernel in `variant` (default: CHATGLM_INT4_KERNEL, else the first this CPU runs in
+    its tuning's order) prefetching `prefetch` bytes ahead (default: CHATGLM_INT4_PREFETCH, else the
+    tuning's), or None (reason logged) where it cannot run here."""
     if os.environ.get(DISABLE_VARIABLE, "1") == "0":
         log.info("%s=0: int4 layers use torch's kernel", DISABLE_VARIABLE)
         return None
@@ -109,13 +141,15 @@ def int4_kernel(variant: str | None = None) -> Int4Gemv | None:
         raise ValueError(
             f"{VARIANT_VARIABLE}={wanted!r} names no int4 kernel variant; use one of {', '.join(VARIANTS)}"
         )
+    tuning = tuning_for(this_cpu())
+    distance = _prefetch_distance(prefetch, tuning)
     try:
-        library = ctypes.CDLL(str(_build()))
+        library = _library()
     except (OSError, RuntimeError) as error:
         log.warning("int4 layers use torch's kernel (about half as fast on CPU): %s", error)
         return None
     library.int4_gemv_variants.restype = ctypes.c_int
-    runnable = [name for name, bit in VARIANTS.items() if library.int4_gemv_variants() & bit]
+    runnable = [name for name in tuning.order if library.int4_gemv_variants() & VARIANTS[name]]
     if wanted is not None and wanted not in runnable:
         log.warning(
             "this CPU cannot run the %s int4 kernel (it runs: %s): int4 layers use torch's kernel",
@@ -127,8 +161,83 @@ def int4_kernel(variant: str | None = None) -> Int4Gemv | None:
         log.info("this CPU lacks AVX2: int4 layers use torch's kernel")
         return None
     chosen = wanted or runnable[0]
-    log.info("int4 layers use int4_gemv.c's %s variant", chosen)
-    return Int4Gemv(library, chosen)
+    log.info("int4 layers use int4_gemv.c's %s variant, prefetching %d bytes ahead", chosen, distance)
+    return Int4Gemv(library, chosen, distance)
+
+
+class Bf16Gemv:
+    """`y = W x` for a bf16 matrix W [out, in] and one fp32 row x (in a multiple of 32): fp32 products and sums."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self._call = library.bf16_gemv
+        self._call.restype = ctypes.c_int
+        self._call.argtypes = [pointer, pointer, pointer, integer, integer, integer, pointer]
+
+    @staticmethod
+    def fits(weight: torch.Tensor) -> bool:
+        return weight.dtype == torch.bfloat16 and weight.dim() == 2 and weight.shape[1] % BF16_COLUMNS == 0
+
+    def __call__(self, weight: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        assert self.fits(weight) and weight.is_contiguous() and row.shape == (weight.shape[1],)
+        row = row.float().contiguous()
+        output = torch.empty(weight.shape[0], dtype=torch.float32)
+        scratch = torch.empty(weight.shape[1], dtype=torch.float32)
+        status = self._call(
+            weight.data_ptr(),
+            row.data_ptr(),
+            output.data_ptr(),
+            weight.shape[1],
+            weight.shape[0],
+            torch.get_num_threads(),
+            scratch.data_ptr(),
+        )
+        if status != 0:
+            raise RuntimeError("this build of int4_gemv.c cannot run bf16_gemv")
+        return output
+
+
+def bf16_head_is_ours(cpu: CpuInfo) -> bool:
+    """Whether bf16_gemv should multiply the output matrix on this CPU: not where it has AMX, on which
+    torch.mv (oneDNN) already read it at the memory's speed (48 ms for 1.07 GB on Sapphire Rapids; ours
+    is unmeasured there); elsewhere torch.mv was 3x slower (AMD Zen 4)."""
+    return "amx_bf16" not in cpu.flags
+
+
+@functools.cache
+def bf16_kernel() -> Bf16Gemv | None:
+    """int4_gemv.c's bf16 matrix-vector product (for the output matrix), or None where it cannot run here
+    (no AVX2 or no compiler: torch.mv then), or when CHATGLM_NATIVE_KERNEL=0."""
+    if os.environ.get(DISABLE_VARIABLE, "1") == "0":
+        return None
+    try:
+        library = _library()
+    except (OSError, RuntimeError) as error:
+        log.warning("the bf16 output matrix uses torch.mv: %s", error)
+        return None
+    library.int4_gemv_variants.restype = ctypes.c_int
+    if not library.int4_gemv_variants() & VARIANTS["avx2"]:
+        return None
+    return Bf16Gemv(library)
+
+
+def _library() -> ctypes.CDLL:
+    return ctypes.CDLL(str(_build()))  # the same file for every caller: dlopen returns the loaded one
+
+
+def _prefetch_distance(prefetch: int | None, tuning: Tuning) -> int:
+    """The argument, else CHATGLM_INT4_PREFETCH, else the tuning's; a bad value is refused by name."""
+    if prefetch is None:
+        setting = os.environ.get(PREFETCH_VARIABLE)
+        if not setting:
+            return tuning.prefetch
+        try:
+            prefetch = int(setting)
+        except ValueError:
+            raise ValueError(f"{PREFETCH_VARIABLE}={setting!r} is not a whole number of bytes") from None
+    if not 0 <= prefetch <= MAX_PREFETCH:
+        raise ValueError(f"{PREFETCH_VARIABLE}: prefetch distance {prefetch} is outside 0..{MAX_PREFETCH} bytes")
+    return prefetch
 
 
 def _build() -> Path:
