@@ -241,27 +241,32 @@ def _prefetch_distance(prefetch: int | None, tuning: Tuning) -> int:
 
 
 def _build() -> Path:
+    return build_library(SOURCE, FLAGS)
+
+
+def build_library(source: Path, flags: tuple[str, ...]) -> Path:
+    """`source` compiled with `flags` into the cache folder, once per source, flags, compiler and CPU."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not compiler:
-        raise RuntimeError("no C compiler found (install gcc, or set CC) to build int4_gemv.c")
+        raise RuntimeError(f"no C compiler found (install gcc, or set CC) to build {source.name}")
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), _compiler_version(compiler), _cpu_flags()):
+    for part in (source.read_bytes(), " ".join(flags).encode(), _compiler_version(compiler), _cpu_flags()):
         key.update(part)
-    target = _cache_folder() / f"int4_gemv-{key.hexdigest()[:16]}.so"
+    target = _cache_folder() / f"{source.stem}-{key.hexdigest()[:16]}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     # Built beside the target and renamed into place, so processes starting together never load half a file.
     handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(handle)
-    command = [compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"]
+    command = [compiler, *flags, str(source), "-o", partial, "-lm"]
     try:
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         except subprocess.TimeoutExpired as error:
-            raise RuntimeError(f"building {SOURCE.name} took over {error.timeout:.0f} s") from error
+            raise RuntimeError(f"building {source.name} took over {error.timeout:.0f} s") from error
         if result.returncode != 0:
-            raise RuntimeError(f"building {SOURCE.name} failed: {result.stderr.strip()[-500:]}")
+            raise RuntimeError(f"building {source.name} failed: {result.stderr.strip()[-500:]}")
         os.replace(partial, target)
     finally:
         if os.path.exists(partial):

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -114,35 +110,4 @@ def prefill_kernel() -> Int8Prefill | None:
 
 
 def _build() -> Path:
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        raise RuntimeError(f"no C compiler found (install gcc, or set CC) to build {SOURCE.name}")
-    key = hashlib.sha256()
-    for part in (
-        SOURCE.read_bytes(),
-        " ".join(FLAGS).encode(),
-        native._compiler_version(compiler),
-        native._cpu_flags(),
-    ):
-        key.update(part)
-    target = native._cache_folder() / f"int8_prefill-{key.hexdigest()[:16]}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside the target and renamed into place, so processes starting together never load half a file.
-    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(handle)
-    command = [compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"]
-    try:
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        except subprocess.TimeoutExpired as error:
-            raise RuntimeError(f"building {SOURCE.name} took over {error.timeout:.0f} s") from error
-        if result.returncode != 0:
-            raise RuntimeError(f"building {SOURCE.name} failed: {result.stderr.strip()[-500:]}")
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    log.info("built %s", target)
-    return target
+    return native.build_library(SOURCE, FLAGS)
