@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from model_service.server import ServerThread
 from tests.fakes.upstream import OPENAI_REASONING_REFUSALS, FakeUpstream, Refusal, Reply
-from tests.model_service.conftest import SERVICE_KEY
+from tests.model_service.conftest import SERVICE_KEY, StartService, openai_config
 
 HELLO = [{"role": "user", "content": "Is the man alive?"}]
 TODAY = {"messages": HELLO, "temperature": 0.2, "max_tokens": 300}
+
+
+@pytest.fixture
+def service(fake_upstream: FakeUpstream, start_service: StartService) -> ServerThread:
+    """The relay with room for a refusal and its retry before the first token: these tests are about the
+    adaptation, and the usual 0.5 s deadline was missed on a busy machine (a 504 instead of the retry's text)."""
+    return start_service(openai_config(fake_upstream, first_token_timeout=10))
 
 
 async def post(service: ServerThread, body: dict[str, object]) -> httpx.Response:
