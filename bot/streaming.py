@@ -178,7 +178,7 @@ async def stream_to(
     try:
         while True:
             try:
-                if stream.flush is None and pending is None:
+                if stream.flush_at is None and pending is None:
                     update = await anext(updates)  # nothing held back: no race to run
                 else:
                     pending = pending or asyncio.ensure_future(anext(updates))
@@ -218,10 +218,11 @@ class _ThrottledStream(Generic[T]):
         self.is_placeholder = is_placeholder
         self.ends_wait = ends_wait
         self.latest: T | None = None
-        # One timer per held edit, kept across chunk arrivals (re-arming it per chunk would
-        # postpone the flush for as long as chunks keep coming).
-        self.flush: asyncio.Future[None] | None = None
-        self.cancelled: list[asyncio.Future[None]] = []  # timers cancelled, to be awaited before the reply ends
+        # When the held edit is flushed (loop time), kept across chunk arrivals (re-arming it per chunk would
+        # postpone the flush for as long as chunks keep coming). A deadline for the wait's timeout, not a sleeping
+        # task: a timer task cancelled at the end would finish in step with the reply's own task, and a harness
+        # that waits for the bot to go idle (SimCord's settle) then sits out a whole idle poll.
+        self.flush_at: float | None = None
         self.holding_first = False  # the first post waits for the flush timer
         self.first_wait = 0.0
         self.on_shown: Callable[[T], Awaitable[None]] | None = None
@@ -229,7 +230,7 @@ class _ThrottledStream(Generic[T]):
     def hold_first(self, seconds: float) -> None:
         if seconds > 0:
             self.holding_first = True
-            self.flush = asyncio.ensure_future(asyncio.sleep(seconds))
+            self.flush_at = asyncio.get_running_loop().time() + seconds
 
     async def offer(self, update: T) -> None:
         self.latest = update
@@ -239,23 +240,27 @@ class _ThrottledStream(Generic[T]):
             self.cancel()
             self.holding_first = False
         placeholder = self.is_placeholder(update)
-        due = self.message.next_edit_at(0.0 if placeholder else self.interval) - asyncio.get_running_loop().time()
+        now = asyncio.get_running_loop().time()
+        due = self.message.next_edit_at(0.0 if placeholder else self.interval) - now
         if not self.message.pages or due <= 0:  # the first post is no edit: it never waits
             await self._show(update)
-        elif self.flush is None:
-            self.flush = asyncio.ensure_future(asyncio.sleep(due))
+        elif self.flush_at is None:
+            self.flush_at = now + due
 
     async def wait_for(self, pending: asyncio.Future[T]) -> bool:
         """Wait for the next update, showing held text when its interval ends; True once it came."""
-        waiting = {pending} if self.flush is None else {pending, self.flush}
-        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if self.flush is not None and self.flush in done:
-            self.flush = None
+        if self.flush_at is None:
+            await asyncio.wait({pending})
+            return True
+        loop = asyncio.get_running_loop()
+        await asyncio.wait({pending}, timeout=max(0.0, self.flush_at - loop.time()))
+        if loop.time() >= self.flush_at:
+            self.flush_at = None
             self.holding_first = False
             if self.latest is None:  # the wait ended before anything came: the first update posts at once
-                return pending in done
+                return pending.done()
             await self._show(self.latest)
-        return pending in done
+        return pending.done()
 
     async def _show(self, update: T) -> None:
         """Show an update before the final one; after a placeholder the next text is due within `first_wait`."""
@@ -272,17 +277,7 @@ class _ThrottledStream(Generic[T]):
         return self.latest
 
     def cancel(self) -> None:
-        if self.flush is not None:
-            self.flush.cancel()
-            self.cancelled.append(self.flush)
-            self.flush = None
+        self.flush_at = None
 
     async def wind_down(self) -> None:
-        """Cancel the timer and let every cancelled one finish now, while the reply is still being answered:
-        a timer task left to end after the caller returns is bot work that runs on (and is waited for) after
-        the reply is on screen."""
-        self.cancel()
-        unfinished = [timer for timer in self.cancelled if not timer.done()]
-        self.cancelled.clear()
-        if unfinished:
-            await asyncio.wait(unfinished)  # a cancellation of the caller itself still goes through
+        self.cancel()  # a deadline, not a task: nothing is left to run after the reply
