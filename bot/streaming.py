@@ -193,7 +193,7 @@ async def stream_to(
             await stream.offer(update)
         return await stream.finish()
     finally:
-        await stream.wind_down()
+        stream.cancel()  # a deadline, not a task: nothing is left to run after the reply
         if pending is not None and not pending.done():
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
@@ -278,6 +278,3 @@ class _ThrottledStream(Generic[T]):
 
     def cancel(self) -> None:
         self.flush_at = None
-
-    async def wind_down(self) -> None:
-        self.cancel()  # a deadline, not a task: nothing is left to run after the reply
