@@ -35,7 +35,7 @@ def smollm2_gguf() -> Path:
 
 
 class LlamaServer:
-    """`python -m llama_cpp.server` on a free loopback port, as its own process."""
+    """llama.cpp's server (serve_llama.py: without its AMX repacking) on a free loopback port, as its own process."""
 
     def __init__(self, model: Path, log: Path) -> None:
         self.model = model
@@ -49,7 +49,8 @@ class LlamaServer:
 
     def start(self) -> LlamaServer:
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", MODEL_ALIAS,
+            sys.executable, "-m", "tests.realmodel.serve_llama",
+            "--model", str(self.model), "--model_alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(CONTEXT_TOKENS),
             # One thread: on a busy CI machine two spinning threads were ~5x slower than one.
             "--n_threads", "1", "--n_threads_batch", "1", "--verbose", "False",
