@@ -23,7 +23,7 @@ from pypinyin import Style, lazy_pinyin
 
 from bench.judge.cases import BUILTIN_FOLDER, load_case_file
 from bot.game.leak import LeakGuard
-from bot.game.meaning import MeaningGuard, puzzle_meaning
+from bot.game.meaning import HOST_LINES, MeaningGuard, puzzle_meaning, sentences
 from bot.game.puzzles import Puzzle, builtin_puzzles
 from bot.game.solving import FactsJudgement, credited_facts, judge_coverage, judge_solve
 from bot.game.verdict import Verdict
@@ -194,6 +194,35 @@ def honest_replies(bank: dict[str, Puzzle]) -> None:
         print(f"honest replies masked ({language}, labelled questions, a comment and an echo each): {masked}")
 
 
+def host_lines(bank: dict[str, Puzzle]) -> None:
+    """Stock host lines after each verdict, for every puzzle (none is a leak), and every sentence of each answer
+    and key fact told as a reply (each one is)."""
+    held_out = yaml.safe_load((SETS / "host_lines.yaml").read_text(encoding="utf-8"))["heldout"]
+    for language in ("en", "zh"):
+        tuned = [line for line in HOST_LINES if _is_chinese(line) == (language == "zh")]
+        stories = [puzzle for puzzle in bank.values() if puzzle.language == language]
+        for part, lines in (("tuning part (HOST_LINES)", tuned), ("held out", held_out[language])):
+            masked = Tally()
+            for puzzle in stories:
+                meaning = puzzle_meaning(puzzle.answer, puzzle.key_facts)
+                for label in LABELS[language].values():
+                    guard = MeaningGuard(meaning, range(len(puzzle.key_facts)), [])
+                    for line in lines:
+                        masked.add(guard.leaks(f"{label}{'' if language == 'zh' else ' '}{line}"))
+            where = f"{language}, {part}, after every verdict, {len(stories)} puzzles"
+            print(f"stock host lines masked ({where}): {masked}")
+        told = Tally()
+        for puzzle in stories:
+            guard = MeaningGuard(puzzle_meaning(puzzle.answer, puzzle.key_facts), range(len(puzzle.key_facts)), [])
+            for sentence in [*sentences(puzzle.answer), *puzzle.key_facts]:
+                told.add(guard.leaks(sentence))
+        print(f"answer sentences and key facts told as a reply, masked ({language}): {told}")
+
+
+def _is_chinese(text: str) -> bool:
+    return re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
 # How an obedient host writes pinyin (bot/game/pinyin_guard.py reads them all).
 PINYIN_SPELLINGS = {
     "tone marks": lambda text: " ".join(_pinyin_syllables(text, Style.TONE)),
@@ -248,6 +277,7 @@ SECTIONS = {
     "translations": translations,
     "pinyin": pinyin_leaks,
     "honest_replies": honest_replies,
+    "host_lines": host_lines,
 }
 
 

@@ -241,6 +241,42 @@ def _host_talk(encoder: Encoder) -> np.ndarray:
     return encoder.encode(HOST_TALK)
 
 
+# What a host adds to a verdict without saying anything of the story, in our own words. Host text is read like
+# an echo of the players' own messages: a sentence closer to one of these than to the secret is no leak ("想想别的。"
+# came 0.454 from a fact of 靠窗的床位, over LEAK_THRESHOLD, and a plain "No. Think of something else." was masked).
+HOST_LINES = (
+    "Think of something else.",
+    "Try another angle.",
+    "Keep asking.",
+    "Not quite.",
+    "You're getting closer.",
+    "That's not important.",
+    "Good question.",
+    "Ask something else.",
+    "Look at it differently.",
+    "That doesn't matter here.",
+    "Close, but not yet.",
+    "Keep thinking.",
+    "想想别的。",
+    "换个角度想想。",
+    "继续问吧。",
+    "不太对。",
+    "接近了。",
+    "这不重要。",
+    "问得好。",
+    "问点别的吧。",
+    "再想想。",
+    "这个和答案无关。",
+    "差一点。",
+    "方向对了。",
+)
+
+
+@lru_cache(maxsize=4)
+def _host_lines(encoder: Encoder) -> np.ndarray:
+    return encoder.encode(HOST_LINES)
+
+
 def closeness(meaning: PuzzleMeaning, message: str, filter_host_talk: bool = True) -> tuple[np.ndarray, float]:
     """How close ``message`` comes to each key fact, and to the answer's first sentence (where the bank's
     answers state their key: "He is a barber."), each the best over the message's parts. A part counts for a
@@ -275,14 +311,15 @@ KNOWN_MESSAGES = 12  # the players' latest messages that a host may echo
 
 class MeaningGuard:
     """Masks host text (a reply, streamed or whole; a hint) holding a sentence close in meaning, in any
-    language, to a sentence of the answer or of a key fact not yet found. Sentences already read are
-    remembered, so a streamed reply costs one encoding per sentence."""
+    language, to a sentence of the answer or of a key fact not yet found, and not as close to what the players
+    wrote or to a stock host line (HOST_LINES). Sentences already read are remembered, so a streamed reply
+    costs one encoding per sentence."""
 
     def __init__(self, meaning: PuzzleMeaning, unfound: Sequence[int], known: Sequence[str]) -> None:
         self.meaning = meaning
         self.unfound = list(unfound)
         parts = [part for text in known[-KNOWN_MESSAGES:] for part in message_parts(text)]
-        self.known = meaning.encoder.encode(parts)
+        self.known = np.concatenate([meaning.encoder.encode(parts), _host_lines(meaning.encoder)])
         self._read: dict[str, bool] = {}
         self._tail_read = 0
 
