@@ -92,7 +92,8 @@ def _int4_kernel_variant() -> str:
 def _prefill_kernel_name() -> str:
     from model_service.backends.chatglm6b.prefill_native import prefill_kernel
 
-    return "int8_prefill.c" if prefill_kernel() is not None else "bf16 matmul"
+    kernel = prefill_kernel()
+    return kernel.name if kernel is not None else "bf16 matmul"
 
 
 def _generate(model: Any, prompt_ids: list[int], new_tokens: int) -> list[float]:
@@ -294,8 +295,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--prefill",
         nargs="+",
-        choices=["on", "off"],
-        help="one run of ours per setting: int8_prefill.c on, or off (the bf16 prompt path), side by side",
+        choices=["on", "off", "vnni"],
+        help="one run of ours per setting: int8_prefill.c on (its AMX form where the CPU has AMX), vnni (never "
+        "AMX), or off (the bf16 prompt path), side by side",
     )
     parser.add_argument("--rounds", type=int, default=1, help="run every engine this many times, alternating")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal: measure this folder
@@ -333,7 +335,7 @@ def main() -> None:
                 for number, (kernel, prefill) in enumerate(runs, 1):
                     env = kernel_env(kernel) or {}  # int4_gemv.c's variant (and prefetch) in the worker
                     if prefill:  # int8_prefill.c on or off (off: the bf16 prompt path it replaced)
-                        env["CHATGLM_PREFILL_KERNEL"] = "1" if prefill == "on" else "0"
+                        env["CHATGLM_PREFILL_KERNEL"] = {"on": "1", "off": "0", "vnni": "vnni"}[prefill]
                     command = [*worker, str(bits), *options, "--threads", str(args.threads)]
                     result = run_json(command, 3600, env or None)
                     result["bytes_per_token"] = checkpoint_bytes_per_token(shape, bits)

@@ -3,6 +3,7 @@ dequantized float weights; the layers' choice of it, and the bf16 path where it 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Iterator
@@ -250,3 +251,55 @@ def test_built_for_a_cpu_without_avx512_vnni_prompts_take_the_bf16_path(
     assert (layer(x).double() - reference(layer, weight, x)).abs().max() < 0.02 * reference(
         layer, weight, x
     ).abs().max()
+
+
+def amx_runs_it() -> bool:
+    return cpu_runs_it() and {"amx_tile", "amx_int8"} <= set(Path("/proc/cpuinfo").read_text().split())
+
+
+@pytest.fixture
+def both_forms(kernel: Int8Prefill) -> tuple[Int8Prefill, Int8Prefill]:
+    """(the VNNI form, the AMX form) from one build, where this CPU has AMX (else the test is skipped)."""
+    if not amx_runs_it():
+        pytest.skip("this CPU has no AMX: the VNNI form is the one that runs, tested above")
+    library = ctypes.CDLL(str(prefill_native._build()))
+    return Int8Prefill(library, amx=False), Int8Prefill(library, amx=True)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize(
+    ("count", "out_features", "in_features"),
+    [
+        (1, 64, 32),  # one row in a tile of 16 (the rest padding), a last step of 32 columns
+        (17, 192, 96),  # two tiles of rows, the second holding one; 64 + 32 columns
+        (40, 256, 2176),  # more than one unpacked chunk; its last block 128 columns
+        (33, 128, 4128),  # a last block of 32 columns after a chunk boundary
+    ],
+)
+def test_the_amx_form_gives_the_vnni_forms_numbers_bit_for_bit(
+    both_forms: tuple[Int8Prefill, Int8Prefill], bits: int, count: int, out_features: int, in_features: int
+) -> None:
+    """The tiles sum the same int32 products per block, and the floats are made from them in the same order."""
+    vnni, amx = both_forms
+    torch.manual_seed(count * 7 + bits)
+    weight = torch.randn(out_features, in_features) * 0.05
+    rows, bias = torch.randn(count, in_features) * 3, torch.randn(out_features)
+    layout, scale, _ = packed(weight, bits)
+    for with_bias in (None, bias):
+        assert torch.equal(amx(layout, bits, scale, with_bias, rows), vnni(layout, bits, scale, with_bias, rows))
+    rows[count // 2, 5] = float("nan")
+    assert torch.equal(amx(layout, bits, scale, None, rows).isnan(), vnni(layout, bits, scale, None, rows).isnan())
+
+
+def test_amx_is_chosen_where_it_runs_unless_the_vnni_form_is_asked_for(
+    fresh_kernel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not amx_runs_it() or switched_off():
+        pytest.skip("this CPU has no AMX (or the kernel is off in this run): there is nothing to choose")
+    monkeypatch.delenv(prefill_native.DISABLE_VARIABLE, raising=False)
+    chosen = prefill_kernel()
+    assert chosen is not None and chosen.amx and chosen.name == "int8_prefill.c (amx)"
+    prefill_kernel.cache_clear()
+    monkeypatch.setenv(prefill_native.DISABLE_VARIABLE, prefill_native.VNNI_ONLY)
+    chosen = prefill_kernel()
+    assert chosen is not None and not chosen.amx and chosen.name == "int8_prefill.c (avx512-vnni)"

@@ -24,6 +24,13 @@
  * u = q + offset (offset 8 for int4, 128 for int8; vpdpbusd multiplies unsigned by signed bytes): exact
  * int32 sums per block (they start at -offset * sum_k x8), then float steps. A row's numbers do not
  * depend on the other rows or the thread count.
+ *
+ * Where the CPU has AMX (Intel Sapphire Rapids and later) and Linux lets the process use its tiles,
+ * int8_prefill_amx does the same with tdpbsud: 16 prompt rows x 64 columns of int8 activations (the A
+ * tile, read in place from the rounded rows) times 64 columns x 16 output rows of the unpacked weights (the
+ * B tile, the same buffer in the same lane order), 16 x 16 int32 sums per instruction. The sums of a block
+ * are the same integers, turned into floats in the same order, so its outputs equal the VNNI kernel's bit
+ * for bit; only the speed differs (the tiles multiply 16 times as many pairs per instruction).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -42,7 +49,16 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VNNI__)
 #define HAVE_VNNI 1
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__)
+#define HAVE_AMX 1
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
+#endif
+#ifndef AMX_GROUP
+#define AMX_GROUP 4  /* blocks of 64 output rows per pass of AMX over the rows: 4 x 128 KiB of weights in L2 */
+#endif
+#define TILE_ROWS 16 /* prompt rows per AMX tile; the rounded rows are padded with zeros to a multiple */
 
 /* 1 where this build (compiled with -march=native for this CPU) can run the kernel, else 0. */
 int int8_prefill_available(void) {
@@ -57,9 +73,12 @@ int int8_prefill_kblock(void) { return KBLOCK; }
 
 static int blocks_per_row(int in) { return (in + KBLOCK - 1) / KBLOCK; }
 
-/* Bytes of scratch a call needs: the int8 rows, then a float scale and an int32 sum per block. */
+static int padded_rows(int m) { return (m + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS; }
+
+/* Bytes of scratch a call needs: the int8 rows (padded for AMX's tiles), then a float scale and an int32
+   sum per block. */
 long long int8_prefill_scratch_bytes(int m, int in) {
-    return (long long)m * in + (long long)m * blocks_per_row(in) * 8;
+    return (long long)padded_rows(m) * in + (long long)m * blocks_per_row(in) * 8;
 }
 
 #ifdef HAVE_VNNI
@@ -218,6 +237,210 @@ static void rows_times_chunk(const uint8_t *buf, const int8_t *x8, const float *
     }
 }
 
+#ifdef HAVE_AMX
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+/* Tile numbers: C0..C3 the sums of 16 rows x 4 x 16 outputs; A the rows' 64 columns, B the weights' 64 columns
+   for 16 outputs; A_HALF and B_HALF the same for a last step of 32 columns (an input length of 32 mod 64). */
+#define C0 0
+#define C1 1
+#define C2 2
+#define C3 3
+#define A 4
+#define B 5
+#define A_HALF 6
+#define B_HALF 7
+/* GCC's tile intrinsics paste their argument into the instruction unexpanded: these expand it first. */
+#define TILE_ZERO(t) _tile_zero(t)
+#define TILE_LOAD(t, at, stride) _tile_loadd(t, at, stride)
+#define TILE_STORE(t, at, stride) _tile_stored(t, at, stride)
+#define TILE_DPBSUD(c, a, b) _tile_dpbsud(c, a, b)
+
+struct tile_config {
+    uint8_t palette;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t bytes_per_row[16];
+    uint8_t rows[16];
+} __attribute__((packed));
+
+static void configure_tiles(void) {
+    struct tile_config config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = C0; t <= C3; t++) config.bytes_per_row[t] = 64, config.rows[t] = 16;
+    config.bytes_per_row[A] = 64, config.rows[A] = TILE_ROWS;
+    config.bytes_per_row[B] = 64, config.rows[B] = 16;
+    config.bytes_per_row[A_HALF] = 32, config.rows[A_HALF] = TILE_ROWS;
+    config.bytes_per_row[B_HALF] = 64, config.rows[B_HALF] = 8;
+    _tile_loadconfig(&config);
+}
+
+/* 1 where this build has the AMX kernel and Linux grants this process the tiles' state (asked once). */
+int int8_prefill_amx_available(void) {
+    static int granted = -1;
+    if (granted < 0) granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    return granted;
+}
+
+/*
+ * All m rows (padded to 16) against one unpacked chunk of `group` blocks of 64 output rows (their buffers
+ * ROWS * KCHUNK bytes apart, the first block's outputs at `column`): per 16 rows and block of KBLOCK columns,
+ * for each block the four 16 x 16 tiles of int32 sums, then each row's sums less offset * its block sum,
+ * scaled into y in block order. The rows' 16 x KBLOCK bytes are read from memory once for the whole group
+ * (then from the cache), where one block at a time read all of a prompt's rounded rows again per 64 outputs.
+ * A buffer holds, per 4 columns, four 64-byte groups (16 outputs x 4 bytes): a B tile's rows are 256 bytes apart.
+ */
+static void amx_rows_times_chunk(const uint8_t *buf, int group, const int8_t *x8, const float *xs,
+                                 const int32_t *xsum, float *y, int m, int in, int out, int column, int k0, int kc,
+                                 int offset) {
+    const int blocks = blocks_per_row(in);
+    int32_t sums[TILE_ROWS * ROWS] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 < m; r0 += TILE_ROWS) {
+        const int8_t *rows = x8 + (size_t)r0 * in;
+        const int count = m - r0 < TILE_ROWS ? m - r0 : TILE_ROWS;
+        for (int kb = k0; kb < k0 + kc; kb += KBLOCK) {
+            const int len = kb + KBLOCK <= k0 + kc ? KBLOCK : k0 + kc - kb;
+            const int b = kb / KBLOCK;
+            for (int g = 0; g < group; g++) {
+                const uint8_t *w = buf + (size_t)g * ROWS * KCHUNK + (size_t)(kb - k0) * 64;
+                TILE_ZERO(C0);
+                TILE_ZERO(C1);
+                TILE_ZERO(C2);
+                TILE_ZERO(C3);
+                int k = 0;
+                for (; k + 64 <= len; k += 64, w += 16 * 256) {
+                    TILE_LOAD(A, rows + kb + k, in);
+                    TILE_LOAD(B, w, 256);
+                    TILE_DPBSUD(C0, A, B);
+                    TILE_LOAD(B, w + 64, 256);
+                    TILE_DPBSUD(C1, A, B);
+                    TILE_LOAD(B, w + 128, 256);
+                    TILE_DPBSUD(C2, A, B);
+                    TILE_LOAD(B, w + 192, 256);
+                    TILE_DPBSUD(C3, A, B);
+                }
+                if (k < len) { /* 32 columns left */
+                    TILE_LOAD(A_HALF, rows + kb + k, in);
+                    TILE_LOAD(B_HALF, w, 256);
+                    TILE_DPBSUD(C0, A_HALF, B_HALF);
+                    TILE_LOAD(B_HALF, w + 64, 256);
+                    TILE_DPBSUD(C1, A_HALF, B_HALF);
+                    TILE_LOAD(B_HALF, w + 128, 256);
+                    TILE_DPBSUD(C2, A_HALF, B_HALF);
+                    TILE_LOAD(B_HALF, w + 192, 256);
+                    TILE_DPBSUD(C3, A_HALF, B_HALF);
+                }
+                TILE_STORE(C0, sums, ROWS * 4);
+                TILE_STORE(C1, sums + 16, ROWS * 4);
+                TILE_STORE(C2, sums + 32, ROWS * 4);
+                TILE_STORE(C3, sums + 48, ROWS * 4);
+                for (int r = 0; r < count; r++) {
+                    const int row = r0 + r;
+                    const __m512i start = _mm512_set1_epi32(-offset * xsum[(size_t)row * blocks + b]);
+                    const __m512 scale = _mm512_set1_ps(xs[(size_t)row * blocks + b]);
+                    float *yr = y + (size_t)row * out + column + g * ROWS;
+                    for (int t = 0; t < 4; t++) {
+                        const __m512i own = _mm512_load_si512((const void *)(sums + r * ROWS + 16 * t));
+                        add_scaled(yr + 16 * t, _mm512_add_epi32(start, own), scale);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif
+
+#endif
+
+#ifdef HAVE_VNNI
+
+typedef void (*rows_kernel)(const uint8_t *buf, int group, const int8_t *x8, const float *xs, const int32_t *xsum,
+                            float *y, int m, int in, int out, int column, int k0, int kc, int offset);
+
+/* The VNNI form one block at a time (its weights stay in registers across a tile of 6 rows). */
+static void vnni_rows_times_chunk(const uint8_t *buf, int group, const int8_t *x8, const float *xs,
+                                  const int32_t *xsum, float *y, int m, int in, int out, int column, int k0, int kc,
+                                  int offset) {
+    for (int g = 0; g < group; g++) {
+        rows_times_chunk(buf + (size_t)g * ROWS * KCHUNK, x8, xs, xsum, y, m, in, out, column + g * ROWS, k0, kc,
+                         offset);
+    }
+}
+
+/*
+ * The body both entry points share: round the rows to int8, then per block of 64 output rows and chunk of
+ * input columns unpack the weights and let `kernel` multiply every row by them; scales and bias last.
+ * `amx`: each thread loads the tile configuration first and releases its tiles at the end.
+ */
+static void prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
+                    int m, int in, int out, int threads, void *scratch, rows_kernel kernel, int amx, int group) {
+    const int blocks = blocks_per_row(in);
+    const int padded = padded_rows(m);
+    int8_t *x8 = (int8_t *)scratch;
+    float *xs = (float *)(x8 + (size_t)padded * in);
+    int32_t *xsum = (int32_t *)(xs + (size_t)m * blocks);
+    memset(x8 + (size_t)m * in, 0, (size_t)(padded - m) * in);
+    const int team = threads > 0 ? threads : 1;
+#pragma omp parallel num_threads(team)
+    {
+#pragma omp for schedule(static)
+        for (int r = 0; r < m; r++) {
+            for (int b = 0; b < blocks; b++) {
+                const int len = (b + 1) * KBLOCK <= in ? KBLOCK : in - b * KBLOCK;
+                const size_t at = (size_t)r * in + (size_t)b * KBLOCK;
+                quantize_block(x + at, len, x8 + at, xs + (size_t)r * blocks + b, xsum + (size_t)r * blocks + b);
+            }
+        }
+        uint8_t *buf = aligned_alloc(64, (size_t)group * ROWS * KCHUNK);
+        const int offset = bits == 4 ? 8 : 128;
+#ifdef HAVE_AMX
+        if (amx) configure_tiles();
+#else
+        (void)amx;
+#endif
+        const int groups = (out / ROWS + group - 1) / group;
+#pragma omp for schedule(static)
+        for (int index = 0; index < groups; index++) {
+            const int first = index * group;
+            const int count = out / ROWS - first < group ? out / ROWS - first : group;
+            const int column = first * ROWS;
+            for (int r = 0; r < m; r++) memset(y + (size_t)r * out + column, 0, (size_t)count * ROWS * sizeof(float));
+            for (int k0 = 0; k0 < in; k0 += KCHUNK) {
+                const int kc = k0 + KCHUNK <= in ? KCHUNK : in - k0;
+                for (int g = 0; g < count; g++) {
+                    uint8_t *own = buf + (size_t)g * ROWS * KCHUNK;
+                    if (bits == 4) {
+                        unpack_int4((const uint8_t *)weight, in, first + g, k0, kc, own);
+                    } else {
+                        unpack_int8((const int8_t *)weight, in, first + g, k0, kc, own);
+                    }
+                }
+                kernel(buf, count, x8, xs, xsum, y, m, in, out, column, k0, kc, offset);
+            }
+            for (int r = 0; r < m; r++) {
+                float *yr = y + (size_t)r * out + column;
+                for (int t = 0; t < 4 * count; t++) {
+                    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(yr + 16 * t), _mm512_loadu_ps(row_scale + column + 16 * t));
+                    if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + column + 16 * t));
+                    _mm512_storeu_ps(yr + 16 * t, v);
+                }
+            }
+        }
+#ifdef HAVE_AMX
+        if (amx) _tile_release();
+#endif
+        free(buf);
+    }
+}
+
+#endif
+
+#ifndef HAVE_AMX
+int int8_prefill_amx_available(void) { return 0; }
 #endif
 
 /*
@@ -231,47 +454,24 @@ int int8_prefill(const void *weight, int bits, const float *row_scale, const flo
 #ifdef HAVE_VNNI
     if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0) return -1;
     if (m == 0) return 0;
-    const int blocks = blocks_per_row(in);
-    int8_t *x8 = (int8_t *)scratch;
-    float *xs = (float *)(x8 + (size_t)m * in);
-    int32_t *xsum = (int32_t *)(xs + (size_t)m * blocks);
-    const int team = threads > 0 ? threads : 1;
-#pragma omp parallel num_threads(team)
-    {
-#pragma omp for schedule(static)
-        for (int r = 0; r < m; r++) {
-            for (int b = 0; b < blocks; b++) {
-                const int len = (b + 1) * KBLOCK <= in ? KBLOCK : in - b * KBLOCK;
-                const size_t at = (size_t)r * in + (size_t)b * KBLOCK;
-                quantize_block(x + at, len, x8 + at, xs + (size_t)r * blocks + b, xsum + (size_t)r * blocks + b);
-            }
-        }
-        uint8_t *buf = aligned_alloc(64, (size_t)ROWS * KCHUNK);
-        const int offset = bits == 4 ? 8 : 128;
-#pragma omp for schedule(static)
-        for (int block = 0; block < out / ROWS; block++) {
-            const int column = block * ROWS;
-            for (int r = 0; r < m; r++) memset(y + (size_t)r * out + column, 0, ROWS * sizeof(float));
-            for (int k0 = 0; k0 < in; k0 += KCHUNK) {
-                const int kc = k0 + KCHUNK <= in ? KCHUNK : in - k0;
-                if (bits == 4) {
-                    unpack_int4((const uint8_t *)weight, in, block, k0, kc, buf);
-                } else {
-                    unpack_int8((const int8_t *)weight, in, block, k0, kc, buf);
-                }
-                rows_times_chunk(buf, x8, xs, xsum, y, m, in, out, column, k0, kc, offset);
-            }
-            for (int r = 0; r < m; r++) {
-                float *yr = y + (size_t)r * out + column;
-                for (int t = 0; t < 4; t++) {
-                    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(yr + 16 * t), _mm512_loadu_ps(row_scale + column + 16 * t));
-                    if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + column + 16 * t));
-                    _mm512_storeu_ps(yr + 16 * t, v);
-                }
-            }
-        }
-        free(buf);
+    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, vnni_rows_times_chunk, 0, 1);
+    return 0;
+#else
+    (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
+    (void)threads; (void)scratch;
+    return -1;
+#endif
+}
+
+/* The same on AMX's tiles (equal outputs); -1 where int8_prefill_amx_available() is 0. */
+int int8_prefill_amx(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
+                     int m, int in, int out, int threads, void *scratch) {
+#ifdef HAVE_AMX
+    if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0 || !int8_prefill_amx_available()) {
+        return -1;
     }
+    if (m == 0) return 0;
+    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, amx_rows_times_chunk, 1, AMX_GROUP);
     return 0;
 #else
     (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;

@@ -1,10 +1,14 @@
-"""int8_prefill.c: a prompt's rows times an int4 or int8 weight with int8 activations (AVX-512 VNNI).
+"""int8_prefill.c: a prompt's rows times an int4 or int8 weight with int8 activations (AVX-512 VNNI, or AMX).
 
 Built like int4_gemv.c (native.py: the system's C compiler, `-march=native`, a cache folder keyed by the
 source, flags, compiler and CPU flags; one compile on first use). It runs only where the CPU has
 AVX-512 VNNI; elsewhere, where it cannot be built, with `CHATGLM_PREFILL_KERNEL=0` (to compare or to
 rule it out) or with `CHATGLM_NATIVE_KERNEL=0` (no native code at all), `prefill_kernel()` returns None
 and a prompt takes the bf16 path it took before: the weight dequantized to bf16, one matmul.
+
+Where the CPU has AMX and Linux grants the process its tiles, the AMX form runs (the same outputs, bit for
+bit; several times the speed): there torch's own bf16 matmul also runs on AMX, and the VNNI form was slower
+than that path on long prompts. `CHATGLM_PREFILL_KERNEL=vnni` keeps the VNNI form (to compare).
 """
 
 from __future__ import annotations
@@ -24,16 +28,19 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("int8_prefill.c")
 FLAGS = native.FLAGS
-DISABLE_VARIABLE = "CHATGLM_PREFILL_KERNEL"
+DISABLE_VARIABLE = "CHATGLM_PREFILL_KERNEL"  # "0": the bf16 path; "vnni": never the AMX form
+VNNI_ONLY = "vnni"
 ROWS = 64  # output rows per block, as in the C source
 
 
 class Int8Prefill:
     """`y = x W^T * scale + bias` for many fp32 rows: int4 weights in int4_gemv.c's layout, int8 as [out, in]."""
 
-    def __init__(self, library: ctypes.CDLL) -> None:
+    def __init__(self, library: ctypes.CDLL, amx: bool = False) -> None:
         pointer, integer = ctypes.c_void_p, ctypes.c_int
-        self._call = library.int8_prefill
+        self.amx = amx
+        self.name = "int8_prefill.c (amx)" if amx else "int8_prefill.c (avx512-vnni)"
+        self._call = library.int8_prefill_amx if amx else library.int8_prefill
         self._call.restype = integer
         self._call.argtypes = [pointer, integer, pointer, pointer, pointer, pointer, integer, integer, integer]
         self._call.argtypes += [integer, pointer]
@@ -102,11 +109,14 @@ def prefill_kernel() -> Int8Prefill | None:
         log.warning("prompts use bf16 matmuls: %s", error)
         return None
     library.int8_prefill_available.restype = ctypes.c_int
+    library.int8_prefill_amx_available.restype = ctypes.c_int
     if not library.int8_prefill_available():
         log.info("this CPU lacks AVX-512 VNNI: prompts use bf16 matmuls")
         return None
-    log.info("prompts use int8_prefill.c (int8 activations, AVX-512 VNNI)")
-    return Int8Prefill(library)
+    amx = os.environ.get(DISABLE_VARIABLE, "") != VNNI_ONLY and bool(library.int8_prefill_amx_available())
+    kernel = Int8Prefill(library, amx=amx)
+    log.info("prompts use %s (int8 activations)", kernel.name)
+    return kernel
 
 
 def _build() -> Path:
