@@ -90,7 +90,7 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         read_config,
     )
     from model_service.backends.chatglm6b.configuration import ChatGLMConfig
-    from model_service.backends.chatglm6b.memory import return_freed_memory
+    from model_service.backends.chatglm6b.memory import keep_freed_memory, return_freed_memory
 
     register()
     try:
@@ -120,6 +120,8 @@ def _load_chatglm6b(folder: Path, config: ChatGLMBackendConfig, device: str, tor
         # Tight: freed blocks go straight back (int4 then runs in 6 GB), at some cost in speed.
         log.info("little memory to spare: large freed blocks are returned to the system at once")
         return_freed_memory()
+    elif device == "cpu":
+        keep_freed_memory()  # a prompt's large activations reused, not faulted in afresh per layer
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
