@@ -310,29 +310,23 @@ static void amx_rows_times_chunk(const uint8_t *buf, int group, const int8_t *x8
                 TILE_ZERO(C1);
                 TILE_ZERO(C2);
                 TILE_ZERO(C3);
+/* One step of columns: the rows' tile `a` times each 16-output group's tile `b`, into C0..C3. */
+#define STEP(a, b)                                                                                                     \
+    do {                                                                                                               \
+        TILE_LOAD(a, rows + kb + k, in);                                                                               \
+        TILE_LOAD(b, w, 256);                                                                                          \
+        TILE_DPBSUD(C0, a, b);                                                                                         \
+        TILE_LOAD(b, w + 64, 256);                                                                                     \
+        TILE_DPBSUD(C1, a, b);                                                                                         \
+        TILE_LOAD(b, w + 128, 256);                                                                                    \
+        TILE_DPBSUD(C2, a, b);                                                                                         \
+        TILE_LOAD(b, w + 192, 256);                                                                                    \
+        TILE_DPBSUD(C3, a, b);                                                                                         \
+    } while (0)
                 int k = 0;
-                for (; k + 64 <= len; k += 64, w += 16 * 256) {
-                    TILE_LOAD(A, rows + kb + k, in);
-                    TILE_LOAD(B, w, 256);
-                    TILE_DPBSUD(C0, A, B);
-                    TILE_LOAD(B, w + 64, 256);
-                    TILE_DPBSUD(C1, A, B);
-                    TILE_LOAD(B, w + 128, 256);
-                    TILE_DPBSUD(C2, A, B);
-                    TILE_LOAD(B, w + 192, 256);
-                    TILE_DPBSUD(C3, A, B);
-                }
-                if (k < len) { /* 32 columns left */
-                    TILE_LOAD(A_HALF, rows + kb + k, in);
-                    TILE_LOAD(B_HALF, w, 256);
-                    TILE_DPBSUD(C0, A_HALF, B_HALF);
-                    TILE_LOAD(B_HALF, w + 64, 256);
-                    TILE_DPBSUD(C1, A_HALF, B_HALF);
-                    TILE_LOAD(B_HALF, w + 128, 256);
-                    TILE_DPBSUD(C2, A_HALF, B_HALF);
-                    TILE_LOAD(B_HALF, w + 192, 256);
-                    TILE_DPBSUD(C3, A_HALF, B_HALF);
-                }
+                for (; k + 64 <= len; k += 64, w += 16 * 256) STEP(A, B);
+                if (k < len) STEP(A_HALF, B_HALF); /* 32 columns left */
+#undef STEP
                 TILE_STORE(C0, sums, ROWS * 4);
                 TILE_STORE(C1, sums + 16, ROWS * 4);
                 TILE_STORE(C2, sums + 32, ROWS * 4);
@@ -443,6 +437,28 @@ static void prefill(const void *weight, int bits, const float *row_scale, const 
 int int8_prefill_amx_available(void) { return 0; }
 #endif
 
+/* Both entry points: check the arguments, then run the VNNI form or (amx) the AMX form. */
+static int run(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
+               int m, int in, int out, int threads, void *scratch, int amx) {
+#ifdef HAVE_VNNI
+    if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0) return -1;
+    if (amx && !int8_prefill_amx_available()) return -1;
+    if (m == 0) return 0;
+#ifdef HAVE_AMX
+    if (amx) {
+        prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, amx_rows_times_chunk, 1, AMX_GROUP);
+        return 0;
+    }
+#endif
+    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, vnni_rows_times_chunk, 0, 1);
+    return 0;
+#else
+    (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
+    (void)threads; (void)scratch; (void)amx;
+    return -1;
+#endif
+}
+
 /*
  * y[m, out] = x[m, in] times the weight (bits 4: int4_gemv.c's layout; bits 8: int8 [out, in]), per-row
  * scales and an optional bias, all float32. in % 32 == 0, out % 64 == 0; `scratch` holds
@@ -451,31 +467,11 @@ int int8_prefill_amx_available(void) { return 0; }
  */
 int int8_prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
                  int m, int in, int out, int threads, void *scratch) {
-#ifdef HAVE_VNNI
-    if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0) return -1;
-    if (m == 0) return 0;
-    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, vnni_rows_times_chunk, 0, 1);
-    return 0;
-#else
-    (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
-    (void)threads; (void)scratch;
-    return -1;
-#endif
+    return run(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, 0);
 }
 
 /* The same on AMX's tiles (equal outputs); -1 where int8_prefill_amx_available() is 0. */
 int int8_prefill_amx(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
                      int m, int in, int out, int threads, void *scratch) {
-#ifdef HAVE_AMX
-    if ((bits != 4 && bits != 8) || in % 32 != 0 || out % ROWS != 0 || m < 0 || !int8_prefill_amx_available()) {
-        return -1;
-    }
-    if (m == 0) return 0;
-    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, amx_rows_times_chunk, 1, AMX_GROUP);
-    return 0;
-#else
-    (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
-    (void)threads; (void)scratch;
-    return -1;
-#endif
+    return run(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, 1);
 }
