@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import discord
 import pytest
 import simcord
 
@@ -77,3 +78,11 @@ def table(simcord_env: simcord.Env) -> Table:
     alice = guild.add_member(simcord_env.create_user("alice"))
     bob = guild.add_member(simcord_env.create_user("bob"))
     return Table(simcord_env, channel, alice, bob)
+
+
+@pytest.fixture
+def admin(table: Table) -> simcord.MemberActor:
+    """A member of the table's guild who may manage it (Manage Server), as a server's admins do."""
+    guild = table.channel.guild
+    managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
+    return guild.add_member(table.env.create_user("manager"), roles=[managers])

@@ -38,6 +38,14 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     yield redis_server.url
 
 
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test's redis-server, to read what the code under test stored."""
+    connection = aioredis.from_url(redis_url, decode_responses=True)
+    yield connection
+    await connection.aclose()
+
+
 @pytest.fixture(scope="session")
 def upstream_server() -> Iterator[FakeUpstream]:
     server = FakeUpstream().start()

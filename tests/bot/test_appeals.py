@@ -7,14 +7,14 @@ import time
 import discord
 import pytest
 
-from bot.game.puzzles import Puzzle, PuzzleBank, builtin_puzzles
+from bot.game.puzzles import builtin_puzzles
+from tests.bot.test_key_facts import found_in_redis, payload_texts, play, solved_announcements
 from tests.bot_fixtures import Table, restart
 from tests.fakes.redis_state import exchanges, only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 
 HICCUPS = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "en-hiccup-bar")
 TURTLE = next(puzzle for puzzle in builtin_puzzles() if puzzle.id == "zh-sea-turtle-soup")
-FOUND_KEY = "soup:{ch%d}:found"
 
 
 @pytest.fixture
@@ -41,41 +41,13 @@ def button_ids(message: discord.Message) -> list[str]:
     return [child.custom_id for row in message.components for child in row.children]  # type: ignore[attr-defined]
 
 
-def solved_announcements(table: Table) -> list[discord.Message]:
-    return [m for m in table.channel.history() if m.embeds and m.embeds[0].title.startswith("🎉")]
-
-
-async def play(table: Table, puzzle: Puzzle) -> None:
-    table.env.bot.games.bank = PuzzleBank([puzzle])
-    result = await table.alice.slash(table.channel, "play", language=puzzle.language)
-    assert result.response is not None and not result.ephemeral
-
-
 async def found(table: Table, redis_url: str) -> dict[int, int]:
-    import json
-
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(redis_url, decode_responses=True)
-    try:
-        raw = await client.hgetall(FOUND_KEY % table.channel.id)
-    finally:
-        await client.aclose()
-    return {int(index): json.loads(value)["by"] for index, value in raw.items()}
+    """Who found each key fact, from Redis."""
+    return {index: fact["by"] for index, fact in (await found_in_redis(table, redis_url)).items()}
 
 
 def samples(fake_upstream: FakeUpstream, *texts: str) -> None:
     fake_upstream.queue(*(Reply.text(text) for text in texts))
-
-
-def sent_payloads(table: Table) -> list[str]:
-    import json
-
-    return [
-        json.dumps(request.json, ensure_ascii=False)
-        for request in table.env.http_requests
-        if request.method in ("POST", "PATCH") and request.json is not None
-    ]
 
 
 async def test_a_wrong_no_turned_yes_edits_the_reply_and_credits_the_fact(
@@ -236,4 +208,4 @@ async def test_the_appeal_reply_passes_the_leak_guard(table: Table, fake_upstrea
     samples(fake_upstream, leaking, leaking, leaking)
     await table.alice.click(bot_replies(table)[-1], label="Appeal")
     assert bot_replies(table)[-1].content.startswith("~~❌ No.~~\n✅ Yes\n")
-    assert not any("bartender noticed" in payload for payload in sent_payloads(table))
+    assert not any("bartender noticed" in payload for payload in payload_texts(table))

@@ -4,10 +4,8 @@ use them, bad input (named by puzzle and field, nothing stored), and /play picki
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import discord
 import pytest
 import redis.asyncio as aioredis
 import simcord
@@ -15,15 +13,7 @@ import yaml
 
 from bot.game.puzzles import parse_pack
 from tests.bot_fixtures import Table
-
-BANK_PACK = """
-puzzles:
-  - id: bank-1
-    language: en
-    title: The Bank Puzzle
-    story: A man walks into a bar and asks for water. The barman points a gun at him. The man thanks him.
-    answer: The man had hiccups; the fright cured them, so he no longer needed the water.
-"""
+from tests.fakes.puzzle_texts import ONE_PUZZLE_PACK
 
 ZH_FORM = {
     "title": "雨夜的灯",
@@ -49,23 +39,9 @@ EN_ENTRY = {
 @pytest.fixture
 def config_overrides(tmp_path: Path) -> dict[str, dict]:
     pack = tmp_path / "bank.yaml"
-    pack.write_text(BANK_PACK, encoding="utf-8")
+    pack.write_text(ONE_PUZZLE_PACK, encoding="utf-8")
     game = {"include_builtin": False, "puzzle_files": [str(pack)], "question_cooldown": 0}
     return {"game": {**game, "puzzle_admin_role": "Puzzlers", "max_custom_puzzles": 3}}
-
-
-@pytest.fixture
-def admin(table: Table) -> simcord.MemberActor:
-    guild = table.channel.guild
-    managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(table.env.create_user("manager"), roles=[managers])
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.from_url(redis_url, decode_responses=True)
-    yield connection
-    await connection.aclose()
 
 
 async def stored(client: aioredis.Redis, table: Table) -> dict[str, str]:

@@ -6,7 +6,6 @@ draft's answer reaches anyone but the admin who asked for it."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,9 @@ import redis.asyncio as aioredis
 import simcord
 
 from tests.bot_fixtures import Table
+from tests.fakes.puzzle_texts import LADDER_DRAFT, ONE_PUZZLE_PACK, PAINTING_DRAFT
 from tests.fakes.upstream import FakeUpstream, Reply
 
-BANK_PACK = """
-puzzles:
-  - id: bank-1
-    language: en
-    title: The Bank Puzzle
-    story: A man walks into a bar and asks for water. The barman points a gun at him. The man thanks him.
-    answer: The man had hiccups; the fright cured them, so he no longer needed the water.
-"""
-EN_DRAFT = {
-    "title": "The Ladder on the Ice",
-    "story": "Every dawn a skater trains alone on a frozen lake with a long wooden ladder strapped to her back.",
-    "answer": "If the ice gives way, the ladder spreads her weight across the hole so she can pull herself out. "
-    "She has carried it ever since her brother fell through the ice.",
-    "key_facts": ["The ladder is for getting out if the ice breaks.", "Her brother once fell through the ice."],
-    "hints": ["Think about what could go wrong on a lake.", "Someone close to her had an accident."],
-    "difficulty": "easy",
-}
 EN_SECOND = {
     "title": "The Empty Envelope",
     "story": "Every Monday a man posts an empty envelope to his neighbour, who thanks him warmly each time.",
@@ -44,36 +27,14 @@ EN_SECOND = {
     "hints": ["Look at the outside of the envelope.", "The neighbour has a hobby."],
     "difficulty": "medium",
 }
-ZH_DRAFT = {
-    "title": "黑暗中的画",
-    "story": "一个画家把自己最满意的画挂在家里背光的角落，客人来了从不让开灯。",
-    "answer": "那幅画用的是夜光颜料，只有在黑暗中才显出真正的图案，开了灯反而什么都看不见。",
-    "key_facts": ["画是用夜光颜料画的", "图案只有在黑暗里才看得见"],
-    "hints": ["想想颜料。", "光线会改变什么？"],
-    "difficulty": "hard",
-}
 
 
 @pytest.fixture
 def config_overrides(tmp_path: Path) -> dict[str, dict]:
     pack = tmp_path / "bank.yaml"
-    pack.write_text(BANK_PACK, encoding="utf-8")
+    pack.write_text(ONE_PUZZLE_PACK, encoding="utf-8")
     game = {"include_builtin": False, "puzzle_files": [str(pack)], "question_cooldown": 0}
     return {"game": game, "generate": {"max_attempts": 2, "model": "writer-1", "request_timeout": 10}}
-
-
-@pytest.fixture
-def admin(table: Table) -> simcord.MemberActor:
-    guild = table.channel.guild
-    managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(table.env.create_user("manager"), roles=[managers])
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.from_url(redis_url, decode_responses=True)
-    yield connection
-    await connection.aclose()
 
 
 async def stored(client: aioredis.Redis, table: Table) -> dict[str, dict[str, Any]]:
@@ -111,24 +72,24 @@ def seen_by(table: Table, member: simcord.MemberActor) -> str:
 async def test_a_chinese_draft_is_reviewed_privately_approved_and_played(
     table: Table, admin: simcord.MemberActor, client: aioredis.Redis, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.queue(reply(ZH_DRAFT))
+    fake_upstream.queue(reply(PAINTING_DRAFT))
     draft = await generate(admin, table, language="zh", theme="绘画")
     assert "**writer-1**" in draft.content
     story, answer = draft.embeds
-    assert story.title == "🐢 黑暗中的画" and story.description == ZH_DRAFT["story"]
-    assert ZH_DRAFT["answer"] in answer.description and "2. 图案只有在黑暗里才看得见" in answer.description
+    assert story.title == "🐢 黑暗中的画" and story.description == PAINTING_DRAFT["story"]
+    assert PAINTING_DRAFT["answer"] in answer.description and "2. 图案只有在黑暗里才看得见" in answer.description
     assert answer.footer.text == "zh · hard · written by writer-1"
     request = fake_upstream.requests[-1]
     assert request["model"] == "writer-1" and request["temperature"] == 0.9
     assert "主题：绘画" in request["messages"][-1]["content"]
-    assert ZH_DRAFT["answer"] not in seen_by(table, table.alice)  # only the admin sees the draft
+    assert PAINTING_DRAFT["answer"] not in seen_by(table, table.alice)  # only the admin sees the draft
     with pytest.raises(simcord.SetupError, match="not visible to this user"):
         await table.alice.click(draft, label="Approve")
 
     approved = await admin.click(draft, label="Approve")
     assert approved.response is not None
     [(puzzle_id, entry)] = (await stored(client, table)).items()
-    assert entry["generated_by"] == "writer-1" and entry["key_facts"] == ZH_DRAFT["key_facts"]
+    assert entry["generated_by"] == "writer-1" and entry["key_facts"] == PAINTING_DRAFT["key_facts"]
     assert entry["difficulty"] == "hard" and entry["language"] == "zh"
     shown = now_shown(table, admin, draft)
     assert shown.content.startswith(f"Added **黑暗中的画** (`{puzzle_id}`, zh, hard, written by writer-1)")
@@ -137,15 +98,15 @@ async def test_a_chinese_draft_is_reviewed_privately_approved_and_played(
     assert f"`{puzzle_id}` · zh · hard · 黑暗中的画 · 🤖 writer-1" in listed
 
     played = (await table.alice.slash(table.channel, "play", language="zh")).response.embeds[0]
-    assert played.title == "🐢 黑暗中的画" and played.description == ZH_DRAFT["story"]
-    assert ZH_DRAFT["answer"] not in seen_by(table, table.alice)
-    assert ZH_DRAFT["answer"] not in seen_by(table, table.bob)
+    assert played.title == "🐢 黑暗中的画" and played.description == PAINTING_DRAFT["story"]
+    assert PAINTING_DRAFT["answer"] not in seen_by(table, table.alice)
+    assert PAINTING_DRAFT["answer"] not in seen_by(table, table.bob)
 
 
 async def test_regenerate_shows_a_new_draft_and_discard_stores_nothing(
     table: Table, admin: simcord.MemberActor, client: aioredis.Redis, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.queue(reply(EN_DRAFT), reply(EN_SECOND))
+    fake_upstream.queue(reply(LADDER_DRAFT), reply(EN_SECOND))
     draft = await generate(admin, table, language="en", difficulty="medium")
     assert draft.embeds[0].title == "🐢 The Ladder on the Ice"
     await admin.click(draft, label="Regenerate")
@@ -164,8 +125,8 @@ async def test_every_draft_refused_ends_in_a_clear_message_and_a_member_without_
     table: Table, admin: simcord.MemberActor, client: aioredis.Redis, fake_upstream: FakeUpstream
 ) -> None:
     copy = {
-        **EN_DRAFT,
-        "story": BANK_PACK.split("story: ")[1].split("\n")[0],
+        **LADDER_DRAFT,
+        "story": ONE_PUZZLE_PACK.split("story: ")[1].split("\n")[0],
         "answer": "The man had hiccups; the fright of the gun cured them, so he no longer needed any water.",
     }
     fake_upstream.queue(Reply.text("Sorry, no puzzle today."), reply(copy))

@@ -153,10 +153,10 @@ async def test_bad_buttons_and_closed_ratings_count_nothing(
     assert await tallies(redis_url, table.channel.guild.id) == ({}, {})
 
 
-async def test_puzzle_list_and_top_show_ratings(table: Table, fake_upstream: FakeUpstream, redis_url: str) -> None:
+async def test_puzzle_list_and_top_show_ratings(
+    table: Table, admin: simcord.MemberActor, fake_upstream: FakeUpstream, redis_url: str
+) -> None:
     guild = table.channel.guild
-    managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
-    admin = guild.add_member(table.env.create_user("admin"), roles=[managers])
     own = puzzle_from_form(
         "test",
         title="The Locked Greenhouse",

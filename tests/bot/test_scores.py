@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 import simcord
 from redis.crc import key_slot
@@ -18,13 +16,6 @@ from tests.bot.test_game_flow import start_game
 from tests.bot_fixtures import Table
 from tests.fakes.redis_state import only_game
 from tests.fakes.upstream import FakeUpstream, Reply
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.from_url(redis_url, decode_responses=True)
-    yield connection
-    await connection.aclose()
 
 
 def keeper_of(table: Table) -> ScoreKeeper:

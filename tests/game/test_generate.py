@@ -14,6 +14,7 @@ from bot.game.generate import GenerationFailed, PuzzleGenerator
 from bot.game.host import ModelHost
 from bot.game.puzzles import Puzzle, parse_pack
 from common.config import ModelConfig
+from tests.fakes.puzzle_texts import LADDER_DRAFT, PAINTING_DRAFT
 from tests.fakes.upstream import FakeUpstream, Reply
 
 KNOWN = Puzzle(
@@ -26,27 +27,10 @@ KNOWN = Puzzle(
     "man no longer needed the water.",
     key_facts=("The man had hiccups.", "The gun was meant to frighten him."),
 )
-GOOD = {
-    "title": "The Ladder on the Ice",
-    "story": "Every dawn a skater trains alone on a frozen lake with a long wooden ladder strapped to her back.",
-    "answer": "If the ice gives way, the ladder spreads her weight across the hole so she can pull herself out. "
-    "She has carried it ever since her brother fell through the ice.",
-    "key_facts": ["The ladder is for getting out if the ice breaks.", "Her brother once fell through the ice."],
-    "hints": ["Think about what could go wrong on a lake.", "Someone close to her had an accident."],
-    "difficulty": "easy",
-}
-GOOD_ZH = {
-    "title": "黑暗中的画",
-    "story": "一个画家把自己最满意的画挂在家里背光的角落，客人来了从不让开灯。",
-    "answer": "那幅画用的是夜光颜料，只有在黑暗中才显出真正的图案，开了灯反而什么都看不见。",
-    "key_facts": ["画是用夜光颜料画的", "图案只有在黑暗里才看得见"],
-    "hints": ["想想颜料。", "光线会改变什么？"],
-    "difficulty": "medium",
-}
 
 
 def draft(**changes: Any) -> str:
-    fields = {**GOOD, **changes}
+    fields = {**LADDER_DRAFT, **changes}
     return json.dumps({name: value for name, value in fields.items() if value is not None}, ensure_ascii=False)
 
 
@@ -72,7 +56,7 @@ async def test_a_good_draft_is_asked_for_as_json_and_comes_back_a_checked_puzzle
     made = await generator(host).generate("en", theme="winter sports")
     puzzle = made.puzzle
     assert (puzzle.title, puzzle.language, puzzle.difficulty) == ("The Ladder on the Ice", "en", "easy")
-    assert puzzle.key_facts == tuple(GOOD["key_facts"]) and puzzle.hints == tuple(GOOD["hints"])
+    assert puzzle.key_facts == tuple(LADDER_DRAFT["key_facts"]) and puzzle.hints == tuple(LADDER_DRAFT["hints"])
     assert puzzle.generated_by == "writer-1" and puzzle.id.startswith("the-ladder-on-the-ice-")
     assert [attempt.reason for attempt in made.attempts] == [None]
     [request] = fake_upstream.requests
@@ -86,7 +70,7 @@ async def test_a_good_draft_is_asked_for_as_json_and_comes_back_a_checked_puzzle
 async def test_the_admins_difficulty_wins_and_a_chinese_draft_passes(
     fake_upstream: FakeUpstream, host: ModelHost
 ) -> None:
-    fake_upstream.queue(Reply.text(json.dumps(GOOD_ZH, ensure_ascii=False), size=16))
+    fake_upstream.queue(Reply.text(json.dumps(PAINTING_DRAFT, ensure_ascii=False), size=16))
     made = await generator(host).generate("zh", difficulty="hard")
     assert made.puzzle.language == "zh" and made.puzzle.difficulty == "hard"
     assert "难度困难" in fake_upstream.requests[0]["messages"][-1]["content"]
@@ -96,11 +80,11 @@ async def test_thinking_fences_and_prose_around_the_json_are_left_out(
     fake_upstream: FakeUpstream, host: ModelHost
 ) -> None:
     fake_upstream.queue(Reply.thinking("deepseek_reasoner", "A ladder puzzle, then. {not json}", draft()))
-    assert (await generator(host).generate("en")).puzzle.title == GOOD["title"]
+    assert (await generator(host).generate("en")).puzzle.title == LADDER_DRAFT["title"]
     fake_upstream.queue(
         Reply.text(f"<think>Let me write {{it}}.</think>\nHere it is:\n```json\n{draft()}\n```\nEnjoy!")
     )
-    assert (await generator(host).generate("en")).puzzle.title == GOOD["title"]
+    assert (await generator(host).generate("en")).puzzle.title == LADDER_DRAFT["title"]
     fake_upstream.queue(Reply.text(draft().replace("Every dawn", "Every\ndawn")))  # a raw line break in a string
     assert (await generator(host).generate("en")).puzzle.story.startswith("Every\ndawn")
 
@@ -108,7 +92,7 @@ async def test_thinking_fences_and_prose_around_the_json_are_left_out(
 async def test_every_refusal_is_fed_back_and_running_out_ends_in_a_clear_failure(
     fake_upstream: FakeUpstream, host: ModelHost
 ) -> None:
-    stated = draft(story=GOOD["story"] + " The ladder is for getting out if the ice breaks.")
+    stated = draft(story=LADDER_DRAFT["story"] + " The ladder is for getting out if the ice breaks.")
     fake_upstream.queue(
         Reply.text('{"title": "Broken", "story": "cut off'),
         Reply.text(draft(hints=None)),
@@ -151,7 +135,7 @@ async def test_too_long_not_json_and_a_near_duplicate_are_refused_then_a_good_dr
     assert reasons[2] is not None and reasons[2].startswith(
         "it repeats the known puzzle 'A Glass of Water' (meaning 0."
     )
-    assert reasons[3] is None and made.puzzle.title == GOOD["title"]
+    assert reasons[3] is None and made.puzzle.title == LADDER_DRAFT["title"]
 
 
 async def test_a_draft_the_pack_validator_refuses_names_the_field(fake_upstream: FakeUpstream, host: ModelHost) -> None:
@@ -176,7 +160,7 @@ async def test_an_endpoint_that_refuses_the_schema_gets_json_object_and_one_that
 ) -> None:
     refusal = {"message": "Unsupported: response_format json_schema", "type": "invalid_request_error"}
     fake_upstream.queue(Reply(status=400, error=refusal), Reply.text(draft()))
-    assert (await generator(host).generate("en")).puzzle.title == GOOD["title"]
+    assert (await generator(host).generate("en")).puzzle.title == LADDER_DRAFT["title"]
     assert [request.get("response_format", {}).get("type") for request in fake_upstream.requests] == [
         "json_schema",
         "json_object",

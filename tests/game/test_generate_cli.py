@@ -11,8 +11,9 @@ import pytest
 
 from bot.game.puzzles import load_pack
 from bot.generate import main
+from tests.fakes.puzzle_texts import LADDER_DRAFT, PAINTING_DRAFT
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.game.test_generate import GOOD, GOOD_ZH, draft
+from tests.game.test_generate import draft
 
 
 def config_file(tmp_path: Path, upstream: FakeUpstream, attempts: int) -> Path:
@@ -48,19 +49,19 @@ def test_a_batch_is_written_to_a_pack_with_progress_and_a_log(
     args = ["--config", str(config), "--out", str(out), "--log", str(log), "--language", "en", "--count", "2"]
     assert main(args) == 0
     puzzles = load_pack(out)
-    assert [puzzle.title for puzzle in puzzles] == [GOOD["title"], "The Empty Envelope"]
+    assert [puzzle.title for puzzle in puzzles] == [LADDER_DRAFT["title"], "The Empty Envelope"]
     assert {puzzle.generated_by for puzzle in puzzles} == {"writer-2"}
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [(record["puzzle"], record["attempt"]) for record in records] == [(1, 1), (2, 1), (2, 2)]
     assert records[1]["refused"].startswith("it repeats the known puzzle 'The Ladder on the Ice'")
-    assert records[0]["refused"] is None and json.loads(records[0]["reply"])["title"] == GOOD["title"]
+    assert records[0]["refused"] is None and json.loads(records[0]["reply"])["title"] == LADDER_DRAFT["title"]
     errors = capsys.readouterr().err
     assert "[------------------------] 0/2 puzzles, 0 drafts (0 refused)" in errors
     assert "[########################] 2/2 puzzles, 3 drafts (1 refused)" in errors
     assert f"2 of 2 puzzle(s) written to {out}" in errors
 
     # The pack is added to; a puzzle whose drafts are all refused is named with its reasons, and the status says so.
-    fake_upstream.queue(Reply.text(json.dumps(GOOD_ZH, ensure_ascii=False)), Reply.text("no"), Reply.text("{}"))
+    fake_upstream.queue(Reply.text(json.dumps(PAINTING_DRAFT, ensure_ascii=False)), Reply.text("no"), Reply.text("{}"))
     again = ["--config", str(config), "--out", str(out), "--language", "zh", "--count", "2"]
     assert main(again) == 1
     assert [puzzle.language for puzzle in load_pack(out)] == ["en", "en", "zh"]
