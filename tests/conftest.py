@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.game.meaning import default_encoder
+from tests.fakes.redis_proxy import RedisProxy
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.upstream import FakeUpstream
 
@@ -36,6 +37,15 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     await client.flushall()
     await client.aclose()
     yield redis_server.url
+
+
+@pytest.fixture
+def redis_proxy(redis_server: RedisServer, redis_url: str) -> Iterator[RedisProxy]:
+    """A proxy in front of the test's (flushed) redis-server that can hold a chosen command
+    (tests/fakes/redis_proxy.py); a module routes its bot through it by overriding `bot_settings`."""
+    proxy = RedisProxy(redis_server.port).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ slow Redis would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -24,13 +23,6 @@ from tests.fakes.redis_state import game_hashes, only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 
 MODERATOR = Player(999, "carol", moderator=True)
-
-
-@pytest.fixture
-def redis_proxy(redis_server: RedisServer, redis_url: str) -> Iterator[RedisProxy]:
-    proxy = RedisProxy(redis_server.port).start()
-    yield proxy
-    proxy.stop()
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import simcord
 
-from common.config import Config
 from tests.bot.test_game_flow import bot_replies
 from tests.bot_fixtures import Table
 from tests.fakes.redis_state import exchanges, only_game
@@ -26,14 +24,6 @@ from tests.scaling.test_two_bot_processes import OtherProcess
 @pytest.fixture
 def config_overrides() -> dict[str, dict]:
     return {"game": {"max_questions": 1, "question_cooldown": 0}}
-
-
-@pytest.fixture
-def other_process(bot_settings: Config, table: Table) -> Iterator[OtherProcess]:
-    process = OtherProcess(bot_settings)
-    process.start()
-    yield process
-    process.stop()
 
 
 def open_once_both_asked(upstream: FakeUpstream, gate: threading.Event) -> threading.Thread:

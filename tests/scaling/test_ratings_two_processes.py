@@ -4,29 +4,18 @@ whichever process receives the click. (The rating scripts on a Redis Cluster: te
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import discord
-import pytest
 import redis
 import simcord
 
 from bot.rating_views import RateButton
-from common.config import Config
 from tests.bot.test_game_flow import start_game
 from tests.bot.test_ratings import DOWN, UP, buttons
 from tests.bot_fixtures import Table
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.scaling.test_two_bot_processes import OtherProcess
-
-
-@pytest.fixture
-def other_process(bot_settings: Config, table: Table) -> Iterator[OtherProcess]:
-    process = OtherProcess(bot_settings)
-    process.start()
-    yield process
-    process.stop()
 
 
 def click_there(game_id: str, vote: str) -> Any:

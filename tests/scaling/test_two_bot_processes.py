@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 import simcord
 
@@ -76,14 +75,6 @@ class OtherProcess:
         self.thread.join(30)
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
-
-
-@pytest.fixture
-def other_process(bot_settings: Config, table: Table) -> Iterator[OtherProcess]:
-    process = OtherProcess(bot_settings)
-    process.start()
-    yield process
-    process.stop()
 
 
 async def test_two_instances_share_one_game(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,31 +13,15 @@ import simcord
 from common.config import Config
 from tests.bot_fixtures import Table, bot_config
 from tests.fakes.redis_proxy import RedisProxy, script_call
-from tests.fakes.redis_server import RedisServer
 from tests.fakes.redis_state import only_game
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.scaling.test_two_bot_processes import OtherProcess
 
 
 @pytest.fixture
-def redis_proxy(redis_server: RedisServer, redis_url: str) -> Iterator[RedisProxy]:
-    proxy = RedisProxy(redis_server.port).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
 def bot_settings(redis_proxy: RedisProxy, fake_upstream: FakeUpstream, config_overrides: dict) -> Config:
     """Both instances reach Redis through the proxy, so a test can hold one of them mid-command."""
     return bot_config(redis_proxy.url, fake_upstream, **config_overrides)
-
-
-@pytest.fixture
-def second_process(bot_settings: Config, table: Table) -> Iterator[OtherProcess]:
-    process = OtherProcess(bot_settings)
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture
@@ -55,30 +38,30 @@ def there(command: str, **options: Any) -> Any:
 
 async def test_games_ended_from_both_instances_at_once_are_counted_once(
     table: Table,
-    second_process: OtherProcess,
+    other_process: OtherProcess,
     fake_upstream: FakeUpstream,
     redis_url: str,
     redis_proxy: RedisProxy,
 ) -> None:
     guild_id = table.alice.guild.id
-    assert second_process.world["channel"].id == table.channel.id
+    assert other_process.world["channel"].id == table.channel.id
 
     # /stop from both at once: one stops it.
     await table.alice.slash(table.channel, "play")
-    await asyncio.gather(table.alice.slash(table.channel, "stop"), second_process.run(there("stop")))
+    await asyncio.gather(table.alice.slash(table.channel, "stop"), other_process.run(there("stop")))
     # /newgame from both at once over a running game: it is replaced once. The overlap is forced: this
     # instance is held after it loaded the game, while the other replaces that same game.
     await table.alice.slash(table.channel, "play")
     hold = redis_proxy.hold(script_call)
     replacing_here = asyncio.ensure_future(table.alice.slash(table.channel, "newgame"))
     await hold.wait_reached()
-    await second_process.run(there("newgame"))
+    await other_process.run(there("newgame"))
     hold.release()
     assert "Someone else just started" in (await replacing_here).response.content
     # A solve here while the other instance stops it: one of the two ends it.
     fake_upstream.queue(Reply.text("Correct! You got it.", size=2, chunk_delay=0.01))
     guess = (await only_game(redis_url))["answer"][:400]
-    await asyncio.gather(table.alice.send(table.channel, f"Is it that {guess}?"), second_process.run(there("stop")))
+    await asyncio.gather(table.alice.send(table.channel, f"Is it that {guess}?"), other_process.run(there("stop")))
     # Both instances sweep an expired game at the same moment.
     await table.alice.slash(table.channel, "play")
     client = aioredis.from_url(redis_url, decode_responses=True)
@@ -91,7 +74,7 @@ async def test_games_ended_from_both_instances_at_once_are_counted_once(
             return await env.bot.get_cog("ScoresCog").keeper.sweep([guild_id])
 
         here = table.env.bot.get_cog("ScoresCog").keeper  # type: ignore[union-attr]
-        swept = await asyncio.gather(here.sweep([guild_id]), second_process.run(sweep_there))
+        swept = await asyncio.gather(here.sweep([guild_id]), other_process.run(sweep_there))
         assert sum(result.expired for result in swept) == 1
 
         totals = await client.hgetall(f"soup:{{g{guild_id}}}:totals")
