@@ -236,9 +236,10 @@ HOST_TALK = (
 )
 
 
-@lru_cache(maxsize=4)
-def _host_talk(encoder: Encoder) -> np.ndarray:
-    return encoder.encode(HOST_TALK)
+@lru_cache(maxsize=8)
+def _encoded_once(encoder: Encoder, texts: tuple[str, ...]) -> np.ndarray:
+    """A fixed list's encodings (HOST_TALK, HOST_LINES), made on first use and kept per encoder."""
+    return encoder.encode(texts)
 
 
 # What a host adds to a verdict without saying anything of the story, in our own words. Host text is read like
@@ -272,11 +273,6 @@ HOST_LINES = (
 )
 
 
-@lru_cache(maxsize=4)
-def _host_lines(encoder: Encoder) -> np.ndarray:
-    return encoder.encode(HOST_LINES)
-
-
 def closeness(meaning: PuzzleMeaning, message: str, filter_host_talk: bool = True) -> tuple[np.ndarray, float]:
     """How close ``message`` comes to each key fact, and to the answer's first sentence (where the bank's
     answers state their key: "He is a barber."), each the best over the message's parts. A part counts for a
@@ -285,7 +281,7 @@ def closeness(meaning: PuzzleMeaning, message: str, filter_host_talk: bool = Tru
     if not parts:
         return np.zeros(len(meaning.facts), dtype=np.float32), 0.0
     encoded = meaning.encoder.encode(parts)
-    talk = (encoded @ _host_talk(meaning.encoder).T).max(axis=1, keepdims=True)  # (parts, 1)
+    talk = (encoded @ _encoded_once(meaning.encoder, HOST_TALK).T).max(axis=1, keepdims=True)  # (parts, 1)
     if not filter_host_talk:
         talk = np.full_like(talk, -1.0)
     if len(meaning.facts):
@@ -319,7 +315,7 @@ class MeaningGuard:
         self.meaning = meaning
         self.unfound = list(unfound)
         parts = [part for text in known[-KNOWN_MESSAGES:] for part in message_parts(text)]
-        self.known = np.concatenate([meaning.encoder.encode(parts), _host_lines(meaning.encoder)])
+        self.known = np.concatenate([meaning.encoder.encode(parts), _encoded_once(meaning.encoder, HOST_LINES)])
         self._read: dict[str, bool] = {}
         self._tail_read = 0
 

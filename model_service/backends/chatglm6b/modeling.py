@@ -132,8 +132,15 @@ class SelfAttention(nn.Module):
             key, value = cache.update(key, value, self.layer_index)
         if length > 1 and _computes_fast(self.query_key_value):
             context = _fused_attention(query, key, value, mask)
-            return self.dense(context.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim))
-        # Query-key layer scaling: divide by (layer + 1) in the model dtype, multiply back in fp32.
+        else:
+            context = self._original_attention(query, key, value, mask)
+        return self.dense(context.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim))
+
+    def _original_attention(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The original's arithmetic. Query-key layer scaling: divide by (layer + 1) in the model dtype, multiply
+        back in fp32."""
         coefficient = float(self.layer_index + 1)
         query = query / (math.sqrt(self.head_dim) * coefficient)
         scores = torch.matmul(query, key.transpose(-1, -2))
@@ -141,8 +148,7 @@ class SelfAttention(nn.Module):
             scores.masked_fill_(mask, MASKED_SCORE)  # in place (a fresh tensor): the same numbers, one pass less
         scores = scores.float()
         probs = torch.softmax(scores.mul_(coefficient), dim=-1).to(value.dtype)
-        context = torch.matmul(probs, value).transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim)
-        return self.dense(context)
+        return torch.matmul(probs, value)
 
 
 def _fused_attention(
