@@ -43,3 +43,8 @@ class Translator(app_commands.Translator):
         if locale is discord.Locale.chinese:
             return ZH_CN.get(string.message)
         return None
+
+
+def ui_language(interaction: discord.Interaction) -> str:
+    """The language to answer an interaction in: Chinese for a zh client, else English."""
+    return "zh" if str(interaction.locale).startswith("zh") else "en"

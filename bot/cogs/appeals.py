@@ -16,12 +16,12 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.endings import summary_embed
 from bot.game.appeals import APPEALABLE, AppealOutcome, AppealRefused, Appeals, OpenAppeal
 from bot.game.facts import progress_bar
 from bot.game.session import HostReply, Outcome
 from bot.game.verdict import label
-from bot.surfaces import NO_MENTIONS, ButtonsOnPageOne, InteractionReplies, embed_batches
+from bot.i18n import ui_language
+from bot.surfaces import NO_MENTIONS, ButtonsOnPageOne, InteractionReplies
 from bot.texts import VERDICT_ICONS, text
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ CUSTOM_ID = "appeal:{game}:{number}:{asker}"
 QUESTION_SHOWN = 100  # characters of the contested question quoted in the channel
 MESSAGE_LIMIT = 2000
 HISTORY_SEARCHED = 50  # recent channel messages /appeal looks through for the contested reply
-
-
-def _ui_language(interaction: discord.Interaction) -> str:
-    return "zh" if str(interaction.locale).startswith("zh") else "en"
 
 
 class AppealButton(
@@ -161,7 +157,7 @@ class AppealCog(commands.Cog):
             channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
         replies = InteractionReplies(interaction, channel)
         player = player_of(interaction.user, interaction.channel)
-        language = _ui_language(interaction)
+        language = ui_language(interaction)
         try:
             opened = await replies.in_time(
                 self.appeals.open(interaction.channel_id or 0, player, number, game_id=game_id, asker=asker)
@@ -252,18 +248,15 @@ class AppealCog(commands.Cog):
         return None
 
     async def _announce_solve(self, channel: discord.abc.Messageable, outcome: AppealOutcome) -> None:
-        """A verdict turned Correct solved the puzzle: the answer and the summary, as for any solve."""
-        from bot.cogs.game import solved_embed
-
+        """A verdict turned Correct solved the puzzle: announced as any solve is (GameCog.announce_solved)."""
         game = outcome.game
         game_cog = self.bot.get_cog("GameCog")
-        if game_cog is not None:
-            game_cog.timers.drop(game.channel_id, game.game_id)  # type: ignore[attr-defined]
+        if game_cog is None:
+            log.warning("an appeal solved the game in %s; no game cog is loaded to announce it", game.channel_id)
+            return
         solver = next((fact.name for fact in game.found.values() if fact.by == game.solver and fact.name), None)
         name = discord.utils.escape_markdown(solver or str(game.solver))
-        summary = await self.appeals.games.summarise(game)
-        for embeds in embed_batches([solved_embed(game, name), summary_embed(game, summary)]):
-            await channel.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+        await game_cog.announce_solved(channel, game, name)  # type: ignore[attr-defined]
 
 
 async def setup(bot: TurtleSoupBot) -> None:

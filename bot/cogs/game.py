@@ -35,6 +35,7 @@ from bot.game.session import (
 )
 from bot.game.store import Game
 from bot.game.timers import GameTimers
+from bot.i18n import ui_language
 from bot.progress import progress_text
 from bot.rating_views import RATINGS_COG, RatingOffer, placed
 from bot.streaming import EditBudgets, stream_to
@@ -79,10 +80,6 @@ def missing_permission(channel: object) -> str | None:
         needed["send_messages_in_threads"] = "Send Messages in Threads"
         del needed["send_messages"]
     return next((label for name, label in needed.items() if not getattr(granted, name)), None)
-
-
-def ui_language(interaction: discord.Interaction) -> str:
-    return "zh" if str(interaction.locale).startswith("zh") else "en"
 
 
 def story_embed(game: Game) -> discord.Embed:
@@ -467,17 +464,21 @@ class GameCog(commands.Cog):
             return
         game = final.game
         if final.outcome is Outcome.SOLVED:
-            self.timers.drop(game.channel_id, game.game_id)
-            solver_name = discord.utils.escape_markdown(solver.display_name)
-            summary = summary_embed(game, await self.games.summarise(game))
-            offer = await self._rating_offer(game)
-            for embeds in embed_batches([solved_embed(game, solver_name), summary]):
-                content, rating = placed(offer, None, embeds, summary)
-                await channel.send(content, embeds=embeds, allowed_mentions=NO_MENTIONS, **rating)
+            await self.announce_solved(channel, game, discord.utils.escape_markdown(solver.display_name))
         elif final.ended:
             await self._reveal_at_limit(channel, game)
         elif final.outcome in (Outcome.ANSWERED, Outcome.UNCLEAR):
             self.timers.keep(game)  # a game this process had not seen yet (started elsewhere, or before a restart)
+
+    async def announce_solved(self, channel: discord.abc.Messageable, game: Game, solver_name: str) -> None:
+        """A solved game: the answer with its solver (`solver_name`, markdown-escaped), the summary, the rating
+        buttons; its timer dropped. For a solve by a question and one by an appeal alike."""
+        self.timers.drop(game.channel_id, game.game_id)
+        summary = summary_embed(game, await self.games.summarise(game))
+        offer = await self._rating_offer(game)
+        for embeds in embed_batches([solved_embed(game, solver_name), summary]):
+            content, rating = placed(offer, None, embeds, summary)
+            await channel.send(content, embeds=embeds, allowed_mentions=NO_MENTIONS, **rating)
 
     async def _reveal_at_limit(self, channel: discord.abc.Messageable, game: Game) -> None:
         """A limit ended the game: the answer, with the summary."""

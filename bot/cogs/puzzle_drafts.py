@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import discord
 import redis.exceptions
 
-from bot.cogs.game import ui_language
 from bot.game.custom_puzzles import CustomPuzzles
 from bot.game.generate import GenerationFailed, PuzzleGenerator, writer_host
 from bot.game.puzzles import Puzzle, PuzzleError
 from bot.generate_texts import say_generated
+from bot.i18n import ui_language
 from bot.server_texts import say
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ class DraftDesk:
 
     def generator(self, guild_id: int) -> PuzzleGenerator:
         async def known() -> Sequence[Puzzle]:
-            own = await self.store.load(guild_id)
-            return [*self.bot.bank.by_id.values(), *own]
+            return list((await self.bot.games.bank_for(guild_id)).by_id.values())  # what /play picks from there
 
         return PuzzleGenerator(self.host, known, self.max_attempts)
 

@@ -17,7 +17,6 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.cogs.game import ui_language
 from bot.cogs.puzzle_drafts import DraftDesk
 from bot.game.custom_puzzles import (
     MAX_FILE_BYTES,
@@ -27,7 +26,8 @@ from bot.game.custom_puzzles import (
     puzzles_from_file,
 )
 from bot.game.generate import MAX_THEME_LENGTH
-from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, Puzzle, PuzzleBank, PuzzleError
+from bot.game.puzzles import MAX_KEY_FACT_LENGTH, MAX_KEY_FACTS, MAX_LENGTHS, Puzzle, PuzzleError
+from bot.i18n import ui_language
 from bot.rating_texts import rating_text
 from bot.rating_views import RATINGS_COG
 from bot.server_texts import say
@@ -238,7 +238,7 @@ class PuzzlesCog(commands.Cog):
             return
         guild_id = interaction.guild_id or 0
         try:
-            bank = PuzzleBank([*self.bot.bank.by_id.values(), *await self.puzzles.load(guild_id)])
+            bank = await self.bot.games.bank_for(guild_id)
             shown = await top(guild_id, list(bank.by_id.values()), ui, language)
         except redis.exceptions.RedisError as error:
             await self._redis_down(interaction, error)

@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.game.puzzles import Puzzle
 from bot.game.ratings import DOWN, UP, PuzzleRating, Ratings, VoteResult, players_of, ranking, weight
 from bot.game.store import Game
+from bot.i18n import ui_language
 from bot.rating_texts import rating_text
 from bot.rating_views import VOTE_EMOJI, RateButton, RatingOffer
 
@@ -31,10 +32,6 @@ log = logging.getLogger(__name__)
 TOP_SHOWN = 10
 TOP_ROOM = 1800  # of a message's 2,000 characters, with room for the heading and the rule
 LANGUAGE_NAMES = {"en": {"en": "English", "zh": "Chinese"}, "zh": {"en": "英文", "zh": "中文"}}
-
-
-def _language(interaction: discord.Interaction) -> str:
-    return "zh" if str(interaction.locale).startswith("zh") else "en"
 
 
 class RatingsCog(commands.Cog):
@@ -81,11 +78,11 @@ class RatingsCog(commands.Cog):
         except redis.exceptions.RedisError as error:
             log.warning("could not count a rating of game %s: %s", game_id, error)
             await interaction.response.send_message(
-                rating_text(_language(interaction), "rate_down_redis"), ephemeral=True
+                rating_text(ui_language(interaction), "rate_down_redis"), ephemeral=True
             )
             return
         if counted.result is VoteResult.CLOSED:
-            reply = rating_text(_language(interaction), "rate_closed")
+            reply = rating_text(ui_language(interaction), "rate_closed")
         else:
             values = {
                 "title": discord.utils.escape_markdown(counted.title),

@@ -13,8 +13,8 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.cogs.game import ui_language
 from bot.game.scores import Board, PlayerStats, ScoreKeeper
+from bot.i18n import ui_language
 from bot.server_texts import say
 from bot.surfaces import NO_MENTIONS
 

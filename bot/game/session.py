@@ -306,7 +306,7 @@ class GameService:
         current, recent = await self.store.load_with_recent(channel_id)
         if current is not None and current.active:
             raise GameAlreadyRunning(current)
-        bank = await self._bank_for(guild_id)
+        bank = await self.bank_for(guild_id)
         puzzle = await self._pick(bank, guild_id, language or self.config.default_language, recent, difficulty)
         result = await self.store.start(channel_id, self._fields(puzzle, player, guild_id))
         if not result.created:
@@ -333,7 +333,7 @@ class GameService:
             # Read now, for its summary: the new game starts with none found.
             current.found = await found_now(self.store, channel_id)
         language = language or (current.language if current else self.config.default_language)
-        puzzle = await self._pick(await self._bank_for(guild_id), guild_id, language, recent, difficulty)
+        puzzle = await self._pick(await self.bank_for(guild_id), guild_id, language, recent, difficulty)
         result = await self.store.start(
             channel_id, self._fields(puzzle, player, guild_id), replacing=current.game_id if current else ""
         )
@@ -367,8 +367,9 @@ class GameService:
     async def current(self, channel_id: int) -> Game | None:
         return await self.store.load(channel_id, with_transcript=False)
 
-    async def _bank_for(self, guild_id: int | None) -> PuzzleBank:
-        """The bank, with the server's own puzzles added (one replaces a bank puzzle with its id)."""
+    async def bank_for(self, guild_id: int | None) -> PuzzleBank:
+        """The bank /play picks from in a server: the bank with the server's own puzzles added (one replaces a bank
+        puzzle with its id)."""
         if guild_id is None or self.guild_puzzles is None:
             return self.bank
         own = await self.guild_puzzles(guild_id)

@@ -117,6 +117,7 @@ async def test_a_guess_turned_correct_solves_under_the_solving_rule(
     assert game["status"] == "solved" and game["solver"] == str(table.bob.id)
     [announcement] = solved_announcements(table)
     assert "bob" in announcement.embeds[0].description
+    assert any(custom_id.startswith("rate:") for custom_id in button_ids(announcement))  # as after any solve
     assert bot_replies(table)[-1].content.startswith(f"~~❌ No.~~\n🎉 {explanation}\n🟩🟩🟩 3/3")
     assert await found(table, redis_url) == {0: table.alice.id, 1: table.alice.id, 2: table.bob.id}
     stats = (await table.alice.slash(table.channel, "stats", member=table.bob)).response.embeds[0].description
