@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
 from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
-from bot.game.prompts import FACTS_HEADINGS
+from bot.game.prompts import numbered_facts
 from bot.game.puzzles import Puzzle
 from bot.game.structured import VerdictForm
 from bot.game.verdict import LABELS, Verdict, parse_verdict
@@ -68,11 +68,8 @@ APPEAL_USER = {
 def appeal_messages(puzzle: Puzzle, question: str, first: Verdict, first_reply: str = "") -> list[dict[str, str]]:
     """The appeal prompt: the answer and key facts (numbered as in the game), the message, the first verdict."""
     language = puzzle.language if puzzle.language in APPEAL_SYSTEM else "en"
-    facts_rule, facts = "", ""
-    if puzzle.key_facts:
-        facts_rule = APPEAL_FACTS_RULE[language]
-        numbered = "\n".join(f"{number}. {fact}" for number, fact in enumerate(puzzle.key_facts, start=1))
-        facts = FACTS_HEADINGS[language] + numbered
+    facts_rule = APPEAL_FACTS_RULE[language] if puzzle.key_facts else ""
+    facts = numbered_facts(puzzle, language)
     system = APPEAL_SYSTEM[language].format(
         story=puzzle.story, answer=puzzle.answer, facts_rule=facts_rule, facts=facts
     )

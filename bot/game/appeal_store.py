@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.game.facts import FoundFact, decode_found
-from bot.game.store import Exchange, Game, GameStore
+from bot.game.store import Exchange, Game, GameStore, found_records, hash_pairs
 from bot.game.tally import OUTBOX_KEEP_SECONDS, RECORD_END_LUA
 
 _LOCATE = """
@@ -179,7 +179,7 @@ class AppealStore:
                 str(int(before.at)),
                 str(before.user_id),
                 json.dumps(sorted(change.taken_back)),
-                _records(change.credited, credit),
+                found_records(change.credited, credit),
                 credit if change.solves else "",
                 total_facts,
                 repr(now),
@@ -191,8 +191,7 @@ class AppealStore:
         )
         if answer[0] != "ok":
             return str(answer[0]), {}
-        flat = answer[1]
-        return "ok", decode_found(dict(zip(flat[::2], flat[1::2], strict=True)), total_facts)
+        return "ok", decode_found(hash_pairs(answer[1]), total_facts)
 
     async def records(self, channel_id: int) -> Mapping[int, dict[str, str]]:
         """Every appeal of the channel's game by exchange number (pending ones as {'pending': token})."""
@@ -204,8 +203,3 @@ class AppealStore:
             number = int(name.split(":", 1)[1])
             appeals[number] = {"pending": value[8:]} if value.startswith("pending:") else json.loads(value)
         return appeals
-
-
-def _records(facts: Iterable[int], credit: str) -> str:
-    records = {str(index): credit for index in facts}
-    return json.dumps(records, ensure_ascii=False) if records else ""

@@ -24,7 +24,6 @@ What a changed verdict does, under the game's own solving rule (bot/game/solving
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from bot.game.appeal_store import AppealStore, Change, Claim
 from bot.game.host import ModelHost
 from bot.game.meaning import MeaningGuard, puzzle_meaning
 from bot.game.puzzles import Puzzle
-from bot.game.session import GameError, GameService, Player
+from bot.game.session import GameError, GameService, Player, judged_by_meaning, meaning_guard_for
 from bot.game.solving import FactsJudgement, credited_facts, judge_coverage, judge_solve
 from bot.game.store import Exchange, Game
 from bot.game.verdict import Verdict, label
@@ -281,12 +280,10 @@ class Appeals:
         def by_meaning() -> tuple[FactsJudgement, MeaningGuard]:
             meaning = puzzle_meaning(game.answer, game.key_facts)
             coverage = judge_coverage(meaning, game.story, game.key_facts, game.language, exchange.question)
-            unfound = [index for index in range(total) if index not in found_before]
-            return FactsJudgement(total, found_before, judged.named, True, coverage), MeaningGuard(
-                meaning, unfound, asked
-            )
+            facts = FactsJudgement(total, found_before, judged.named, True, coverage)
+            return facts, meaning_guard_for(meaning, found_before, asked)
 
-        facts, meaning_guard = await asyncio.to_thread(by_meaning)
+        facts, meaning_guard = await judged_by_meaning(by_meaning)
         guard = self.games._guard(game)
         if judged.verdict is Verdict.CORRECT:
             if judge_solve(guard, exchange.question, Verdict.CORRECT, facts, facts.coverage.key):
@@ -299,7 +296,7 @@ class Appeals:
         credited = credited_facts(judged.verdict, facts)
         known = "\n".join([game.story, *asked])
         text = judged.text
-        if guard.leaks(text, known) or await asyncio.to_thread(meaning_guard.leaks, text):
+        if guard.leaks(text, known) or await judged_by_meaning(lambda: meaning_guard.leaks(text)):
             text = label(judged.verdict, game.language)  # the verdict counts; its comment is never shown
         return _Decision(judged.verdict, credited), text
 

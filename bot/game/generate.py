@@ -2,7 +2,7 @@
 validated as a pack entry is, refused when it repeats a known puzzle, and tried again a bounded number of times
 with the reason it was refused in the next prompt.
 
-Used by `/puzzle generate` (bot.cogs.puzzle_generate) and `python -m bot.generate`; nothing here knows Discord.
+Used by `/puzzle generate` (bot.cogs.puzzle_drafts) and `python -m bot.generate`; nothing here knows Discord.
 """
 
 from __future__ import annotations

@@ -79,13 +79,18 @@ def estimate_tokens(text: str) -> int:
     return cjk + (len(text) - cjk + 3) // 3 + 4
 
 
+def numbered_facts(puzzle: Puzzle, language: str) -> str:
+    """The key facts under their heading, numbered from 1 as players and the facts line count them ("" for none)."""
+    if not puzzle.key_facts:
+        return ""
+    numbered = "\n".join(f"{number}. {fact}" for number, fact in enumerate(puzzle.key_facts, start=1))
+    return FACTS_HEADINGS[language] + numbered
+
+
 def system_prompt(puzzle: Puzzle) -> str:
     language = puzzle.language
-    facts_rule, facts = "", ""
-    if puzzle.key_facts:
-        facts_rule = FACTS_RULES[language]
-        numbered = "\n".join(f"{number}. {fact}" for number, fact in enumerate(puzzle.key_facts, start=1))
-        facts = FACTS_HEADINGS[language] + numbered
+    facts_rule = FACTS_RULES[language] if puzzle.key_facts else ""
+    facts = numbered_facts(puzzle, language)
     return SYSTEM_PROMPTS[language].format(story=puzzle.story, answer=puzzle.answer, facts_rule=facts_rule, facts=facts)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.game.custom_puzzles import dump_pack, new_id
 from bot.game.puzzles import (
     DIFFICULTIES,
+    MAX_GENERATED_BY,
     MAX_KEY_FACTS,
     MIN_KEY_FACTS,
     Puzzle,
@@ -104,7 +105,7 @@ def validated(fields: dict[str, Any], language: str, difficulty: str | None, mod
         "answer": fields["answer"],
         "key_facts": fields["key_facts"],
         "hints": fields["hints"],
-        "generated_by": model[:100],
+        "generated_by": model[:MAX_GENERATED_BY],
     }
     try:
         [puzzle] = parse_pack(dump_pack([entry]), SOURCE)

@@ -81,9 +81,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TRAILING_WORD = re.compile(r"(?<![^\W_\u3400-\u9fff])[^\W_\u3400-\u9fff]+$")
 
 
-def _meaning_guard(meaning: PuzzleMeaning, found: Collection[int], asked: list[str]) -> MeaningGuard:
+def meaning_guard_for(meaning: PuzzleMeaning, found: Collection[int], asked: list[str]) -> MeaningGuard:
     """The leak guard by meaning: the answer and the key facts not in ``found``, against what the players wrote
-    (``asked``). Encodes: call it off the event loop."""
+    (``asked``). Encodes: call it within judged_by_meaning (off the event loop when the model is needed)."""
     unfound = [index for index in range(len(meaning.facts)) if index not in found]
     return MeaningGuard(meaning, unfound, asked)
 
@@ -92,7 +92,7 @@ T = TypeVar("T")
 ShownIn = Callable[[], tuple[int, int] | None]  # (shard, message id) of a reply on screen; None: not yet
 
 
-async def _by_meaning(judgement: Callable[[], T]) -> T:
+async def judged_by_meaning(judgement: Callable[[], T]) -> T:
     """A judgement by meaning: here on the event loop when every text it reads was encoded before (microseconds),
     else in one worker-thread hop (encoding takes milliseconds)."""
     try:
@@ -262,7 +262,7 @@ class _Judge:
         """Whether the reply gives the answer or an unfound fact away, in words or in meaning."""
         if self.guard.leaks(visible, self.known):
             return True
-        return await _by_meaning(lambda: self.meaning.leaks(visible, final))
+        return await judged_by_meaning(lambda: self.meaning.leaks(visible, final))
 
 
 class GameService:
@@ -502,7 +502,7 @@ class GameService:
         asked = [exchange.question for exchange in game.transcript]
 
         def leaks() -> bool:  # one worker-thread hop: encoding takes milliseconds, the event loop none of it
-            return _meaning_guard(puzzle_meaning(game.answer, game.key_facts), found, asked).leaks(hint)
+            return meaning_guard_for(puzzle_meaning(game.answer, game.key_facts), found, asked).leaks(hint)
 
         return await asyncio.to_thread(leaks)
 
@@ -762,9 +762,9 @@ class GameService:
             # One judgement for both (one worker-thread hop at most). The puzzle's own texts are cached per game.
             meaning = puzzle_meaning(game.answer, game.key_facts)
             coverage = judge_coverage(meaning, game.story, game.key_facts, game.language, question)
-            return coverage, _meaning_guard(meaning, found, asked)
+            return coverage, meaning_guard_for(meaning, found, asked)
 
-        coverage, meaning_guard = await _by_meaning(by_meaning)
+        coverage, meaning_guard = await judged_by_meaning(by_meaning)
         return _Judge(guard, meaning_guard, question, total, found, known, coverage)
 
     async def _record_solve(

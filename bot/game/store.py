@@ -427,7 +427,7 @@ class GameStore:
             ],
         )
         replaced_status = str(replaced[0]) if replaced else ""
-        result = StartResult(bool(created), Game.from_hash(channel_id, _pairs(flat)), replaced_status)
+        result = StartResult(bool(created), Game.from_hash(channel_id, hash_pairs(flat)), replaced_status)
         if result.replaced_status == ACTIVE:
             await self._tell("ended", channel_id)
         if result.created:
@@ -451,7 +451,6 @@ class GameStore:
         credited to the solver. When stored, `game.found` is the found set as it now is in Redis."""
         game_key, log_key, _ = self.keys(game.channel_id)
         credit = FoundFact(-1, exchange.user_id, finder, exchange.at).encode()
-        records = {str(index): credit for index in found}
         result = await self._append(
             keys=[game_key, log_key, self.replies_key(game.channel_id), *self.tally_keys(game.channel_id)],
             args=[
@@ -465,7 +464,7 @@ class GameStore:
                 self.owner,
                 str(exchange.user_id),
                 OUTBOX_KEEP_SECONDS,
-                json.dumps(records, ensure_ascii=False) if records else "",
+                found_records(found, credit),
                 "" if solved_by is None else FoundFact(-1, solved_by, finder, exchange.at).encode(),
                 len(game.key_facts),
             ],
@@ -474,7 +473,7 @@ class GameStore:
             raise OutOfQuestions(game.game_id)
         if not result:
             return False
-        game.found = decode_found(_pairs(result[1]), len(game.key_facts))
+        game.found = decode_found(hash_pairs(result[1]), len(game.key_facts))
         if solved_by is not None:
             await self._tell("ended", game.channel_id)
         return True
@@ -493,7 +492,7 @@ class GameStore:
             await self._tell("ended", channel_id)
         if not flat:
             return False, None
-        return bool(changed), Game.from_hash(channel_id, _pairs(flat))
+        return bool(changed), Game.from_hash(channel_id, hash_pairs(flat))
 
     # -- replies being streamed, so a restarted bot can mark the ones it abandoned ---------
 
@@ -524,7 +523,7 @@ class GameStore:
         abandoned = []
         async for key in self.redis.scan_iter(match=f"{self.prefix}:{{ch*}}:replies", count=1000):
             channel_id = int(key.split("{ch", 1)[1].split("}", 1)[0])
-            for message_id, raw in _pairs(await self._take(keys=[key], args=[wanted])).items():
+            for message_id, raw in hash_pairs(await self._take(keys=[key], args=[wanted])).items():
                 abandoned.append((channel_id, int(message_id), json.loads(raw)["language"]))
         return abandoned
 
@@ -542,5 +541,12 @@ class GameStore:
         return timed
 
 
-def _pairs(flat: list[str]) -> dict[str, str]:
+def hash_pairs(flat: list[str]) -> dict[str, str]:
+    """A hash as a Lua script returns it (HGETALL's flat list) -> a dict."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def found_records(facts: Iterable[int], credit: str) -> str:
+    """The key facts a message found, each with its credit, as the store's scripts take them ("" for none)."""
+    records = {str(index): credit for index in facts}
+    return json.dumps(records, ensure_ascii=False) if records else ""

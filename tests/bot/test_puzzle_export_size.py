@@ -19,8 +19,8 @@ from bot.game.custom_puzzles import MAX_FILE_BYTES
 from bot.game.puzzles import MAX_LENGTHS, parse_pack
 from tests.bot import test_custom_puzzles as custom
 from tests.bot_fixtures import Table
+from tests.fakes.puzzle_texts import ONE_PUZZLE_PACK
 
-admin, client = custom.admin, custom.client  # the same fixtures: an admin member, a Redis client
 # Importing and exporting 600 KB of puzzles is real CPU work inside one interaction: on a busy 2-core machine it
 # takes longer than SimCord's default 5 s settle.
 pytestmark = pytest.mark.simcord(settle_timeout=60)
@@ -53,7 +53,7 @@ def pack(entries: list[dict[str, Any]]) -> bytes:
 @pytest.fixture
 def config_overrides(tmp_path: Path) -> dict[str, dict]:
     bank = tmp_path / "bank.yaml"
-    bank.write_text(custom.BANK_PACK, encoding="utf-8")
+    bank.write_text(ONE_PUZZLE_PACK, encoding="utf-8")
     return {"game": {"include_builtin": False, "puzzle_files": [str(bank)]}}
 
 
