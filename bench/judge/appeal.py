@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.judge.cases import STATEMENT, Case
-from bench.judge.scoring import Scored
+from bench.judge.cases import Case
+from bench.judge.scoring import Scored, judged_as
 from bot.game.appeal import AppealUnavailable, rejudge
 from bot.game.appeals import APPEALABLE
 from bot.game.host import ModelHost
@@ -58,11 +58,6 @@ class Appealed:
             "reply": self.reply,
             "votes": list(self.votes),
         }
-
-
-def judged_as(case: Case, verdict: Verdict) -> Verdict:
-    """As bench.judge.scoring compares a verdict with a label: a statement the host calls Correct is a Yes."""
-    return Verdict.YES if case.kind == STATEMENT and verdict is Verdict.CORRECT else verdict
 
 
 async def appeal_all(

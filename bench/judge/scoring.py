@@ -76,13 +76,18 @@ def leaks(puzzle: Puzzle, question: str, reply: str, verdict: Verdict) -> bool:
     return not credible and guard.leaks(reply, f"{puzzle.story}\n{question}")
 
 
+def judged_as(case: Case, verdict: Verdict) -> Verdict:
+    """The verdict as compared with the case's label. TurtleBench has no "solved" label: a statement the host
+    calls Correct is one it holds true, a Yes."""
+    return Verdict.YES if case.kind == STATEMENT and verdict is Verdict.CORRECT else verdict
+
+
 def score(variant: str, case: Case, entry: dict[str, Any], prompt: str | None = None) -> Scored:
     """`variant` is the row the reply counts in; `prompt` the prompt variant that asked (default: the same)."""
     reply = str(entry.get("reply", ""))
     visible = strip_facts_line(reply)  # the facts line is for the code only, as in the engine
     verdict = parse_verdict(visible)
-    # TurtleBench has no "solved" label: a statement the host calls Correct is one it holds true.
-    judged = Verdict.YES if case.kind == STATEMENT and verdict is Verdict.CORRECT else verdict
+    judged = judged_as(case, verdict)
     named = parse_facts_line(reply, len(key_facts_told(prompt or variant, case.puzzle)))
     return Scored(
         variant=variant,

@@ -69,8 +69,6 @@ int int8_prefill_available(void) {
 #endif
 }
 
-int int8_prefill_kblock(void) { return KBLOCK; }
-
 static int blocks_per_row(int in) { return (in + KBLOCK - 1) / KBLOCK; }
 
 static int padded_rows(int m) { return (m + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS; }

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,19 @@ VARIANT_VARIABLE = "CHATGLM_INT4_KERNEL"
 PREFETCH_VARIABLE = "CHATGLM_INT4_PREFETCH"
 VARIANTS = {"avx512-vnni": 1, "avx-vnni": 2, "avx2": 4}  # the bits int4_gemv.c uses
 MAX_PREFETCH = 65536  # as in the C source
+
+
+_kept = threading.local()
+
+
+def kept_buffer(name: str, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """A 1-D scratch tensor of at least `size` elements, kept per thread under `name`: a fresh one per call would
+    be faulted in page by page every time (for the prompt kernels' buffers, over a second per prompt)."""
+    held = getattr(_kept, name, None)
+    if held is None or held.numel() < size or held.dtype != dtype:
+        held = torch.empty(size, dtype=dtype)
+        setattr(_kept, name, held)
+    return held[:size]
 
 
 @dataclass(frozen=True)

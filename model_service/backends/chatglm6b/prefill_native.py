@@ -17,7 +17,6 @@ import ctypes
 import functools
 import logging
 import os
-import threading
 from pathlib import Path
 
 import torch
@@ -30,7 +29,6 @@ SOURCE = Path(__file__).with_name("int8_prefill.c")
 FLAGS = native.FLAGS
 DISABLE_VARIABLE = "CHATGLM_PREFILL_KERNEL"  # "0": the bf16 path; "vnni": never the AMX form
 VNNI_ONLY = "vnni"
-ROWS = 64  # output rows per block, as in the C source
 
 
 class Int8Prefill:
@@ -47,12 +45,10 @@ class Int8Prefill:
         self._scratch_bytes = library.int8_prefill_scratch_bytes
         self._scratch_bytes.restype = ctypes.c_longlong
         self._scratch_bytes.argtypes = [integer, integer]
-        library.int8_prefill_kblock.restype = integer
-        self.activation_block = int(library.int8_prefill_kblock())
 
     @staticmethod
     def fits(in_features: int, out_features: int) -> bool:
-        return in_features % 32 == 0 and out_features % ROWS == 0
+        return native.Int4Gemv.fits(in_features, out_features)  # the weight layout's own bounds
 
     def __call__(
         self, weight: torch.Tensor, bits: int, row_scale: torch.Tensor, bias: torch.Tensor | None, rows: torch.Tensor
@@ -66,7 +62,7 @@ class Int8Prefill:
         assert weight.numel() * (2 if bits == 4 else 1) == out_features * in_features and weight.is_contiguous()
         rows = rows.contiguous()
         output = torch.empty(count, out_features, dtype=torch.float32)
-        scratch = _scratch(int(self._scratch_bytes(count, in_features)))
+        scratch = native.kept_buffer("int8_prefill", int(self._scratch_bytes(count, in_features)), torch.uint8)
         status = self._call(
             weight.data_ptr(),
             bits,
@@ -83,17 +79,6 @@ class Int8Prefill:
         if status != 0:
             raise RuntimeError(f"int8_prefill.c cannot run {bits}-bit [{out_features}, {in_features}] here")
         return output
-
-
-_buffers = threading.local()
-
-
-def _scratch(size: int) -> torch.Tensor:
-    """A byte buffer kept per thread: a fresh one per call would be faulted in page by page every time."""
-    held = getattr(_buffers, "scratch", None)
-    if held is None or held.numel() < size:
-        held = _buffers.scratch = torch.empty(size, dtype=torch.uint8)
-    return held[:size]
 
 
 @functools.cache

@@ -33,14 +33,13 @@ path on CPU too, in fp32: the original's CPU arithmetic, the whole weight dequan
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import torch
 from torch import nn
 
 from model_service.backends.chatglm6b.native import ROWS as VNNI_ROWS
-from model_service.backends.chatglm6b.native import Int4Gemv, int4_kernel
+from model_service.backends.chatglm6b.native import Int4Gemv, int4_kernel, kept_buffer
 from model_service.backends.chatglm6b.prefill_native import Int8Prefill, prefill_kernel
 
 log = logging.getLogger(__name__)
@@ -325,16 +324,10 @@ class QuantizedLinear(nn.Module):
         return output
 
 
-_buffers = threading.local()
-
-
 def _bf16_buffer(rows: int, columns: int) -> torch.Tensor:
-    """A bf16 [rows, columns] scratch tensor, kept per thread: a fresh 32 MB one per chunk would be
-    faulted in page by page every time (over a second per prompt)."""
-    held = getattr(_buffers, "bf16", None)
-    if held is None or held.numel() < rows * columns:
-        held = _buffers.bf16 = torch.empty(rows * columns, dtype=torch.bfloat16)
-    return held[: rows * columns].view(rows, columns)
+    """A bf16 [rows, columns] scratch tensor, kept per thread (kept_buffer): a fresh 32 MB one per chunk
+    would be faulted in page by page every time."""
+    return kept_buffer("bf16", rows * columns, torch.bfloat16).view(rows, columns)
 
 
 def quantize_blocks(layers: nn.ModuleList, bits: int) -> None:
