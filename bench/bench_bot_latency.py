@@ -45,11 +45,12 @@ def time_the_model(bot: Bot, model_times: list[float]) -> None:
     ) -> AsyncIterator[str | Thinking]:
         started = time.perf_counter()
         first = True
-        async for delta in stream(messages, verdict=verdict):
-            if first:
-                model_times.append(time.perf_counter() - started)
-                first = False
-            yield delta
+        async with contextlib.aclosing(stream(messages, verdict=verdict)) as deltas:
+            async for delta in deltas:
+                if first:
+                    model_times.append(time.perf_counter() - started)
+                    first = False
+                yield delta
 
     bot.host.stream = timed  # type: ignore[method-assign]
 

@@ -38,11 +38,14 @@ def time_last_chunk(bot: Bot) -> None:
 
     async def timed(messages: list[dict[str, str]], **options: object) -> AsyncIterator[object]:
         last = None
-        async for delta in stream(messages, **options):  # type: ignore[arg-type]
-            last = time.perf_counter()
-            yield delta
-        if last is not None:
-            LAST_CHUNK.get().append(last)
+        try:
+            async with contextlib.aclosing(stream(messages, **options)) as deltas:  # type: ignore[arg-type]
+                async for delta in deltas:
+                    last = time.perf_counter()
+                    yield delta
+        finally:  # also when the bot closes the stream at its last text, before the body's end is read
+            if last is not None:
+                LAST_CHUNK.get().append(last)
 
     timed.timed = True  # type: ignore[attr-defined]
     bot.host.stream = timed  # type: ignore[method-assign,assignment]

@@ -76,11 +76,14 @@ def watch(bot: object, calls: Calls) -> None:
 
     async def timed(messages: list[dict[str, str]], **options: object) -> AsyncIterator[object]:
         last = None
-        async for delta in stream(messages, **options):
-            last = time.perf_counter()
-            yield delta
-        if last is not None:
-            calls.last_chunks.append(last)
+        try:
+            async with contextlib.aclosing(stream(messages, **options)) as deltas:
+                async for delta in deltas:
+                    last = time.perf_counter()
+                    yield delta
+        finally:  # also when the bot closes the stream at its last text, before the body's end is read
+            if last is not None:
+                calls.last_chunks.append(last)
 
     games.host.stream = timed
 

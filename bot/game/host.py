@@ -13,6 +13,7 @@ import httpx2
 import openai
 
 from bot.game import sse
+from bot.game.sse import FinalText
 from bot.game.structured import (
     FormatLadder,
     JsonDocument,
@@ -22,7 +23,7 @@ from bot.game.structured import (
     shape_document_request,
     shape_request,
 )
-from bot.game.thinking import Thinking, ThoughtFilter
+from bot.game.thinking import Split, Thinking, ThoughtFilter
 from common.config import ModelConfig
 from common.provider_rules import ProviderRules, RetryBudget
 from common.reasoning import reasoning_fields, resolve_provider
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 RETRY_BASE_DELAY = 0.5
 RETRY_MAX_DELAY = 8.0
 MODEL_CONNECTIONS = 100
+# What follows a reply's last event is [DONE] and the body's end, sent at once: waited for this long at most.
+DRAIN_SECONDS = 1.0
 
 
 class HostUnavailable(Exception):
@@ -205,34 +208,70 @@ class ModelHost:
             "/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.AsyncStream[Any]
         )
         reader = ThoughtFilter(self.starts_mid_thought)  # thinking (fields or inline) is measured, never passed on
+        finished = False  # the model's last event (its finish_reason) came: the reply is whole
         try:
             # Read off the HTTP response (bot.game.sse): the client's own stream leaves its readers to the GC.
             async with contextlib.aclosing(sse.chunks(response.response)) as chunks:
                 async for chunk in chunks:
+                    if finished:
+                        continue  # what follows the last event (usage, [DONE]) is read, never shown
+                    finished = _finished(chunk)
                     delta = _delta(chunk)
-                    if delta is None:
-                        continue
-                    split = reader.read(delta)
-                    if reader.inline.began_mid_thought and not self.starts_mid_thought:
-                        self.starts_mid_thought = True
-                        log.info(
-                            "model %s starts its replies mid-thought: openings are held to the closing tag",
-                            self.config.name,
-                        )
-                    if split.thought or (reader.inline.likely_thought and not split.visible):
+                    if delta is None and not finished:
+                        continue  # usage-only or keep-alive chunks carry no text
+                    split = self._read(reader, delta) if delta is not None else Split()
+                    if delta is not None and (split.thought or (reader.inline.likely_thought and not split.visible)):
                         # A long opening held back as likely thought (it began mid-thought) counts as thinking too:
                         # the model is alive, and the thinking limit holds.
                         yield Thinking(reader.thinking, tokens=round(reader.tokens))
-                    if split.visible:
+                    if finished:
+                        try:
+                            # The rest of the reply at once: its consumer concludes now, while the end of the body
+                            # is on its way; that end is read after (resumed) or when the consumer closes us.
+                            yield FinalText(self._ending(reader, split.visible))
+                        except GeneratorExit:
+                            await _read_to_end(chunks)
+                            raise
+                    elif split.visible:
                         yield split.visible
-            rest = reader.finish()
-            if rest.visible:
-                yield rest.visible
-            if reader.unanswered:
-                raise HostNoVerdict("the model's thought ended with no answer")
+            if not finished:  # the body ended with no last event (a server that sends none): what is left
+                rest = self._ending(reader, "")
+                if rest:
+                    yield rest
         finally:
             with contextlib.suppress(httpx2.HTTPError):
                 await response.close()
+
+    def _read(self, reader: ThoughtFilter, delta: dict[str, Any]) -> Split:
+        split = reader.read(delta)
+        if reader.inline.began_mid_thought and not self.starts_mid_thought:
+            self.starts_mid_thought = True
+            log.info("model %s starts its replies mid-thought: openings are held to the closing tag", self.config.name)
+        return split
+
+    @staticmethod
+    def _ending(reader: ThoughtFilter, visible: str) -> str:
+        """The last of a reply's text: what was read and what the thought filter still held, or HostNoVerdict."""
+        rest = reader.finish()
+        if reader.unanswered:
+            raise HostNoVerdict("the model's thought ended with no answer")
+        return visible + rest.visible
+
+
+async def _read_to_end(chunks: AsyncIterator[Any]) -> None:
+    """Read what follows a reply's last event ([DONE], the end of the body) so its connection is kept for the
+    next request; a server that goes on sending after its last event is cut off after DRAIN_SECONDS."""
+    with contextlib.suppress(TimeoutError, openai.APIError, httpx2.HTTPError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in chunks:
+                pass
+
+
+def _finished(chunk: Any) -> bool:
+    try:
+        return bool(chunk["choices"][0].get("finish_reason"))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return False
 
 
 def _delta(chunk: Any) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from bot.game.prompt_variants import builder_for, variant_of, verdict_form
 from bot.game.prompts import Turn
 from bot.game.puzzles import Puzzle, PuzzleBank
 from bot.game.solving import Coverage, FactsJudgement, credited_facts, judge_coverage, judge_solve
+from bot.game.sse import FinalText
 from bot.game.store import ACTIVE, Exchange, Game, GameStore, OutOfQuestions
 from bot.game.summary import Summary, build_summary, found_now
 from bot.game.thinking import Thinking
@@ -682,6 +683,11 @@ class GameService:
                             yield HostReply("", Verdict.UNCLEAR, Outcome.STREAMING, game, thinking=delta.seconds)
                         continue
                     raw += delta
+                    if isinstance(delta, FinalText):
+                        # The model is done: the reply is judged whole, concluded while its stream is still
+                        # open (the end of the body is read after the final edit, when this generator closes).
+                        yield await self._conclude(game, player, judge, raw, None)
+                        return
                     visible = strip_facts_line(raw, final=False)  # the facts line is for the code only
                     verdict = parse_verdict(visible)
                     # "Correct" lifts the leak guard only when this very question solves the puzzle:

@@ -44,3 +44,8 @@ async def chunks(response: httpx2.Response) -> AsyncIterator[Any]:
                 body=error,
             )
         yield event
+
+
+class FinalText(str):
+    """The last of a reply's text, passed on as the model's last event (its finish_reason) came: nothing
+    follows it. A consumer may judge the reply whole at once, without waiting for the body's end."""

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import openai
 
+from bot.game.sse import FinalText
+
 log = logging.getLogger(__name__)
 
 VerdictFormat = Literal["auto", "json_schema", "json_object", "text"]
@@ -195,6 +197,11 @@ async def canonical_text(deltas: AsyncIterator[Any], form: VerdictForm) -> Async
             if not isinstance(item, str):
                 yield item
                 continue
+            if isinstance(item, FinalText):  # the reply is whole: so is its text
+                yield FinalText(decoder.feed(item) + decoder.finish())
+                async for _ in deltas:  # resumed: the stream's end is read, nothing more is shown
+                    pass
+                return
             text = decoder.feed(item)
             if text:
                 yield text

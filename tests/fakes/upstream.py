@@ -50,6 +50,8 @@ class Reply:
     # counted by cut_after; a whole answer merges them into its message.
     extra_deltas: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] | None = None  # what to report; None: counted from the request and the chunks
+    finish_on_last: bool = False  # the finish_reason rides on the last content chunk (as vLLM sends it)
+    linger: float = 0.0  # seconds the stream stays open after its last event, before [DONE]
     error: dict[str, Any] | None = None  # with a non-200 status: the error object (message, type, param, code)
 
     @classmethod
@@ -202,6 +204,7 @@ class FakeUpstream:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.peers: list[Any] = []  # each request's client address: one port for requests on a kept connection
         self.scripts: deque[Reply] = deque()
         self.responder: Responder | None = None
         self.default = Reply()
@@ -226,6 +229,7 @@ class FakeUpstream:
     def reset(self) -> None:
         self.requests.clear()
         self.headers.clear()
+        self.peers.clear()
         self.scripts.clear()
         self.responder = None
         self.default = Reply()
@@ -293,6 +297,7 @@ class FakeUpstream:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         for refusal in self.refusals:
             if refusal.refuses(body):
                 return web.json_response({"error": refusal.error(body)}, status=400)
@@ -347,7 +352,8 @@ class FakeUpstream:
             for index, extra in enumerate(reply.extra_deltas):
                 await asyncio.sleep(reply.chunk_delay if index else 0)
                 await _send(response, _chunk(ident, body, extra))
-            for index, delta in enumerate(reply.sent_deltas()):
+            deltas = reply.sent_deltas()
+            for index, delta in enumerate(deltas):
                 if reply.cut_after is not None and index >= reply.cut_after:
                     assert request.transport is not None
                     request.transport.abort()
@@ -356,15 +362,19 @@ class FakeUpstream:
                     await asyncio.sleep(reply.chunk_delay)
                 if reply.stamp:
                     delta = {**delta, "content": f"{delta['content']}@{time.perf_counter():.6f}"}
-                await _send(response, _chunk(ident, body, delta))
+                last = reply.finish_on_last and index == len(deltas) - 1
+                await _send(response, _chunk(ident, body, delta, finish="stop" if last else None))
                 if index == 0 and reply.gate is not None:
                     await asyncio.to_thread(reply.gate.wait, 30)
             if reply.keepalive is not None:
                 await self._keep_alive(response, ident, body, reply)
                 return response
-            await _send(response, _chunk(ident, body, {}, finish="stop"))
+            if not reply.finish_on_last:
+                await _send(response, _chunk(ident, body, {}, finish="stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
                 await _send(response, {**_chunk(ident, body, {}), "choices": [], "usage": _usage(body, reply)})
+            if reply.linger:
+                await asyncio.sleep(reply.linger)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
             self.completed += 1
