@@ -62,21 +62,18 @@ class AppealButton(
         await cog.contest(interaction, self.number, game_id=self.game_id, asker=self.asker, reply=interaction.message)
 
 
-def appeal_view(reply: HostReply, asker: int, max_appeals: int) -> discord.ui.View | None:
-    """The Appeal button for a reply being answered or answered with a verdict that may be contested: it names
-    the number the exchange has (or will have once stored: questions in a channel are answered in turn)."""
+def appeal_number(reply: HostReply, max_appeals: int) -> int | None:
+    """The number of the exchange a reply's Appeal button names (the number it has, or will have once stored:
+    questions in a channel are answered in turn); None where the reply gets no button: it is not answered yet,
+    or its verdict may not be contested."""
     game = reply.game
     if game is None or max_appeals <= 0 or not game.active or reply.ended:
         return None
     if reply.outcome is Outcome.STREAMING and reply.text:
-        number = game.questions + 1
-    elif reply.outcome is Outcome.ANSWERED and reply.verdict in APPEALABLE:
-        number = game.questions
-    else:
-        return None
-    view = discord.ui.View(timeout=None)
-    view.add_item(AppealButton(game.game_id, number, asker, game.language))
-    return view
+        return game.questions + 1
+    if reply.outcome is Outcome.ANSWERED and reply.verdict in APPEALABLE:
+        return game.questions
+    return None
 
 
 def with_appeal_button(
@@ -84,14 +81,17 @@ def with_appeal_button(
 ) -> Callable[[HostReply], str]:
     """`render`, setting the surface's Appeal button for each update as it is drawn (a call site's one change)."""
 
-    shown: dict[tuple[str, int], discord.ui.View] = {}  # one view per exchange, not one per streamed update
+    shown: dict[tuple[str, int], discord.ui.View] = {}  # one view per exchange, built once, not per streamed update
 
     def drawn(reply: HostReply) -> str:
-        view = appeal_view(reply, asker, max_appeals)
-        if view is not None:
-            item = view.children[0]
-            assert isinstance(item, AppealButton)
-            view = shown.setdefault((item.game_id, item.number), view)
+        number = appeal_number(reply, max_appeals)
+        view = None
+        if number is not None and reply.game is not None:
+            game = reply.game
+            view = shown.get((game.game_id, number))
+            if view is None:
+                view = shown[game.game_id, number] = discord.ui.View(timeout=None)
+                view.add_item(AppealButton(game.game_id, number, asker, game.language))
         surface.view = view
         return render(reply)
 
