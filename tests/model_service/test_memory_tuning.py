@@ -55,4 +55,6 @@ def page_faults(setting: str) -> int:
 def test_where_memory_is_roomy_a_prompts_large_blocks_are_reused_not_faulted_in_again() -> None:
     default, kept = page_faults("default"), page_faults("keep")
     assert default > 200_000  # glibc's default: each 39 MB block mmap'd and faulted in afresh (about 288,000)
-    assert kept < 20_000, kept  # kept in the heap: the same pages again (0, or one block's 9,600 now and then)
+    # Kept in the heap: the same pages again. Usually 0, or a block's 9,600 now and then; under a loaded CI run
+    # three blocks' 28,800 were seen (of the 30 the default faults in), so the bar is a tenth of the default's.
+    assert kept < default // 10 + 9_600, (kept, default)
