@@ -26,9 +26,9 @@ import simcord
 
 from bench.harness import percentile, redis_process, upstream_process
 from bot.app import create_bot
+from bot.game.sse import FinalText
 from common.config import validate
 from tests.fakes.declared_http import declare_model_waits
-from tests.fakes.upstream import FakeUpstream, Reply
 
 QUESTION = "Is it about water?"
 REPLY = "Yes. It is about water, in a way."
@@ -44,6 +44,14 @@ class Calls:
     made: list[float] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)  # each call's text
     last_chunks: list[float] = field(default_factory=list)
+    # The same moments in CPU time of the bot's thread (which SimCord shares): its own work between them, without
+    # the waits on Redis, on Discord's replies or on the machine to run it.
+    made_cpu: list[float] = field(default_factory=list)
+    last_chunks_cpu: list[float] = field(default_factory=list)
+
+    def final_after_last_chunk(self) -> tuple[float, float]:
+        """The latest reply's final call after its last chunk: in wall time, and in CPU time of the bot's thread."""
+        return self.made[-1] - self.last_chunks[-1], self.made_cpu[-1] - self.last_chunks_cpu[-1]
 
 
 def config(redis_url: str, model_url: str) -> object:
@@ -66,6 +74,7 @@ def watch(bot: object, calls: Calls) -> None:
     async def stamped(route: object, **options: object) -> object:
         if getattr(route, "method", "") in ("POST", "PATCH") and "/messages" in getattr(route, "path", ""):
             calls.made.append(time.perf_counter())
+            calls.made_cpu.append(time.thread_time())
             body = options.get("json")
             calls.shown.append(str(body.get("content", "")) if isinstance(body, dict) else "")
         return await request(route, **options)
@@ -75,15 +84,24 @@ def watch(bot: object, calls: Calls) -> None:
     stream = games.host.stream
 
     async def timed(messages: list[dict[str, str]], **options: object) -> AsyncIterator[object]:
-        last = None
+        last = last_cpu = 0.0  # when the model's last text reached the bot
+        stamped = False
         try:
             async with contextlib.aclosing(stream(messages, **options)) as deltas:
                 async for delta in deltas:
-                    last = time.perf_counter()
+                    if isinstance(delta, str) and delta:
+                        last, last_cpu = time.perf_counter(), time.thread_time()
+                    if isinstance(delta, FinalText) and last:
+                        # The model's last event: stamped now, so that asking stops moving the clock (a settle
+                        # spinning beside the bot's store and final edit would be the harness's time, not the bot's).
+                        calls.last_chunks.append(last)
+                        calls.last_chunks_cpu.append(last_cpu)
+                        stamped = True
                     yield delta
-        finally:  # also when the bot closes the stream at its last text, before the body's end is read
-            if last is not None:
+        finally:  # a stream with no last event (or a bot that reads on to the body's end): stamped at its end
+            if last and not stamped:
                 calls.last_chunks.append(last)
+                calls.last_chunks_cpu.append(last_cpu)
 
     games.host.stream = timed
 
@@ -106,6 +124,7 @@ async def instant(redis_url: str, count: int, profile: bool) -> None:
             each: list[float] = []
             first_text: list[float] = []
             final_after: list[float] = []
+            final_cpu: list[float] = []
             started, cpu = time.perf_counter(), time.process_time()
             for _ in range(count):
                 asked = time.perf_counter()
@@ -115,7 +134,9 @@ async def instant(redis_url: str, count: int, profile: bool) -> None:
                 # The first call that shows the model's text (an older version posts a placeholder first).
                 shown = next(i for i in range(made_before, len(calls.made)) if "Yes" in calls.shown[i])
                 first_text.append(calls.made[shown] - asked)
-                final_after.append(calls.made[-1] - calls.last_chunks[-1])
+                wall_after, cpu_after = calls.final_after_last_chunk()
+                final_after.append(wall_after)
+                final_cpu.append(cpu_after)
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu
             if profiler:
                 profiler.disable()
@@ -132,61 +153,68 @@ async def instant(redis_url: str, count: int, profile: bool) -> None:
         f"  final after last chunk p50 / p99  {percentile(final_after, 0.5) * 1000:8.2f} / "
         f"{percentile(final_after, 0.99) * 1000:.2f} ms"
     )
+    print(
+        f"  ... of it CPU, p50 / p99            {percentile(final_cpu, 0.5) * 1000:8.2f} / "
+        f"{percentile(final_cpu, 0.99) * 1000:.2f} ms (the bot's thread)"
+    )
     print(f"  message calls/question            {len(calls.made) / count:8.2f}")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
 
 
-def shapes(stream_seconds: float) -> dict[str, Reply]:
-    """Reply shapes, four characters a chunk: a short verdict streamed over 0.8 s, a long one over
-    `stream_seconds`, and a second of thinking (reasoning_content) before a short verdict."""
-    short = "Yes. It is about water, in a way."
+def shapes(stream_seconds: float) -> dict[str, dict[str, object]]:
+    """Reply shapes, as the fake upstream's process is started for each, four characters a chunk: a short verdict
+    streamed over 0.8 s, a long one over `stream_seconds`, and a second of thinking (reasoning_content) before a
+    short verdict."""
     thought_pieces = len(THOUGHT) // 4 + 1
     return {
-        "short streamed (0.8 s)": Reply.text(short, chunk_delay=0.8 / (len(short) / 4)),
-        f"long ({stream_seconds:.0f} s)": Reply.text(LONG_TEXT, chunk_delay=stream_seconds / (len(LONG_TEXT) / 4)),
-        "thinking (1 s), short answer": Reply.thinking(
-            "deepseek_reasoner", THOUGHT, "No. Not at all.", chunk_delay=1.0 / thought_pieces
-        ),
+        "short streamed (0.8 s)": {"text": REPLY, "chunk_delay": 0.8 / (len(REPLY) / 4)},
+        f"long ({stream_seconds:.0f} s)": {"text": LONG_TEXT, "chunk_delay": stream_seconds / (len(LONG_TEXT) / 4)},
+        "thinking (1 s), short answer": {
+            "text": "No. Not at all.",
+            "thought": THOUGHT,
+            "chunk_delay": 1.0 / thought_pieces,
+        },
     }
 
 
 async def streamed(redis_url: str, streams: int, stream_seconds: float) -> None:
-    upstream = FakeUpstream().start()
-    try:
-        bot = create_bot(config(redis_url, upstream.base_url))  # type: ignore[arg-type]
-        # A settle gives up on timers due within its timeout: shorter than the first post's wait (0.4 s) and the
-        # edit interval, so asking returns once the bot waits on the model or on such a timer, and the clock
-        # moved below fires them as a live process would. With a longer one, a bot waiting on the model with a
-        # deadline (asyncio.wait's timeout) kept the settle, and the ask, going until the whole reply was in:
-        # every shape then counted one call, its first post's wait never over on the frozen clock.
-        async with simcord.run(bot, settle_timeout=0.3) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("streams")
-            alice = guild.add_member(env.create_user("alice"))
-            await alice.slash(channel, "play")
-            await declare_model_waits(env, timeout=60)  # the bot's clock follows the wall clock below
-            calls = Calls()
-            watch(bot, calls)
-            upstream.queue(Reply.text(REPLY))
-            await ask_in_real_time(env, alice, channel, calls)  # warm up
-            print(f"replies of other shapes, {streams} each, one after another (model in the bench's process):")
-            for name, reply in shapes(stream_seconds).items():
+    print(f"replies of other shapes, {streams} each, one after another (model in its own process):")
+    for name, shape in shapes(stream_seconds).items():
+        # The model in a process of its own, as in any deployment: in the bench's process its thread's work at
+        # the end of each reply took the GIL from the bot just as the bot stored and showed the reply.
+        with upstream_process(**shape) as model_url:  # type: ignore[arg-type]
+            bot = create_bot(config(redis_url, model_url))  # type: ignore[arg-type]
+            # A settle gives up on timers due within its timeout: shorter than the first post's wait (0.4 s) and the
+            # edit interval, so asking returns once the bot waits on the model or on such a timer, and the clock
+            # moved below fires them as a live process would. With a longer one, a bot waiting on the model with a
+            # deadline (asyncio.wait's timeout) kept the settle, and the ask, going until the whole reply was in:
+            # every shape then counted one call, its first post's wait never over on the frozen clock.
+            async with simcord.run(bot, settle_timeout=0.3) as env:
+                guild = env.create_guild()
+                channel = guild.create_text_channel("streams")
+                alice = guild.add_member(env.create_user("alice"))
+                await alice.slash(channel, "play")
+                await declare_model_waits(env, timeout=60)  # the bot's clock follows the wall clock below
+                calls = Calls()
+                watch(bot, calls)
+                await ask_in_real_time(env, alice, channel, calls)  # warm up
                 counts: list[int] = []
                 final_after: list[float] = []
+                final_cpu: list[float] = []
                 for _ in range(streams):
-                    upstream.queue(reply)
                     made_before = len(calls.made)
                     await ask_in_real_time(env, alice, channel, calls)
                     counts.append(len(calls.made) - made_before)
-                    final_after.append(calls.made[-1] - calls.last_chunks[-1])
+                    wall_after, cpu_after = calls.final_after_last_chunk()
+                    final_after.append(wall_after)
+                    final_cpu.append(cpu_after)
                 print(
                     f"  {name:30s} message calls {sum(counts) / len(counts):5.2f} ({', '.join(map(str, counts))}); "
-                    f"final after last chunk p50 {percentile(final_after, 0.5) * 1000:.2f} ms"
+                    f"final after last chunk p50 {percentile(final_after, 0.5) * 1000:.2f} ms, "
+                    f"of it CPU {percentile(final_cpu, 0.5) * 1000:.2f} ms"
                 )
-        await bot.close()
-    finally:
-        upstream.stop()
+            await bot.close()
 
 
 async def ask_in_real_time(env: simcord.Env, member: object, channel: object, calls: Calls) -> None:

@@ -59,19 +59,14 @@ def summary(values: list[float], unit: float = 1000.0) -> str:
 
 
 @contextmanager
-def upstream_process(text: str = "Yes. It is.", chunk_size: int = 4, chunk_delay: float = 0.0) -> Iterator[str]:
+def upstream_process(
+    text: str = "Yes. It is.", chunk_size: int = 4, chunk_delay: float = 0.0, thought: str = ""
+) -> Iterator[str]:
+    """The fake upstream in a process of its own, answering every request with `text` (after `thought`, streamed
+    as a reasoning model's, when given)."""
+    command = ["--text", text, "--chunk-size", str(chunk_size), "--chunk-delay", str(chunk_delay)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.upstream",
-            "--text",
-            text,
-            "--chunk-size",
-            str(chunk_size),
-            "--chunk-delay",
-            str(chunk_delay),
-        ],
+        [sys.executable, "-m", "tests.fakes.upstream", *command, *(["--thought", thought] if thought else [])],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -29,6 +29,7 @@ SMOKE_RUNS = {
     "bench.bench_model_service_relay": (["--requests", "10", "--concurrency", "2", "--hold", "10"], "relay adds"),
     "bench.bench_model_service_local": (["--tokens", "16", "--runs", "1"], "tokens/s"),
     "bench.bench_thinking_filter": (["--repeat", "2"], "mid-thought, known"),
+    "bench.bench_idle_wakeup": (["--repeat", "1"], "vs no idle"),
 }
 
 

@@ -446,9 +446,15 @@ def main() -> None:
     parser.add_argument("--text", default="Yes. It is.")
     parser.add_argument("--chunk-size", type=int, default=4)
     parser.add_argument("--chunk-delay", type=float, default=0.0)
+    parser.add_argument("--thought", help="think this first (as DeepSeek's reasoner streams it), then answer --text")
     args = parser.parse_args()
     server = FakeUpstream()
-    server.default = Reply.text(args.text, size=args.chunk_size, chunk_delay=args.chunk_delay)
+    shape = {"size": args.chunk_size, "chunk_delay": args.chunk_delay}
+    server.default = (
+        Reply.thinking("deepseek_reasoner", args.thought, args.text, **shape)
+        if args.thought
+        else Reply.text(args.text, **shape)
+    )
     server.start(args.port)
     print(server.port, flush=True)
     stop = threading.Event()
