@@ -368,8 +368,8 @@ static void vnni_rows_times_chunk(const uint8_t *buf, int group, const int8_t *x
  * input columns unpack the weights and let `kernel` multiply every row by them; scales and bias last.
  * `amx`: each thread loads the tile configuration first and releases its tiles at the end.
  */
-static void prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
-                    int m, int in, int out, int threads, void *scratch, rows_kernel kernel, int amx, int group) {
+static int prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
+                   int m, int in, int out, int threads, void *scratch, rows_kernel kernel, int amx, int group) {
     const int blocks = blocks_per_row(in);
     const int padded = padded_rows(m);
     int8_t *x8 = (int8_t *)scratch;
@@ -377,6 +377,7 @@ static void prefill(const void *weight, int bits, const float *row_scale, const 
     int32_t *xsum = (int32_t *)(xs + (size_t)m * blocks);
     memset(x8 + (size_t)m * in, 0, (size_t)(padded - m) * in);
     const int team = threads > 0 ? threads : 1;
+    int unallocated = 0; /* a thread got no buffer: its share of the output is left undone, the call fails */
 #pragma omp parallel num_threads(team)
     {
 #pragma omp for schedule(static)
@@ -388,6 +389,10 @@ static void prefill(const void *weight, int bits, const float *row_scale, const 
             }
         }
         uint8_t *buf = aligned_alloc(64, (size_t)group * ROWS * KCHUNK);
+        if (!buf) {
+#pragma omp atomic write
+            unallocated = 1;
+        }
         const int offset = bits == 4 ? 8 : 128;
 #ifdef HAVE_AMX
         if (amx) configure_tiles();
@@ -397,6 +402,7 @@ static void prefill(const void *weight, int bits, const float *row_scale, const 
         const int groups = (out / ROWS + group - 1) / group;
 #pragma omp for schedule(static)
         for (int index = 0; index < groups; index++) {
+            if (!buf) continue; /* every thread still meets the loop; this one has nowhere to unpack */
             const int first = index * group;
             const int count = out / ROWS - first < group ? out / ROWS - first : group;
             const int column = first * ROWS;
@@ -427,6 +433,7 @@ static void prefill(const void *weight, int bits, const float *row_scale, const 
 #endif
         free(buf);
     }
+    return unallocated ? -2 : 0;
 }
 
 #endif
@@ -444,12 +451,11 @@ static int run(const void *weight, int bits, const float *row_scale, const float
     if (m == 0) return 0;
 #ifdef HAVE_AMX
     if (amx) {
-        prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, amx_rows_times_chunk, 1, AMX_GROUP);
-        return 0;
+        return prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, amx_rows_times_chunk, 1,
+                       AMX_GROUP);
     }
 #endif
-    prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, vnni_rows_times_chunk, 0, 1);
-    return 0;
+    return prefill(weight, bits, row_scale, bias, x, y, m, in, out, threads, scratch, vnni_rows_times_chunk, 0, 1);
 #else
     (void)weight; (void)bits; (void)row_scale; (void)bias; (void)x; (void)y; (void)m; (void)in; (void)out;
     (void)threads; (void)scratch; (void)amx;
@@ -461,7 +467,8 @@ static int run(const void *weight, int bits, const float *row_scale, const float
  * y[m, out] = x[m, in] times the weight (bits 4: int4_gemv.c's layout; bits 8: int8 [out, in]), per-row
  * scales and an optional bias, all float32. in % 32 == 0, out % 64 == 0; `scratch` holds
  * int8_prefill_scratch_bytes(m, in). The threads are OpenMP's (torch's own pool, as in int4_gemv.c).
- * Returns 0, or -1 where this build cannot run it or the arguments do not fit.
+ * Returns 0; -1 where this build cannot run it or the arguments do not fit; -2 where a thread could not
+ * allocate its unpacking buffer (the output is incomplete).
  */
 int int8_prefill(const void *weight, int bits, const float *row_scale, const float *bias, const float *x, float *y,
                  int m, int in, int out, int threads, void *scratch) {

@@ -29,6 +29,7 @@ SOURCE = Path(__file__).with_name("int8_prefill.c")
 FLAGS = native.FLAGS
 DISABLE_VARIABLE = "CHATGLM_PREFILL_KERNEL"  # "0": the bf16 path; "vnni": never the AMX form
 VNNI_ONLY = "vnni"
+UNALLOCATED = -2  # int8_prefill.c: a thread got no unpacking buffer
 
 
 class Int8Prefill:
@@ -76,6 +77,8 @@ class Int8Prefill:
             torch.get_num_threads(),
             scratch.data_ptr(),
         )
+        if status == UNALLOCATED:
+            raise MemoryError("int8_prefill.c: a thread could not allocate its unpacking buffer")
         if status != 0:
             raise RuntimeError(f"int8_prefill.c cannot run {bits}-bit [{out_features}, {in_features}] here")
         return output
