@@ -25,6 +25,8 @@ APPEAL_TEXTS: dict[str, dict[str, str]] = {
         "appeal_limit": "This game's appeals are used up ({allowed} per game).",
         "appeal_unavailable": "⚠️ The host can't judge the appeal right now. It was not counted; please try again "
         "in a moment.",
+        "appeal_busy": "⚠️ The host is answering too many questions right now. The appeal was not counted; please "
+        "try again in a moment.",
         "appeal_ended_meanwhile": "The game ended while the host was judging again, so nothing changed.",
         "summary_appeals": "⚖️ Appeals: {appeals} ({changed} verdict(s) changed)",
     },
@@ -48,6 +50,7 @@ APPEAL_TEXTS: dict[str, dict[str, str]] = {
         "appeal_window": "太晚了：判定给出后 {seconds} 秒内才能申诉。",
         "appeal_limit": "本局的申诉次数已用完（每局 {allowed} 次）。",
         "appeal_unavailable": "⚠️ 主持人现在无法复核申诉。本次不计，请稍后再试。",
+        "appeal_busy": "⚠️ 主持人此刻要回答的问题太多。本次申诉不计，请稍后再试。",
         "appeal_ended_meanwhile": "主持人复核期间游戏已经结束，判定没有改变。",
         "summary_appeals": "⚖️ 申诉：{appeals} 次（改判 {changed} 次）",
     },

@@ -34,6 +34,7 @@ import redis.exceptions
 from bot.game.appeal import AppealUnavailable, Rejudgement, rejudge
 from bot.game.appeal_store import AppealStore, Change, Claim
 from bot.game.host import ModelHost
+from bot.game.locks import AtCapacity
 from bot.game.meaning import MeaningGuard, puzzle_meaning
 from bot.game.puzzles import Puzzle
 from bot.game.session import GameError, GameService, Player, judged_by_meaning, meaning_guard_for
@@ -58,6 +59,7 @@ REASONS = (
     "window",  # past game.appeal_window
     "limit",  # the table used its game.max_appeals
     "unavailable",  # the host could not be reached: not counted
+    "busy",  # the process is at its in-flight limit (an appeal asks the host several times): not counted
     "ended_meanwhile",  # the game ended while the host reconsidered: nothing changed
 )
 
@@ -177,6 +179,11 @@ class Appeals:
         display name, for facts credited to them). A failure gives the claim back."""
         game, claim = opened.game, opened.claim
         try:
+            self.games.admission.enter()  # the same door as questions: it asks the host `samples` times
+        except AtCapacity:
+            await self._give_back(claim)
+            raise AppealRefused("busy", game) from None
+        try:
             judged = await rejudge(
                 self.host, _puzzle(game), claim.exchange.question, Verdict(claim.exchange.verdict),
                 claim.exchange.reply, self.samples,
@@ -187,6 +194,8 @@ class Appeals:
         except BaseException:
             await self._give_back(claim)
             raise
+        finally:
+            self.games.admission.leave()
         return await self._apply(game, claim, judged, player, asker_name)
 
     def _find(self, game: Game, player: Player, number: int | None) -> tuple[int, Exchange]:

@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import pytest
 import redis.asyncio as aioredis
@@ -207,6 +208,30 @@ async def test_an_unreachable_host_gives_the_appeal_back(games: GameService, fak
     assert refused.value.reason == "unavailable"
     game = await games.progress(CHANNEL)
     assert game.appeals == 0 and game.transcript[0].appealed_from == ""
+    samples(fake_upstream, "No.", "No.")
+    assert not (await appeals.appeal(CHANNEL, ALICE)).changed  # asking again works
+
+
+async def test_an_appeal_waits_at_the_same_door_as_questions(games: GameService, fake_upstream: FakeUpstream) -> None:
+    games.admission.limit = 1  # this process takes one question (or appeal) at a time
+    appeals = Appeals(games, games.host, samples=2)
+    await games.start(CHANNEL, ALICE, "en")
+    samples(fake_upstream, "No.")
+    await ask(games, ALICE, "Was it raining?")
+    gate = threading.Event()
+    fake_upstream.queue(Reply.text("No. Think again.", gate=gate))
+    asking = games.ask(CHANNEL, BOB, "Was he thirsty?")
+    await anext(asking)  # Bob's question is in: it holds the one place until its reply ends
+    with pytest.raises(AppealRefused) as refused:
+        await appeals.appeal(CHANNEL, ALICE)
+    assert refused.value.reason == "busy"
+    assert not any("The first verdict" in str(request["messages"]) for request in fake_upstream.requests)
+    gate.set()
+    async with aclosing(asking):
+        async for _ in asking:
+            pass
+    game = await games.progress(CHANNEL)
+    assert game.appeals == 0 and games.admission.in_flight == 0  # not counted, and the door is free again
     samples(fake_upstream, "No.", "No.")
     assert not (await appeals.appeal(CHANNEL, ALICE)).changed  # asking again works
 
