@@ -144,11 +144,18 @@ class ButtonsOnPageOne:
 
     view: discord.ui.View | None = None
     _view_shown: bool = False
+    _view_on_page: discord.ui.View | None = None  # the view page one carries now
 
-    def _view_options(self, first_page: bool) -> dict[str, Any]:
+    def _view_options(self, first_page: bool, edit: bool = False) -> dict[str, Any]:
+        """What a post (or, `edit`, an edit) of a page sends about the view. An edit of page one that still carries
+        this very view sends none: Discord keeps a message's components when an edit leaves them out, and
+        discord.py would serialize and store the view again on every streamed edit."""
         if not first_page or (self.view is None and not self._view_shown):
             return {}
+        if edit and self.view is not None and self.view is self._view_on_page:
+            return {}
         self._view_shown = self.view is not None
+        self._view_on_page = self.view
         return {"view": self.view}
 
 
@@ -180,12 +187,13 @@ class MessageReplySurface(ButtonsOnPageOne):
 
     async def edit(self, page: object, content: str) -> discord.Message:
         assert isinstance(page, discord.Message)
-        options = self._view_options(page.id == self.first_message_id)
+        first = page.id == self.first_message_id
+        options = self._view_options(first, edit=True)
         try:
             return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
         except discord.NotFound:
             # A moderator deleted the message mid-stream: carry on in a fresh one.
-            message = await self._send(content, **options)
+            message = await self._send(content, **self._view_options(first))
             if page.id == self.first_message_id:
                 self.first_message_id = message.id
             return message
@@ -246,14 +254,15 @@ class InteractionSurface(ButtonsOnPageOne):
         return message
 
     async def edit(self, page: object, content: str) -> object:
-        options = self._view_options(page == ORIGINAL or getattr(page, "id", None) == self.first_message_id)
+        first = page == ORIGINAL or getattr(page, "id", None) == self.first_message_id
+        options = self._view_options(first, edit=True)
         if isinstance(page, discord.Message) and not isinstance(page, discord.WebhookMessage):
             try:
                 return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
             except discord.NotFound:
-                return await self._send(content, **options)
+                return await self._send(content, **self._view_options(first))
         if not self._token_alive():
-            return await self._send(content, **options)
+            return await self._send(content, **self._view_options(first))
         try:
             if page == ORIGINAL:
                 await _discord_call(
@@ -265,4 +274,4 @@ class InteractionSurface(ButtonsOnPageOne):
             assert isinstance(page, discord.WebhookMessage)
             return await _discord_call(lambda: page.edit(content=content, allowed_mentions=NO_MENTIONS, **options))
         except discord.NotFound:
-            return await self._send(content, **options)
+            return await self._send(content, **self._view_options(first))

@@ -55,6 +55,29 @@ async def test_a_long_reply_posts_its_first_text_when_the_wait_ends_then_edits_o
     assert reply_calls(table)[1:] == [("PATCH", "❌ No. The weather has nothing to do with it.")]
 
 
+async def test_the_appeal_button_goes_with_the_post_and_stays_through_the_edits(
+    table: Table, fake_upstream: FakeUpstream
+) -> None:
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    gate = threading.Event()
+    fake_upstream.queue(Reply.text("No. The weather has nothing to do with it.", size=8, gate=gate))
+    await table.alice.send(table.channel, "Was it raining?")
+    await settle_until(table.env, lambda: len(reply_calls(table)) == 1)
+    gate.set()
+    await settle_until(table.env, lambda: "⏳" not in bot_replies(table)[-1].content)
+    prefix = f"/channels/{table.channel.id}/messages"
+    sent = [
+        (request.method, "components" in request.json)
+        for request in table.env.http_requests
+        if request.method in ("POST", "PATCH") and request.path.startswith(prefix) and request.json
+    ]
+    # The button is sent once, with the post; the final edit leaves it out, and Discord keeps it.
+    assert sent[-2:] == [("POST", True), ("PATCH", False)]
+    final = bot_replies(table)[-1]
+    assert [child.label for row in final.components for child in row.children] == ["Appeal"]  # type: ignore[attr-defined]
+
+
 async def test_a_silent_model_gets_a_placeholder_when_the_wait_ends(table: Table, fake_upstream: FakeUpstream) -> None:
     await declare_model_waits(table.env, timeout=60)
     await start_game(table)
