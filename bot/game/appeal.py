@@ -14,11 +14,10 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 
 from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
-from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
+from bot.game.host import HostInterrupted, HostUnavailable, ModelHost, reply_text
 from bot.game.prompts import numbered_facts
 from bot.game.puzzles import Puzzle
 from bot.game.structured import VerdictForm
@@ -128,11 +127,7 @@ def majority(samples: Sequence[Sample], asked: int) -> Rejudgement:
 
 async def sample_once(host: ModelHost, messages: list[dict[str, str]], form: VerdictForm) -> Sample:
     """One judgement: the visible reply (thinking removed by the host client), read like a question's reply."""
-    raw = ""
-    async with aclosing(host.stream(messages, verdict=form)) as deltas:
-        async for delta in deltas:
-            if isinstance(delta, str):  # Thinking markers only say the model is alive
-                raw += delta
+    raw = await reply_text(host.stream(messages, verdict=form))
     visible = strip_facts_line(raw)
     return Sample(parse_verdict(visible), parse_facts_line(raw, form.facts), visible)
 

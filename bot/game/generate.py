@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.game.host import HostInterrupted, HostUnavailable, ModelHost
+from bot.game.host import HostInterrupted, HostUnavailable, ModelHost, reply_text
 from bot.game.puzzle_draft import (
     DRAFT_DOCUMENT,
     MAX_DRAFT_LENGTHS,
@@ -24,7 +24,6 @@ from bot.game.puzzle_draft import (
 )
 from bot.game.puzzles import MAX_KEY_FACTS, MIN_KEY_FACTS, Puzzle
 from bot.game.similarity import MEANING_THRESHOLD, WORDING_THRESHOLD, PuzzleIndex
-from bot.game.thinking import Thinking
 from common.config import Config
 
 log = logging.getLogger(__name__)
@@ -193,8 +192,7 @@ class PuzzleGenerator:
         raise GenerationFailed(attempts)
 
     async def _draft(self, messages: list[dict[str, str]]) -> str:
-        parts = [item async for item in self.host.stream(messages, document=DRAFT_DOCUMENT)]
-        return "".join(item for item in parts if not isinstance(item, Thinking))
+        return await reply_text(self.host.stream(messages, document=DRAFT_DOCUMENT))
 
     def _judge(
         self, number: int, reply: str, language: str, difficulty: str | None, index: PuzzleIndex

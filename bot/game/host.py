@@ -267,6 +267,19 @@ async def _read_to_end(chunks: AsyncIterator[Any]) -> None:
                 pass
 
 
+async def reply_text(deltas: AsyncIterator[str | Thinking]) -> str:
+    """A whole reply's visible text from `ModelHost.stream` (thinking markers only say the model is alive),
+    the stream closed on every way out; it ends at the model's last event (FinalText)."""
+    text = ""
+    async with contextlib.aclosing(deltas):
+        async for delta in deltas:
+            if isinstance(delta, str):
+                text += delta
+                if isinstance(delta, FinalText):
+                    break
+    return text
+
+
 def _finished(chunk: Any) -> bool:
     try:
         return bool(chunk["choices"][0].get("finish_reason"))

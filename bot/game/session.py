@@ -23,7 +23,7 @@ import redis.exceptions
 
 from bot.game.facts import facts_line, parse_facts_line, strip_facts_line
 from bot.game.hints import Hint, HintCounter, HintSource, clean_hint, fact_to_hint, hint_messages, stored_hint
-from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavailable, ModelHost
+from bot.game.host import HostBusy, HostInterrupted, HostNoVerdict, HostUnavailable, ModelHost, reply_text
 from bot.game.leak import LeakGuard
 from bot.game.limits import QUESTION_LIMIT, TIME_LIMIT, limits_for, out_of_questions, out_of_time
 from bot.game.locks import AtCapacity, ChannelLocks, InFlightLimit, QueueFull
@@ -471,16 +471,12 @@ class GameService:
         fact = fact_to_hint(game, number, list(found))
         if fact is None:
             return None
-        raw = ""
         try:
             self.admission.enter()
         except AtCapacity as error:
             raise Overloaded(str(error), game.language) from None
         try:
-            async with aclosing(self.host.stream(hint_messages(game, fact))) as deltas:
-                async for delta in deltas:
-                    if isinstance(delta, str):  # thinking is never part of a hint
-                        raw += delta
+            raw = await reply_text(self.host.stream(hint_messages(game, fact)))  # thinking is never part of a hint
         except (HostUnavailable, HostInterrupted) as error:
             log.warning("no hint written in channel %s: %s", game.channel_id, error)
             raise NoHint("unreachable", game) from None  # not "nothing more can be said": ask again later
