@@ -163,8 +163,8 @@ async def stream_to(
     whatever it is (text, or a placeholder when the model is silent); an update that comes later,
     or one that `ends_wait` (queued, or the model is thinking: the reply will take a while), is posted at once.
     Placeholders are shown as soon as the channel's edit `budget` allows; the text after one is held
-    `first_wait` at most (not a whole interval), so a reply that completes meanwhile takes one edit,
-    not two. Later text that arrives within the interval is held and flushed when the interval ends,
+    `first_wait` from its arrival (not a whole interval), so a reply that completes meanwhile takes one
+    edit, not two. Later text that arrives within the interval is held and flushed when the interval ends,
     even if no newer chunk arrives.
     `on_shown` is awaited after each update shown before the final one.
     """
@@ -224,6 +224,7 @@ class _ThrottledStream(Generic[T]):
         # that waits for the bot to go idle (SimCord's settle) then sits out a whole idle poll.
         self.flush_at: float | None = None
         self.holding_first = False  # the first post waits for the flush timer
+        self.after_placeholder = False  # the reply's page shows a placeholder (thinking, queued, silent model)
         self.first_wait = 0.0
         self.on_shown: Callable[[T], Awaitable[None]] | None = None
 
@@ -241,6 +242,12 @@ class _ThrottledStream(Generic[T]):
             self.holding_first = False
         placeholder = self.is_placeholder(update)
         now = asyncio.get_running_loop().time()
+        if self.after_placeholder and not placeholder:
+            # The first text after a placeholder waits `first_wait` from its arrival, as a first post does: a reply
+            # that completes meanwhile (a thinking model's short answer) replaces the placeholder in one edit.
+            if self.flush_at is None:
+                self.flush_at = max(now + self.first_wait, self.message.budget.next_at())
+            return
         due = self.message.next_edit_at(0.0 if placeholder else self.interval) - now
         if not self.message.pages or due <= 0:  # the first post is no edit: it never waits
             await self._show(update)
@@ -263,10 +270,9 @@ class _ThrottledStream(Generic[T]):
         return pending.done()
 
     async def _show(self, update: T) -> None:
-        """Show an update before the final one; after a placeholder the next text is due within `first_wait`."""
+        """Show an update before the final one."""
         shown = await self.message.show(self.render(update))
-        if self.is_placeholder(update):
-            self.message.last_update -= self.interval - min(self.first_wait, self.interval)
+        self.after_placeholder = self.is_placeholder(update)
         if shown and self.on_shown is not None:
             await self.on_shown(update)
 

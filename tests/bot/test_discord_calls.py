@@ -97,3 +97,22 @@ async def test_a_thinking_model_shows_the_thinking_line_at_once(table: Table, fa
     calls = reply_calls(table)
     assert calls[0] == ("POST", "💭 *The host is thinking…*")  # before the wait ends: the model is thinking
     assert calls[1:] == [("PATCH", "❌ No. Think again.")]  # the answer came at once: one edit, final
+
+
+async def test_a_thinking_models_short_answer_replaces_the_thinking_line_in_one_edit(
+    table: Table, fake_upstream: FakeUpstream
+) -> None:
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    gate = threading.Event()
+    # The whole thought first, then the answer once the gate opens (DeepSeek's reasoner's fields).
+    thought = {"content": None, "reasoning_content": "Rain? No, the water he asked for."}
+    answer = [{"content": piece, "reasoning_content": None} for piece in ("No.", " Think", " again.")]
+    fake_upstream.queue(Reply(deltas=[thought, *answer], gate=gate))
+    await table.alice.send(table.channel, "Was it raining?")
+    await settle_until(table.env, lambda: len(reply_calls(table)) == 1)
+    await table.env.advance_time(2.0)  # the model thinks on, well past the first post's wait
+    gate.set()
+    await settle_until(table.env, lambda: bot_replies(table)[-1].content == "❌ No. Think again.")
+    # The answer's first text waits as a first post does, and the whole answer came meanwhile: one edit, final.
+    assert reply_calls(table) == [("POST", "💭 *The host is thinking…*"), ("PATCH", "❌ No. Think again.")]
