@@ -31,6 +31,13 @@ def reply_calls(table: Table) -> list[tuple[str, str]]:
     ]
 
 
+async def gated_game(table: Table) -> threading.Event:
+    """A game whose bot moves its clock only as the test does, and a gate for the model to hold its reply at."""
+    await declare_model_waits(table.env, timeout=60)
+    await start_game(table)
+    return threading.Event()
+
+
 async def test_a_quick_reply_is_one_post_final(table: Table, fake_upstream: FakeUpstream) -> None:
     await start_game(table)
     fake_upstream.queue(Reply.text("No. Think about what he needed."))
@@ -58,9 +65,7 @@ async def test_a_long_reply_posts_its_first_text_when_the_wait_ends_then_edits_o
 async def test_the_appeal_button_goes_with_the_post_and_stays_through_the_edits(
     table: Table, fake_upstream: FakeUpstream
 ) -> None:
-    await declare_model_waits(table.env, timeout=60)
-    await start_game(table)
-    gate = threading.Event()
+    gate = await gated_game(table)
     fake_upstream.queue(Reply.text("No. The weather has nothing to do with it.", size=8, gate=gate))
     await table.alice.send(table.channel, "Was it raining?")
     await settle_until(table.env, lambda: len(reply_calls(table)) == 1)
@@ -102,9 +107,7 @@ async def test_a_thinking_model_shows_the_thinking_line_at_once(table: Table, fa
 async def test_a_thinking_models_short_answer_replaces_the_thinking_line_in_one_edit(
     table: Table, fake_upstream: FakeUpstream
 ) -> None:
-    await declare_model_waits(table.env, timeout=60)
-    await start_game(table)
-    gate = threading.Event()
+    gate = await gated_game(table)
     # The whole thought first, then the answer once the gate opens (DeepSeek's reasoner's fields).
     thought = {"content": None, "reasoning_content": "Rain? No, the water he asked for."}
     answer = [{"content": piece, "reasoning_content": None} for piece in ("No.", " Think", " again.")]

@@ -52,6 +52,7 @@ class Reply:
     usage: dict[str, Any] | None = None  # what to report; None: counted from the request and the chunks
     finish_on_last: bool = False  # the finish_reason rides on the last content chunk (as vLLM sends it)
     linger: float = 0.0  # seconds the stream stays open after its last event, before [DONE]
+    created: int | None = None  # the whole answer's `created`; None: now (two answers may straddle a second)
     error: dict[str, Any] | None = None  # with a non-200 status: the error object (message, type, param, code)
 
     @classmethod
@@ -423,7 +424,7 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": reply.created if reply.created is not None else int(time.time()),
         "model": body.get("model", "fake-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": _usage(body, reply),

@@ -161,12 +161,13 @@ async def test_an_upstream_refusal_never_echoes_our_key(service: ServerThread, f
 
 
 async def test_a_whole_answer_is_the_upstreams_own(service: ServerThread, fake_upstream: FakeUpstream) -> None:
-    reply = Reply(chunks=["No, ", "he is not."], extra_deltas=THOUGHTS, usage=USAGE)
+    # One `created` for both answers: two requests may straddle a second (a CI run saw 1796713645 against ...44).
+    reply = Reply(chunks=["No, ", "he is not."], extra_deltas=THOUGHTS, usage=USAGE, created=1_700_000_000)
     fake_upstream.queue(reply, reply)
     async with httpx.AsyncClient(timeout=10) as http:
         direct = (await http.post(f"{fake_upstream.base_url}/chat/completions", json={"messages": HELLO})).json()
     relayed = (await post(service, {"messages": HELLO})).json()
-    assert relayed == {**direct, "model": "turtle-host"}  # usage and thinking included, field for field
+    assert relayed == {**direct, "model": "turtle-host"}  # usage, thinking and created included, field for field
     assert relayed["usage"] == USAGE
     assert fake_upstream.requests[-1]["stream"] is False  # asked whole, as the client asked
 
