@@ -143,18 +143,16 @@ class ButtonsOnPageOne:
     sets `view` before a page is drawn; None takes off a view shown before. Nothing is sent while none was set."""
 
     view: discord.ui.View | None = None
-    _view_shown: bool = False
     _view_on_page: discord.ui.View | None = None  # the view page one carries now
 
     def _view_options(self, first_page: bool, edit: bool = False) -> dict[str, Any]:
         """What a post (or, `edit`, an edit) of a page sends about the view. An edit of page one that still carries
         this very view sends none: Discord keeps a message's components when an edit leaves them out, and
         discord.py would serialize and store the view again on every streamed edit."""
-        if not first_page or (self.view is None and not self._view_shown):
+        if not first_page or (self.view is None and self._view_on_page is None):
             return {}
-        if edit and self.view is not None and self.view is self._view_on_page:
+        if edit and self.view is self._view_on_page:
             return {}
-        self._view_shown = self.view is not None
         self._view_on_page = self.view
         return {"view": self.view}
 

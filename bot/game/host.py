@@ -216,24 +216,25 @@ class ModelHost:
                     if finished:
                         continue  # what follows the last event (usage, [DONE]) is read, never shown
                     finished = _finished(chunk)
-                    delta = _delta(chunk)
-                    if delta is None and not finished:
-                        continue  # usage-only or keep-alive chunks carry no text
-                    split = self._read(reader, delta) if delta is not None else Split()
-                    if delta is not None and (split.thought or (reader.inline.likely_thought and not split.visible)):
-                        # A long opening held back as likely thought (it began mid-thought) counts as thinking too:
-                        # the model is alive, and the thinking limit holds.
-                        yield Thinking(reader.thinking, tokens=round(reader.tokens))
+                    delta = _delta(chunk)  # None: usage-only or keep-alive chunks carry no text
+                    visible = ""
+                    if delta is not None:
+                        split = self._read(reader, delta)
+                        if split.thought or (reader.inline.likely_thought and not split.visible):
+                            # A long opening held back as likely thought (it began mid-thought) counts as thinking
+                            # too: the model is alive, and the thinking limit holds.
+                            yield Thinking(reader.thinking, tokens=round(reader.tokens))
+                        visible = split.visible
                     if finished:
                         try:
                             # The rest of the reply at once: its consumer concludes now, while the end of the body
                             # is on its way; that end is read after (resumed) or when the consumer closes us.
-                            yield FinalText(self._ending(reader, split.visible))
+                            yield FinalText(self._ending(reader, visible))
                         except GeneratorExit:
                             await _read_to_end(chunks)
                             raise
-                    elif split.visible:
-                        yield split.visible
+                    elif visible:
+                        yield visible
             if not finished:  # the body ended with no last event (a server that sends none): what is left
                 rest = self._ending(reader, "")
                 if rest:
